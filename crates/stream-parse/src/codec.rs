@@ -1,0 +1,46 @@
+//! `tokio_util::codec::Decoder` impls, behind the `tokio-codec` feature.
+//!
+//! The decoders' own error carries no IO; a codec's error must also hold the IO error of the
+//! reader under it, so the impls use [`CodecError`].
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{Error, NdjsonDecoder, SseDecoder, SseEvent};
+
+/// The error of a `FramedRead` over one of our decoders.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The stream held a record over the decoder's limit.
+    #[error(transparent)]
+    Decode(#[from] Error),
+    /// Reading the underlying stream failed.
+    #[error("reading the stream failed")]
+    Io(#[from] std::io::Error),
+}
+
+impl tokio_util::codec::Decoder for SseDecoder {
+    type Item = SseEvent;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<SseEvent>, CodecError> {
+        SseDecoder::decode(self, src).map_err(CodecError::from)
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<SseEvent>, CodecError> {
+        SseDecoder::decode_eof(self, src).map_err(CodecError::from)
+    }
+}
+
+impl tokio_util::codec::Decoder for NdjsonDecoder {
+    type Item = Bytes;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        NdjsonDecoder::decode(self, src).map_err(CodecError::from)
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        NdjsonDecoder::decode_eof(self, src).map_err(CodecError::from)
+    }
+}
