@@ -70,7 +70,7 @@ impl NdjsonDecoder {
             if std::mem::take(&mut self.discarding) {
                 continue;
             }
-            if let Some(record) = self.finish_record(line)? {
+            if let Some(record) = self.finish_record(&line)? {
                 return Ok(Some(record));
             }
         }
@@ -91,7 +91,7 @@ impl NdjsonDecoder {
         if std::mem::take(&mut self.discarding) {
             return Ok(None);
         }
-        self.finish_record(tail)
+        self.finish_record(&tail)
     }
 
     /// No LF in `buf`: remember how far we looked, or drop what an over-long record left.
@@ -111,7 +111,7 @@ impl NdjsonDecoder {
     }
 
     /// Checks the limit and trims a complete record; `None` for a blank one.
-    fn finish_record(&self, line: Bytes) -> Result<Option<Bytes>, Error> {
+    fn finish_record(&self, line: &Bytes) -> Result<Option<Bytes>, Error> {
         if line.len() > self.max_line_bytes {
             return Err(self.too_long());
         }

@@ -136,19 +136,20 @@ impl DataBuf {
         }
     }
 
-    fn push(&mut self, value: Bytes) {
+    /// Appends a second or later `data` value (the first is stored as a slice).
+    fn extend(&mut self, value: &[u8]) {
         match self {
-            DataBuf::Empty => *self = DataBuf::One(value),
+            DataBuf::Empty => *self = DataBuf::One(Bytes::copy_from_slice(value)),
             DataBuf::One(first) => {
                 let mut joined = BytesMut::with_capacity(first.len() + 1 + value.len());
                 joined.extend_from_slice(first);
                 joined.put_u8(b'\n');
-                joined.extend_from_slice(&value);
+                joined.extend_from_slice(value);
                 *self = DataBuf::Many(joined);
             }
             DataBuf::Many(joined) => {
                 joined.put_u8(b'\n');
-                joined.extend_from_slice(&value);
+                joined.extend_from_slice(value);
             }
         }
     }
@@ -266,19 +267,26 @@ impl SseDecoder {
     ///
     /// [`Error::TooLong`] once for an event over the limit; later calls skip the rest of it.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<SseEvent>, Error> {
-        while let Some(line) = self.next_line(buf)? {
+        while let Some(len) = self.next_line(buf)? {
             if self.discarding {
-                if line.is_empty() && !self.discarded_partial_line {
+                if len == 0 && !self.discarded_partial_line {
                     self.discarding = false;
                 }
                 self.discarded_partial_line = false;
+                buf.advance(len + 1);
                 continue;
             }
-            if self.data.len() + line.len() > self.max_event_bytes {
+            if self.data.len() + len > self.max_event_bytes {
+                buf.advance(len + 1);
                 return Err(self.start_discarding());
             }
-            if let Some(event) = self.process_line(&line) {
-                return Ok(Some(event));
+            if len == 0 {
+                buf.advance(1);
+                if let Some(event) = self.dispatch() {
+                    return Ok(Some(event));
+                }
+            } else {
+                self.process_field(buf, len);
             }
         }
         Ok(None)
@@ -300,22 +308,24 @@ impl SseDecoder {
             return Ok(Some(event));
         }
         // All that is left is one unterminated line (or part of a BOM, which is then content).
-        let tail = buf.split().freeze();
+        let tail = buf.len();
         let result = if self.discarding {
             Ok(None)
-        } else if !tail.is_empty() && self.data.len() + tail.len() > self.max_event_bytes {
+        } else if tail > 0 && self.data.len() + tail > self.max_event_bytes {
             Err(Error::TooLong {
                 limit: self.max_event_bytes,
             })
         } else if self.lenient_eof {
-            // The end of the stream acts as the blank line the event lacked.
-            if !tail.is_empty() {
-                self.process_field(&tail);
+            // The end of the stream acts as the line end and the blank line the event lacked.
+            if tail > 0 {
+                buf.put_u8(b'\n');
+                self.process_field(buf, tail);
             }
             Ok(self.dispatch())
         } else {
             Ok(None)
         };
+        buf.clear();
         self.reset_stream();
         result
     }
@@ -345,8 +355,9 @@ impl SseDecoder {
         }
     }
 
-    /// Splits the next complete line (without its terminator) off `buf`.
-    fn next_line(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, Error> {
+    /// Finds the next complete line: `Some(len)` when `buf[..len]` is a line and `buf[len]` its
+    /// terminator (the caller consumes `len + 1` bytes), `None` when more bytes are needed.
+    fn next_line(&mut self, buf: &mut BytesMut) -> Result<Option<usize>, Error> {
         if self.at_stream_start {
             let n = buf.len().min(BOM.len());
             if buf[..n] != BOM[..n] {
@@ -368,12 +379,10 @@ impl SseDecoder {
             self.skip_lf = false;
         }
         if let Some(i) = memchr2(b'\n', b'\r', &buf[self.scan_pos..]) {
-            let end = self.scan_pos + i;
-            self.skip_lf = buf[end] == b'\r';
-            let line = buf.split_to(end).freeze();
-            buf.advance(1);
+            let len = self.scan_pos + i;
+            self.skip_lf = buf[len] == b'\r';
             self.scan_pos = 0;
-            return Ok(Some(line));
+            return Ok(Some(len));
         }
         if self.discarding {
             self.discarded_partial_line |= !buf.is_empty();
@@ -391,53 +400,55 @@ impl SseDecoder {
         Ok(None)
     }
 
-    /// Applies one complete line; returns the event if it was a blank line that dispatched.
-    fn process_line(&mut self, line: &Bytes) -> Option<SseEvent> {
-        if line.is_empty() {
-            self.dispatch()
-        } else {
-            self.process_field(line);
-            None
-        }
-    }
-
-    /// Applies one non-empty line: a comment or a field.
-    fn process_field(&mut self, line: &Bytes) {
+    /// Applies the non-empty line `buf[..len]` (a comment or a field) and consumes it with its
+    /// terminator. Only a first `data` value becomes a `Bytes` (a zero-copy slice); other
+    /// fields are read in place.
+    fn process_field(&mut self, buf: &mut BytesMut, len: usize) {
+        let line = &buf[..len];
         if line[0] == b':' {
-            return; // A comment, e.g. a keep-alive `: ping`.
+            buf.advance(len + 1); // A comment, e.g. a keep-alive `: ping`.
+            return;
         }
-        let (name, value) = match memchr(b':', &line) {
-            Some(colon) => {
-                let start = if line.get(colon + 1) == Some(&b' ') {
-                    colon + 2
-                } else {
-                    colon + 1
-                };
-                (&line[..colon], line.slice(start..))
-            }
-            None => (&line[..], Bytes::new()),
+        let (name_end, value_start) = match memchr(b':', line) {
+            Some(colon) if line.get(colon + 1) == Some(&b' ') => (colon, colon + 2),
+            Some(colon) => (colon, colon + 1),
+            None => (len, len),
         };
-        match name {
-            b"data" => self.data.push(value),
+        let value = &line[value_start..];
+        match &line[..name_end] {
+            b"data" => {
+                if matches!(self.data, DataBuf::Empty) {
+                    buf.advance(value_start);
+                    let value = buf.split_to(len - value_start).freeze();
+                    self.data = DataBuf::One(value);
+                    buf.advance(1);
+                    return;
+                }
+                self.data.extend(value);
+            }
             b"event" => {
-                self.event_type = match &value[..] {
+                self.event_type = match value {
                     b"" | b"message" => None,
                     other => Some(String::from_utf8_lossy(other).into()),
                 };
             }
-            b"id" => {
-                if memchr(0, &value).is_none() {
-                    self.pending_id = Some(String::from_utf8_lossy(&value).into());
-                }
+            b"id" if memchr(0, value).is_none() => {
+                // Servers often repeat the id they sent last: share it instead of copying.
+                self.pending_id = Some(if value == self.last_event_id.as_bytes() {
+                    Arc::clone(&self.last_event_id)
+                } else {
+                    String::from_utf8_lossy(value).into()
+                });
             }
             b"retry" => {
-                if let Some(ms) = parse_retry(&value) {
+                if let Some(ms) = parse_retry(value) {
                     self.retry = Some(ms);
                     self.pending_retry = Some(ms);
                 }
             }
             _ => {}
         }
+        buf.advance(len + 1);
     }
 
     fn dispatch(&mut self) -> Option<SseEvent> {

@@ -288,3 +288,57 @@ pub fn check_ndjson(input: &[u8], cuts: &[usize], max_line_bytes: usize) {
         "NDJSON decoding of {input:?} cut at {cuts:?} (max {max_line_bytes})"
     );
 }
+
+/// A fuzzer's input read as a test case: a settings byte, a cut count, the cuts, the stream.
+///
+/// Layout: byte 0 bit 0 = `lenient_eof`, bits 1..8 = the limit (0 = no limit, else that many
+/// bytes times 4); byte 1 = how many cuts (mod 16); then two little-endian bytes per cut; the
+/// rest is the stream. Missing bytes read as zero, so every input is a valid case.
+#[derive(Debug)]
+pub struct FuzzCase<'a> {
+    /// The stream to decode.
+    pub input: &'a [u8],
+    /// Where to split it (see [`chunks`]).
+    pub cuts: Vec<usize>,
+    /// The decoder's limit.
+    pub max: usize,
+    /// For SSE: dispatch an unterminated event at the end.
+    pub lenient_eof: bool,
+}
+
+impl<'a> FuzzCase<'a> {
+    /// Reads a case from the fuzzer's bytes.
+    #[must_use]
+    pub fn new(data: &'a [u8]) -> Self {
+        let settings = data.first().copied().unwrap_or(0);
+        let cut_count = usize::from(data.get(1).copied().unwrap_or(0) % 16);
+        let cut_bytes = data.get(2..).unwrap_or_default();
+        let cut_end = (2 * cut_count).min(cut_bytes.len());
+        let cuts = cut_bytes[..cut_end]
+            .chunks(2)
+            .map(|c| usize::from(u16::from_le_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
+            .collect();
+        let max = match settings >> 1 {
+            0 => usize::MAX,
+            n => usize::from(n) * 4,
+        };
+        Self {
+            input: &cut_bytes[cut_end..],
+            cuts,
+            max,
+            lenient_eof: settings & 1 == 1,
+        }
+    }
+}
+
+/// The `sse_decode` fuzz target: [`check_sse`] on a [`FuzzCase`].
+pub fn fuzz_sse(data: &[u8]) {
+    let case = FuzzCase::new(data);
+    check_sse(case.input, &case.cuts, case.max, case.lenient_eof);
+}
+
+/// The `ndjson_decode` fuzz target: [`check_ndjson`] on a [`FuzzCase`].
+pub fn fuzz_ndjson(data: &[u8]) {
+    let case = FuzzCase::new(data);
+    check_ndjson(case.input, &case.cuts, case.max);
+}
