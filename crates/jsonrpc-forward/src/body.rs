@@ -1,0 +1,175 @@
+//! Turning a response body into messages, by its content type.
+//!
+//! `text/event-stream` is SSE (an unterminated last event is still delivered, as
+//! `mcpgateway.wrapper` did), each non-empty `data` one message; a type containing `ndjson`
+//! is NDJSON; `application/json` (and `+json`) is one message, the whole body (empty: none);
+//! anything else, or no type, is read as NDJSON, which also covers a plain single JSON body.
+
+use bytes::{Bytes, BytesMut};
+use stream_parse::{NdjsonDecoder, SseDecoder};
+
+use crate::Error;
+
+/// How a body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `text/event-stream`.
+    Sse,
+    /// `application/x-ndjson`, anything with `ndjson`, or an unknown type.
+    Ndjson,
+    /// `application/json`: the whole body is one message.
+    Json,
+}
+
+impl BodyFormat {
+    /// The framing for a `Content-Type` header value.
+    #[must_use]
+    pub fn from_content_type(content_type: Option<&str>) -> Self {
+        let Some(value) = content_type else {
+            return BodyFormat::Ndjson;
+        };
+        let essence = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence == "text/event-stream" {
+            BodyFormat::Sse
+        } else if essence.contains("ndjson") {
+            BodyFormat::Ndjson
+        } else if essence == "application/json" || essence.ends_with("+json") {
+            BodyFormat::Json
+        } else {
+            BodyFormat::Ndjson
+        }
+    }
+}
+
+/// An incremental body decoder: `push` chunks, pull messages with `next`, `finish` at the end.
+#[derive(Debug)]
+pub(crate) struct BodyDecoder {
+    buf: BytesMut,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Sse(SseDecoder),
+    Ndjson(NdjsonDecoder),
+    Json { limit: usize, done: bool },
+}
+
+impl BodyDecoder {
+    /// `content_length` sizes the buffer of a JSON body at once, so a large one is not copied
+    /// while it grows.
+    pub(crate) fn new(format: BodyFormat, limit: usize, content_length: Option<u64>) -> Self {
+        let kind = match format {
+            BodyFormat::Sse => Kind::Sse(
+                SseDecoder::new()
+                    .with_max_event_bytes(limit)
+                    .lenient_eof(true),
+            ),
+            BodyFormat::Ndjson => Kind::Ndjson(NdjsonDecoder::new().with_max_line_bytes(limit)),
+            BodyFormat::Json => Kind::Json { limit, done: false },
+        };
+        let capacity = match (&kind, content_length) {
+            (Kind::Json { .. }, Some(n)) => usize::try_from(n).unwrap_or(0).min(limit),
+            _ => 0,
+        };
+        Self {
+            buf: BytesMut::with_capacity(capacity),
+            kind,
+        }
+    }
+
+    /// Adds a chunk of the body.
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        if let Kind::Json { limit, .. } = self.kind
+            && self.buf.len() + chunk.len() > limit
+        {
+            return Err(Error::TooLarge { limit });
+        }
+        self.buf.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The next complete message, or `None` until more of the body arrives.
+    pub(crate) fn next(&mut self) -> Result<Option<Bytes>, Error> {
+        match &mut self.kind {
+            Kind::Sse(d) => next_sse_data(d.decode(&mut self.buf)?, d, &mut self.buf, false),
+            Kind::Ndjson(d) => Ok(d.decode(&mut self.buf)?),
+            Kind::Json { .. } => Ok(None),
+        }
+    }
+
+    /// The body has ended: the remaining messages, one per call, then `None`.
+    pub(crate) fn finish(&mut self) -> Result<Option<Bytes>, Error> {
+        match &mut self.kind {
+            Kind::Sse(d) => next_sse_data(d.decode_eof(&mut self.buf)?, d, &mut self.buf, true),
+            Kind::Ndjson(d) => Ok(d.decode_eof(&mut self.buf)?),
+            Kind::Json { done, .. } => {
+                if std::mem::replace(done, true) {
+                    return Ok(None);
+                }
+                Ok(Some(self.buf.split().freeze()))
+            }
+        }
+    }
+}
+
+/// Skips events whose data is empty (priming events that only carry an id).
+fn next_sse_data(
+    mut event: Option<stream_parse::SseEvent>,
+    decoder: &mut SseDecoder,
+    buf: &mut BytesMut,
+    eof: bool,
+) -> Result<Option<Bytes>, Error> {
+    loop {
+        match event {
+            None => return Ok(None),
+            Some(e) if !e.data().trim_ascii().is_empty() => return Ok(Some(e.data().clone())),
+            Some(_) => {
+                event = if eof {
+                    decoder.decode_eof(buf)?
+                } else {
+                    decoder.decode(buf)?
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_format_follows_the_content_type() {
+        let f = |ct| BodyFormat::from_content_type(ct);
+        assert_eq!(f(Some("text/event-stream")), BodyFormat::Sse);
+        assert_eq!(f(Some("Text/Event-Stream; charset=utf-8")), BodyFormat::Sse);
+        assert_eq!(f(Some("application/x-ndjson")), BodyFormat::Ndjson);
+        assert_eq!(f(Some("application/ndjson")), BodyFormat::Ndjson);
+        assert_eq!(f(Some("application/json; charset=utf-8")), BodyFormat::Json);
+        assert_eq!(f(Some("application/vnd.api+json")), BodyFormat::Json);
+        assert_eq!(f(Some("text/plain")), BodyFormat::Ndjson);
+        assert_eq!(f(None), BodyFormat::Ndjson);
+    }
+
+    #[test]
+    fn body_decoder_skips_sse_events_with_empty_data() {
+        let mut d = BodyDecoder::new(BodyFormat::Sse, 1024, None);
+        d.push(b"id: 1\ndata:\n\nid: 2\ndata: {}\n\n")
+            .expect("fits");
+        assert_eq!(d.next().expect("ok").as_deref(), Some(&b"{}"[..]));
+        assert_eq!(d.next().expect("ok"), None);
+    }
+
+    #[test]
+    fn body_decoder_limits_a_json_body() {
+        let mut d = BodyDecoder::new(BodyFormat::Json, 4, Some(100));
+        assert!(d.push(b"{}").is_ok());
+        assert!(matches!(d.push(b"   "), Err(Error::TooLarge { limit: 4 })));
+    }
+}

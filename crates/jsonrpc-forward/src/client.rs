@@ -1,0 +1,565 @@
+//! The pooled HTTP client that forwards one message and streams its answers back.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
+};
+use reqwest::{Response, StatusCode, Url, Version};
+
+use crate::body::{BodyDecoder, BodyFormat};
+use crate::config::ClientConfig;
+use crate::error::{Error, MAX_ERROR_BODY, StatusError};
+use crate::headers::{MCP_SESSION_ID, RequestHeaders, post_headers};
+use crate::message::{Outgoing, inbound};
+use crate::retry::RetryPolicy;
+
+/// A pooled, keep-alive client for one MCP endpoint. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// Shows the endpoint without its userinfo, and no header values: they may hold secrets.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &redact_url(self.inner.url.as_str()))
+            .field(
+                "headers",
+                &self.inner.base_headers.keys().collect::<Vec<_>>(),
+            )
+            .field("idle_timeout", &self.inner.idle_timeout)
+            .field("max_message_bytes", &self.inner.max_message_bytes)
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    url: Url,
+    /// Authorization and extra headers, sent with every request.
+    base_headers: HeaderMap,
+    idle_timeout: Duration,
+    max_message_bytes: usize,
+    retry: RetryPolicy,
+}
+
+impl Client {
+    /// Builds the client: checks the URL, headers and TLS files of `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the setting that is wrong.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let url = Url::parse(&config.url)
+            .map_err(|e| config_error(format!("invalid URL {:?}: {e}", redact_url(&config.url))))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(config_error(format!(
+                "URL scheme must be http or https, not {:?}",
+                url.scheme()
+            )));
+        }
+        let mut base_headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let name = HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| config_error(format!("invalid header name {name:?}")))?;
+            let value = HeaderValue::from_str(value.trim())
+                .map_err(|_| config_error(format!("invalid value for header {name}")))?;
+            base_headers.append(name, value);
+        }
+        if let Some(auth) = &config.authorization {
+            let mut value = HeaderValue::from_str(auth.trim())
+                .map_err(|_| config_error("invalid Authorization value".to_owned()))?;
+            value.set_sensitive(true);
+            base_headers.insert(AUTHORIZATION, value);
+        }
+
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .tcp_nodelay(true)
+            .user_agent(concat!("mcp-wrapper-rs/", env!("CARGO_PKG_VERSION")))
+            // A POST that a 301/302/303 turns into a GET would lose the message: follow only
+            // the redirects that keep method and body.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if matches!(attempt.status().as_u16(), 307 | 308) && attempt.previous().len() < 5 {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
+            .tls_danger_accept_invalid_certs(config.insecure);
+        if let Some(path) = &config.ca_bundle {
+            let pem = std::fs::read(path).map_err(|e| {
+                config_error(format!("cannot read CA bundle {}: {e}", path.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| config_error(format!("invalid CA bundle {}: {e}", path.display())))?;
+            builder = builder.tls_certs_only(certs);
+        }
+        if let Some((cert, key)) = &config.client_identity {
+            let mut pem = std::fs::read(cert).map_err(|e| {
+                config_error(format!(
+                    "cannot read client certificate {}: {e}",
+                    cert.display()
+                ))
+            })?;
+            pem.push(b'\n');
+            pem.extend(std::fs::read(key).map_err(|e| {
+                config_error(format!("cannot read client key {}: {e}", key.display()))
+            })?);
+            let identity = reqwest::Identity::from_pem(&pem)
+                .map_err(|e| config_error(format!("invalid client certificate or key: {e}")))?;
+            builder = builder.identity(identity);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                url,
+                base_headers,
+                idle_timeout: config.idle_timeout,
+                max_message_bytes: config.max_message_bytes,
+                retry: config.retry,
+            }),
+        })
+    }
+
+    /// The endpoint that every message is sent to.
+    #[must_use]
+    pub fn url(&self) -> &Url {
+        &self.inner.url
+    }
+
+    /// The longest silence on a pending request.
+    #[must_use]
+    pub fn idle_timeout(&self) -> Duration {
+        self.inner.idle_timeout
+    }
+
+    /// POSTs one message (sent byte for byte) and returns the response once its headers
+    /// arrive; its messages stream in as the server sends them.
+    ///
+    /// Equivalent to [`Outgoing::new`] then [`forward_peeked`](Self::forward_peeked).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidMessage`] if `message` is not a JSON-RPC message; otherwise as
+    /// [`forward_peeked`](Self::forward_peeked).
+    pub async fn forward(&self, message: Bytes, ctx: &RequestHeaders) -> Result<Forwarded, Error> {
+        self.forward_peeked(Outgoing::new(message)?, ctx).await
+    }
+
+    /// POSTs a message already peeked, resending it as [`crate::retry`] allows.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error: [`Error::Connect`], [`Error::Status`] (a status outside
+    /// 2xx), [`Error::Timeout`], [`Error::Transport`] or [`Error::Tls`].
+    pub async fn forward_peeked(
+        &self,
+        message: Outgoing,
+        ctx: &RequestHeaders,
+    ) -> Result<Forwarded, Error> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        let response = self.send(&message, ctx, started, &mut attempt).await?;
+        Ok(Forwarded::new(
+            self.clone(),
+            message,
+            ctx.clone(),
+            response,
+            started,
+            attempt,
+        ))
+    }
+
+    /// Sends until a 2xx response head arrives or the policy gives up.
+    async fn send(
+        &self,
+        message: &Outgoing,
+        ctx: &RequestHeaders,
+        started: Instant,
+        attempt: &mut u32,
+    ) -> Result<Response, Error> {
+        loop {
+            let error = match self.send_once(message, ctx).await {
+                Ok(response) => return Ok(response),
+                Err(error) => error,
+            };
+            let Some(delay) = self.retry_delay(&error, *attempt, message, started) else {
+                return Err(error);
+            };
+            tracing::debug!(
+                method = message.method(),
+                attempt = *attempt + 1,
+                ?delay,
+                error = %crate::error::display_chain(&error),
+                "resending"
+            );
+            tokio::time::sleep(delay).await;
+            *attempt += 1;
+        }
+    }
+
+    /// The policy's delay, if it still fits in the request's time budget.
+    fn retry_delay(
+        &self,
+        error: &Error,
+        attempt: u32,
+        message: &Outgoing,
+        started: Instant,
+    ) -> Option<Duration> {
+        let method = if message.is_batch() {
+            None
+        } else {
+            message.method()
+        };
+        let delay = self
+            .inner
+            .retry
+            .delay(error, attempt, method, fastrand::f64())?;
+        (started.elapsed() + delay < self.inner.idle_timeout).then_some(delay)
+    }
+
+    async fn send_once(&self, message: &Outgoing, ctx: &RequestHeaders) -> Result<Response, Error> {
+        let idle = self.inner.idle_timeout;
+        let request = self
+            .inner
+            .http
+            .post(self.inner.url.clone())
+            .headers(post_headers(&self.inner.base_headers, message, ctx))
+            .body(message.bytes().clone());
+        let response = match tokio::time::timeout(idle, request.send()).await {
+            Err(_) => return Err(Error::Timeout(idle)),
+            Ok(Err(e)) => return Err(classify_send_error(e)),
+            Ok(Ok(response)) => response,
+        };
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(status_error(response, idle).await)
+    }
+}
+
+fn config_error(reason: String) -> Error {
+    Error::Config(reason.into_boxed_str())
+}
+
+/// The URL without its userinfo (`user:pass@`), safe to print.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => match url.rsplit_once('@') {
+            Some((_, host)) => format!("…@{host}"),
+            None => url.to_owned(),
+        },
+    }
+}
+
+/// Connect failures were never sent, so they may be retried; a TLS failure will fail the same
+/// way again; anything else may have reached the server.
+fn classify_send_error(error: reqwest::Error) -> Error {
+    if !error.is_connect() {
+        return Error::Transport(error);
+    }
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(is_tls_failure)
+        {
+            return Error::Tls(error);
+        }
+        source = cause.source();
+    }
+    Error::Connect(error)
+}
+
+/// rustls reports handshake and certificate failures as `InvalidData`, often wrapped in
+/// another `io::Error` whose `source()` skips it, hence the walk through `get_ref`.
+fn is_tls_failure(error: &std::io::Error) -> bool {
+    if error.kind() == std::io::ErrorKind::InvalidData {
+        return true;
+    }
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+        .is_some_and(is_tls_failure)
+}
+
+/// Reads the start of a non-2xx body (for a JSON-RPC error it may hold) into an error.
+async fn status_error(mut response: Response, idle: Duration) -> Error {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY {
+        match tokio::time::timeout(idle, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                let room = MAX_ERROR_BODY - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            // A body that ends, breaks or stalls still leaves the status to report.
+            _ => break,
+        }
+    }
+    Error::Status(Box::new(StatusError {
+        status,
+        body: Bytes::from(body),
+        retry_after,
+    }))
+}
+
+/// `Retry-After`: delay seconds, or an HTTP date (a date in the past means now).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// A 2xx response to a forwarded message, with its messages as they arrive.
+pub struct Forwarded {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    messages: Messages,
+}
+
+impl std::fmt::Debug for Forwarded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarded")
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Forwarded {
+    fn new(
+        client: Client,
+        message: Outgoing,
+        ctx: RequestHeaders,
+        response: Response,
+        started: Instant,
+        attempt: u32,
+    ) -> Self {
+        Self {
+            status: response.status(),
+            version: response.version(),
+            headers: response.headers().clone(),
+            messages: Messages(Box::pin(message_stream(
+                client, message, ctx, response, started, attempt,
+            ))),
+        }
+    }
+
+    /// The HTTP status (always 2xx: other statuses are errors).
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The HTTP version the response came over (HTTP/2 when the server offers it by ALPN).
+    #[must_use]
+    pub fn http_version(&self) -> Version {
+        self.version
+    }
+
+    /// The response headers.
+    #[must_use]
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The `Mcp-Session-Id` the server sent, if any.
+    #[must_use]
+    pub fn session_id(&self) -> Option<&str> {
+        self.headers.get(MCP_SESSION_ID)?.to_str().ok()
+    }
+
+    /// The messages, as [`Messages`].
+    pub fn messages(&mut self) -> &mut Messages {
+        &mut self.messages
+    }
+
+    /// Consumes the response into its messages.
+    #[must_use]
+    pub fn into_messages(self) -> Messages {
+        self.messages
+    }
+}
+
+/// The messages of one response, each valid JSON on one line, yielded as they arrive.
+///
+/// For a request, the stream yields the server's messages (notifications and requests it
+/// sends first, then the response) and ends; if the body ends or fails before the response,
+/// the last item is the error that took the answer's place. After the response, a failure
+/// only ends the stream. Dropping the stream closes the response (on a 2026 server that
+/// cancels the call), so drop it only on purpose.
+pub struct Messages(Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>);
+
+impl std::fmt::Debug for Messages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Messages").finish_non_exhaustive()
+    }
+}
+
+impl Messages {
+    /// The next message, or `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<Bytes, Error>> {
+        poll_fn(|cx| self.0.as_mut().poll_next(cx)).await
+    }
+}
+
+impl Stream for Messages {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.as_mut().poll_next(cx)
+    }
+}
+
+/// Decodes `response` into messages; resends a read-only request whose body broke before
+/// anything was handed on.
+fn message_stream(
+    client: Client,
+    message: Outgoing,
+    ctx: RequestHeaders,
+    first: Response,
+    started: Instant,
+    mut attempt: u32,
+) -> impl Stream<Item = Result<Bytes, Error>> + Send {
+    async_stream::stream! {
+        let idle = client.inner.idle_timeout;
+        let limit = client.inner.max_message_bytes;
+        let mut response = first;
+        let mut handed_on = false;
+        let mut answered = false;
+        loop {
+            let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            let format = BodyFormat::from_content_type(content_type);
+            let mut body = BodyDecoder::new(format, limit, response.content_length());
+            let failure = 'body: loop {
+                let chunk = match tokio::time::timeout(idle, response.chunk()).await {
+                    Err(_) => break 'body Some(Error::Timeout(idle)),
+                    Ok(Err(e)) => break 'body Some(Error::Transport(e)),
+                    Ok(Ok(chunk)) => chunk,
+                };
+                let eof = chunk.is_none();
+                if let Some(chunk) = chunk
+                    && let Err(e) = body.push(&chunk)
+                {
+                    break 'body Some(e);
+                }
+                loop {
+                    let next = if eof { body.finish() } else { body.next() };
+                    match next {
+                        Ok(Some(raw)) => match inbound(raw, message.id()) {
+                            Ok(Some(m)) => {
+                                answered |= m.answers;
+                                handed_on = true;
+                                yield Ok(m.bytes);
+                            }
+                            Ok(None) => {}
+                            Err(e) => break 'body Some(e.into()),
+                        },
+                        Ok(None) => break,
+                        Err(e) => break 'body Some(e),
+                    }
+                }
+                if eof {
+                    break 'body None;
+                }
+            };
+            let error = match failure {
+                None if message.is_request() && !answered => Error::StreamEnded,
+                None => return,
+                Some(e) if answered => {
+                    tracing::debug!(error = %crate::error::display_chain(&e), "stream failed after its answer");
+                    return;
+                }
+                Some(e) => e,
+            };
+            if !handed_on
+                && let Some(delay) = client.retry_delay(&error, attempt, &message, started)
+            {
+                {
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                    match client.send(&message, &ctx, started, &mut attempt).await {
+                        Ok(next) => {
+                            response = next;
+                            continue;
+                        }
+                        Err(e) => {
+                            yield Err(e);
+                            return;
+                        }
+                    }
+                }
+            }
+            yield Err(error);
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_retry_after_reads_seconds_and_http_dates() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let parsed = parse_retry_after(&later).expect("a date");
+        assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn redact_url_drops_userinfo() {
+        assert_eq!(
+            redact_url("https://u:secret@h.example/mcp/"),
+            "https://h.example/mcp/"
+        );
+        assert_eq!(
+            redact_url("http://127.0.0.1:1/mcp/"),
+            "http://127.0.0.1:1/mcp/"
+        );
+        assert!(!redact_url("not a url u:secret@host").contains("secret"));
+    }
+}

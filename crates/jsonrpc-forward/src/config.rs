@@ -1,0 +1,140 @@
+//! Everything a [`Client`](crate::Client) is built from.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::retry::RetryPolicy;
+
+/// The default longest silence on a pending request.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default limit on establishing a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The default limit on one message from the server.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Settings of a [`Client`](crate::Client), built with chained calls and checked by
+/// [`Client::new`](crate::Client::new).
+///
+/// `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured as reqwest honours them.
+///
+/// ```
+/// use std::time::Duration;
+/// use jsonrpc_forward::{Client, ClientConfig};
+///
+/// let config = ClientConfig::new("http://127.0.0.1:4444/servers/1/mcp/")
+///     .authorization("Bearer abc")
+///     .header("X-Tenant", "blue")
+///     .idle_timeout(Duration::from_secs(30));
+/// let client = Client::new(config)?;
+/// # Ok::<(), jsonrpc_forward::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) authorization: Option<String>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) ca_bundle: Option<PathBuf>,
+    pub(crate) insecure: bool,
+    pub(crate) client_identity: Option<(PathBuf, PathBuf)>,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) pool_idle_timeout: Duration,
+    pub(crate) pool_max_idle_per_host: usize,
+}
+
+impl ClientConfig {
+    /// Settings for the MCP endpoint at `url` (used as given: no `/mcp/` is added here).
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            headers: Vec::new(),
+            authorization: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            ca_bundle: None,
+            insecure: false,
+            client_identity: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            retry: RetryPolicy::default(),
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 32,
+        }
+    }
+
+    /// Adds a header sent with every request (repeatable; same name twice sends both).
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the `Authorization` header value (e.g. `Bearer <token>`); it is never logged.
+    #[must_use]
+    pub fn authorization(mut self, value: impl Into<String>) -> Self {
+        self.authorization = Some(value.into());
+        self
+    }
+
+    /// Limits establishing a connection (TCP and TLS); default 15 s.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The longest silence on a pending request, restarted by every byte received; default
+    /// 60 s. Retries of one request also end within this time from its first attempt.
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Trusts only the CA certificates in this PEM file instead of the system roots (as
+    /// httpx's `verify="ca.pem"`).
+    #[must_use]
+    pub fn ca_bundle(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_bundle = Some(path.into());
+        self
+    }
+
+    /// Accepts any server certificate. For tests only: it removes the protection of TLS.
+    #[must_use]
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.insecure = insecure;
+        self
+    }
+
+    /// Presents a client certificate (mTLS): PEM files of the certificate chain and its key.
+    #[must_use]
+    pub fn client_identity(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.client_identity = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Limits one message from the server; default 64 MiB.
+    #[must_use]
+    pub fn max_message_bytes(mut self, limit: usize) -> Self {
+        self.max_message_bytes = limit;
+        self
+    }
+
+    /// Sets when failed requests are resent (see [`crate::retry`]).
+    #[must_use]
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// How long an idle pooled connection is kept (default 90 s) and how many per host
+    /// (default 32).
+    #[must_use]
+    pub fn pool(mut self, idle_timeout: Duration, max_idle_per_host: usize) -> Self {
+        self.pool_idle_timeout = idle_timeout;
+        self.pool_max_idle_per_host = max_idle_per_host;
+        self
+    }
+}

@@ -1,0 +1,250 @@
+//! The one error type of the transport, and how each error becomes a JSON-RPC answer.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+
+use crate::message::{InvalidJson, error_response, readdress_error};
+use crate::peek::PeekError;
+
+/// Error bodies keep at most this much, for re-addressing a JSON-RPC error object.
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
+/// The `data.body` of an HTTP-status error shows at most this much of the body.
+const SHOWN_BODY: usize = 4 * 1024;
+
+/// What went wrong while forwarding one message.
+///
+/// Downstream code asks the predicates ([`is_retryable`](Self::is_retryable),
+/// [`is_timeout`](Self::is_timeout), [`is_connect`](Self::is_connect),
+/// [`status`](Self::status)) rather than matching variants.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client could not be built from its configuration.
+    #[error("invalid configuration: {0}")]
+    Config(Box<str>),
+    /// The message to send is not a JSON-RPC message.
+    #[error("invalid JSON-RPC message")]
+    InvalidMessage(#[from] PeekError),
+    /// No connection could be made: the server cannot have seen the request.
+    #[error("connecting to the server failed")]
+    Connect(#[source] reqwest::Error),
+    /// The server sent nothing for this long while an answer was pending.
+    #[error("no data from the server for {0:?}")]
+    Timeout(Duration),
+    /// The TLS handshake failed (an untrusted or invalid certificate): retrying cannot help.
+    #[error("TLS handshake with the server failed")]
+    Tls(#[source] reqwest::Error),
+    /// The server answered with a status outside 2xx.
+    #[error("HTTP {}", .0.status)]
+    Status(Box<StatusError>),
+    /// The connection failed after the request may have reached the server.
+    #[error("the connection to the server broke")]
+    Transport(#[source] reqwest::Error),
+    /// The server sent a message that is not JSON.
+    #[error(transparent)]
+    InvalidJson(#[from] InvalidJson),
+    /// The server sent a message over the size limit.
+    #[error("response exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The response body ended before the answer to the request.
+    #[error("server closed the stream without a response")]
+    StreamEnded,
+}
+
+/// A response with a status outside 2xx.
+#[derive(Debug, Clone)]
+pub struct StatusError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The start of the body (at most 64 KiB).
+    pub body: Bytes,
+    /// The server's `Retry-After`, in seconds or as an HTTP date, made relative.
+    pub retry_after: Option<Duration>,
+}
+
+/// How an error may be retried; see [`crate::retry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryClass {
+    /// Never: the outcome would be the same, or the server may have acted.
+    Never,
+    /// For every method: the server cannot have acted on the request.
+    Always,
+    /// Only for read-only methods: the server may have seen the request.
+    ReadOnly,
+}
+
+impl Error {
+    pub(crate) fn retry_class(&self) -> RetryClass {
+        match self {
+            Error::Connect(_) => RetryClass::Always,
+            Error::Status(s) => match s.status.as_u16() {
+                429 | 503 => RetryClass::Always,
+                408 | 502 | 504 => RetryClass::ReadOnly,
+                _ => RetryClass::Never,
+            },
+            Error::Transport(_) => RetryClass::ReadOnly,
+            Error::Config(_)
+            | Error::Tls(_)
+            | Error::InvalidMessage(_)
+            | Error::Timeout(_)
+            | Error::InvalidJson(_)
+            | Error::TooLarge { .. }
+            | Error::StreamEnded => RetryClass::Never,
+        }
+    }
+
+    /// Whether this error may be retried for some method (see [`crate::retry`]).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        self.retry_class() != RetryClass::Never
+    }
+
+    /// The server was silent past the idle timeout.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_))
+    }
+
+    /// No connection could be made (refused, unreachable, or a failed TLS handshake).
+    #[must_use]
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Error::Connect(_) | Error::Tls(_))
+    }
+
+    /// The HTTP status of a non-2xx answer.
+    #[must_use]
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Status(s) => Some(s.status),
+            _ => None,
+        }
+    }
+
+    /// The server's `Retry-After`, if it sent one with a non-2xx status.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Status(s) => s.retry_after,
+            _ => None,
+        }
+    }
+
+    /// The JSON-RPC answer for the request with raw JSON id `id` that this error ended:
+    /// one line, no trailing newline. The codes follow the error table of the design:
+    /// a non-2xx answer whose body is a JSON-RPC error is the server's error with the id
+    /// filled in; other statuses are `-32000` with `data: {status, body}`; silence `-32001`;
+    /// broken or refused connections `-32000`; invalid JSON `-32700`; oversize `-32603`.
+    #[must_use]
+    pub fn to_response(&self, id: Option<&str>) -> Bytes {
+        let detail = display_chain(self);
+        match self {
+            Error::Status(s) => readdress_error(&s.body, id).unwrap_or_else(|| {
+                let shown = &s.body[..s.body.len().min(SHOWN_BODY)];
+                let data = serde_json::json!({
+                    "status": s.status.as_u16(),
+                    "body": String::from_utf8_lossy(shown),
+                });
+                let reason = s.status.canonical_reason().unwrap_or("");
+                let message = format!("HTTP {} {reason}", s.status.as_u16());
+                error_response(id, -32000, message.trim_end(), Some(&data))
+            }),
+            Error::Timeout(_) => {
+                error_response(id, -32001, &format!("Request timed out: {detail}"), None)
+            }
+            Error::Connect(_) | Error::Tls(_) | Error::Transport(_) => {
+                error_response(id, -32000, &format!("Connection failed: {detail}"), None)
+            }
+            Error::InvalidJson(_) => error_response(
+                id,
+                -32700,
+                &format!("Invalid JSON from server: {detail}"),
+                None,
+            ),
+            Error::TooLarge { limit } => error_response(
+                id,
+                -32603,
+                &format!("Response exceeds the limit of {limit} bytes"),
+                None,
+            ),
+            Error::StreamEnded => error_response(
+                id,
+                -32000,
+                "Server closed the stream without a response",
+                None,
+            ),
+            Error::InvalidMessage(_) => {
+                error_response(id, -32700, &format!("Parse error: {detail}"), None)
+            }
+            Error::Config(_) => {
+                error_response(id, -32603, &format!("Internal error: {detail}"), None)
+            }
+        }
+    }
+}
+
+impl From<stream_parse::Error> for Error {
+    fn from(e: stream_parse::Error) -> Self {
+        match e {
+            stream_parse::Error::TooLong { limit } => Error::TooLarge { limit },
+            // A future decoder error is still a message we cannot hand on.
+            _ => Error::TooLarge { limit: 0 },
+        }
+    }
+}
+
+/// The error and all its sources, joined by ": ", for people who cannot call `source()`.
+#[must_use]
+pub fn display_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Some wrappers repeat their source's text; say it once.
+        if !out.ends_with(&text) {
+            let _ = write!(out, ": {text}");
+        }
+        source = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync_static<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn error_is_send_sync_static_and_small() {
+        assert_send_sync_static::<Error>();
+        assert!(
+            std::mem::size_of::<Error>() <= 24,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+
+    #[test]
+    fn status_error_classes_follow_the_retry_rules() {
+        let status = |code| {
+            Error::Status(Box::new(StatusError {
+                status: StatusCode::from_u16(code).expect("valid"),
+                body: Bytes::new(),
+                retry_after: None,
+            }))
+        };
+        assert_eq!(status(429).retry_class(), RetryClass::Always);
+        assert_eq!(status(503).retry_class(), RetryClass::Always);
+        assert_eq!(status(502).retry_class(), RetryClass::ReadOnly);
+        assert_eq!(status(504).retry_class(), RetryClass::ReadOnly);
+        assert_eq!(status(408).retry_class(), RetryClass::ReadOnly);
+        assert_eq!(status(500).retry_class(), RetryClass::Never);
+        assert_eq!(status(404).retry_class(), RetryClass::Never);
+    }
+}

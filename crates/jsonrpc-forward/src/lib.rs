@@ -1,0 +1,57 @@
+//! Forwards JSON-RPC messages to a Streamable HTTP MCP server and streams the answers back.
+//!
+//! [`Client::forward`] POSTs one message exactly as it was read, over a pooled keep-alive
+//! `reqwest` client (HTTP/2 by ALPN, rustls), and returns once the response headers arrive.
+//! The response's messages then stream in as the server sends them, whatever the body's
+//! framing (JSON, SSE, NDJSON, chunked or not, gzip or brotli): each is checked to be JSON and
+//! put on one line, ready for stdout.
+//!
+//! - Every failure is an [`Error`], and [`Error::to_response`] turns it into the JSON-RPC
+//!   error that answers the request in its place (the error table of the design).
+//! - [`retry`]: **a request is resent only when the server cannot have acted on it**, or for
+//!   read-only methods; a `tools/call` never runs twice.
+//! - [`peek`] reads `id`, `method` and the names used for headers in one pass, without
+//!   building a tree.
+//! - The idle timeout is the longest silence on a pending request: every byte restarts it,
+//!   so a slow tool that streams progress never times out.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use bytes::Bytes;
+//! use jsonrpc_forward::{Client, ClientConfig, RequestHeaders};
+//!
+//! # async fn run() -> Result<(), jsonrpc_forward::Error> {
+//! let client = Client::new(ClientConfig::new("http://127.0.0.1:4444/mcp/"))?;
+//! let message = Bytes::from_static(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+//! let mut response = client.forward(message, &RequestHeaders::default()).await?;
+//! println!("session: {:?}", response.session_id());
+//! while let Some(message) = response.messages().next().await {
+//!     match message {
+//!         Ok(line) => println!("{}", String::from_utf8_lossy(&line)),
+//!         // The error that answers request 1 in place of the server's response.
+//!         Err(e) => println!("{}", String::from_utf8_lossy(&e.to_response(Some("1")))),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod body;
+mod client;
+mod config;
+mod error;
+mod headers;
+pub mod message;
+pub mod peek;
+pub mod retry;
+
+pub use body::BodyFormat;
+pub use client::{Client, Forwarded, Messages, redact_url};
+pub use config::{
+    ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES,
+};
+pub use error::{Error, StatusError, display_chain};
+pub use headers::{MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RequestHeaders};
+pub use message::{Outgoing, error_response};

@@ -1,0 +1,247 @@
+//! Every body framing the server may choose yields the same messages, each on one line.
+
+mod common;
+
+use common::{client, echo_with, forward, request};
+use serde_json::json;
+use test_server::{BodyFormat, Fault, LineEnding, Scenario, TestServer};
+
+fn echo_result() -> serde_json::Value {
+    json!({"content": [{"type": "text", "text": "{\"text\":\"h\u{e9}llo\"}"}], "isError": false})
+}
+
+#[tokio::test]
+async fn forward_yields_the_same_answer_for_every_body_framing() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let client = client(&server.url());
+    let sse = |f: Fault| Fault {
+        format: Some(BodyFormat::Sse),
+        ..f
+    };
+    let cases = [
+        ("json", Fault::default()),
+        (
+            "json chunked",
+            Fault {
+                content_length: Some(false),
+                ..Fault::default()
+            },
+        ),
+        (
+            "json pretty-printed",
+            Fault {
+                multiline_data: true,
+                ..Fault::default()
+            },
+        ),
+        (
+            "json 1-byte chunks",
+            Fault {
+                chunk_size: Some(1),
+                ..Fault::default()
+            },
+        ),
+        (
+            "json gzip",
+            Fault {
+                gzip: true,
+                ..Fault::default()
+            },
+        ),
+        ("sse", sse(Fault::default())),
+        (
+            "sse with length",
+            sse(Fault {
+                content_length: Some(true),
+                ..Fault::default()
+            }),
+        ),
+        (
+            "sse crlf",
+            sse(Fault {
+                line_ending: LineEnding::CrLf,
+                ..Fault::default()
+            }),
+        ),
+        (
+            "sse cr only",
+            sse(Fault {
+                line_ending: LineEnding::Cr,
+                ..Fault::default()
+            }),
+        ),
+        (
+            "sse multi-line data",
+            sse(Fault {
+                multiline_data: true,
+                ..Fault::default()
+            }),
+        ),
+        (
+            "sse comments and ids",
+            sse(Fault {
+                sse_comments: true,
+                event_ids: true,
+                ..Fault::default()
+            }),
+        ),
+        (
+            "sse gzip",
+            sse(Fault {
+                gzip: true,
+                ..Fault::default()
+            }),
+        ),
+        (
+            "sse crlf split at every byte",
+            sse(Fault {
+                line_ending: LineEnding::CrLf,
+                chunk_size: Some(1),
+                ..Fault::default()
+            }),
+        ),
+        (
+            "ndjson",
+            Fault {
+                format: Some(BodyFormat::Ndjson),
+                ..Fault::default()
+            },
+        ),
+        (
+            "ndjson crlf in 3-byte chunks",
+            Fault {
+                format: Some(BodyFormat::Ndjson),
+                line_ending: LineEnding::CrLf,
+                chunk_size: Some(3),
+                ..Fault::default()
+            },
+        ),
+        (
+            "text/plain",
+            Fault {
+                format: Some(BodyFormat::TextPlain),
+                ..Fault::default()
+            },
+        ),
+        (
+            "no content type",
+            Fault {
+                format: Some(BodyFormat::NoContentType),
+                ..Fault::default()
+            },
+        ),
+    ];
+    for (i, (name, fault)) in cases.into_iter().enumerate() {
+        let id = i as u64 + 1;
+        let outcome = forward(&client, echo_with(id, &fault)).await;
+        assert!(outcome.error.is_none(), "{name}: {:?}", outcome.error);
+        assert_eq!(outcome.messages.len(), 1, "{name}: {:?}", outcome.messages);
+        assert_eq!(outcome.response()["id"], id, "{name}");
+        assert_eq!(outcome.response()["result"], echo_result(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn forward_hands_on_single_line_json_byte_for_byte() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let client = client(&server.url());
+    let outcome = forward(&client, request(1, "ping", json!({}))).await;
+    // test-server writes keys in sorted order; a bridge that re-serialised would not.
+    assert_eq!(
+        &outcome.raw[0][..],
+        br#"{"id":1,"jsonrpc":"2.0","result":{}}"#
+    );
+}
+
+#[tokio::test]
+async fn forward_sends_the_message_unchanged_with_mcp_headers() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let client = client(&server.url());
+    let message = bytes::Bytes::from_static(
+        b"{ \"jsonrpc\": \"2.0\", \"method\": \"tools/call\", \"id\": \"a\",\n \"params\": {\"name\": \"echo\", \"arguments\": {}} }",
+    );
+    let outcome = forward(&client, message.clone()).await;
+    assert_eq!(outcome.response()["id"], "a");
+    let recorded = server.requests().pop().expect("a request");
+    assert_eq!(recorded.body, message.to_vec());
+    assert_eq!(recorded.header("content-type"), Some("application/json"));
+    assert!(
+        recorded
+            .header("accept")
+            .is_some_and(|a| a.contains("text/event-stream"))
+    );
+    assert_eq!(recorded.header("mcp-method"), Some("tools/call"));
+    assert_eq!(recorded.header("mcp-name"), Some("echo"));
+}
+
+#[tokio::test]
+async fn forward_streams_progress_before_the_result_as_it_arrives() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let client = client(&server.url());
+    let message = request(
+        7,
+        "tools/call",
+        json!({"name": "stream", "arguments": {"count": 3, "interval_ms": 400}, "_meta": {"progressToken": "p"}}),
+    );
+    let started = std::time::Instant::now();
+    let mut response = client
+        .forward(message, &jsonrpc_forward::RequestHeaders::default())
+        .await
+        .expect("2xx");
+    let first = response
+        .messages()
+        .next()
+        .await
+        .expect("a message")
+        .expect("ok");
+    let first_at = started.elapsed();
+    let first: serde_json::Value = serde_json::from_slice(&first).expect("json");
+    assert_eq!(first["method"], "notifications/progress");
+    let mut rest = Vec::new();
+    while let Some(item) = response.messages().next().await {
+        rest.push(serde_json::from_slice::<serde_json::Value>(&item.expect("ok")).expect("json"));
+    }
+    let total = started.elapsed();
+    assert_eq!(
+        rest.len(),
+        3,
+        "two more progress notifications and the result"
+    );
+    assert_eq!(rest[2]["id"], 7);
+    // The first notification was handed on while the server was still working: the whole
+    // answer takes at least 3 intervals, the first message comes after about one.
+    assert!(
+        first_at * 2 < total,
+        "first after {first_at:?}, all after {total:?}"
+    );
+}
+
+#[tokio::test]
+async fn forward_yields_nothing_for_an_accepted_notification() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let client = client(&server.url());
+    let note =
+        bytes::Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let outcome = forward(&client, note).await;
+    assert!(
+        outcome.messages.is_empty() && outcome.error.is_none(),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn forward_reports_the_http_version_and_session_id() {
+    let server = TestServer::start(Scenario::default().sessions(true)).expect("server");
+    let client = client(&server.url());
+    let init = request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}),
+    );
+    let response = client
+        .forward(init, &jsonrpc_forward::RequestHeaders::default())
+        .await
+        .expect("2xx");
+    assert_eq!(response.http_version(), reqwest::Version::HTTP_11);
+    assert!(response.session_id().is_some_and(|id| !id.is_empty()));
+}

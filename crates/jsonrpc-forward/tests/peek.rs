@@ -1,0 +1,111 @@
+//! `peek`: routing facts in one pass, tolerant of odd shapes, strict about JSON.
+
+use std::borrow::Cow;
+
+use jsonrpc_forward::peek::{Peek, PeekError, Peeked, peek};
+
+fn single(json: &str) -> Peek<'_> {
+    match peek(json.as_bytes()).expect("valid") {
+        Peeked::Single(p) => p,
+        Peeked::Batch(_) => panic!("not a batch"),
+    }
+}
+
+#[test]
+fn peek_reads_id_method_and_name_of_a_tool_call() {
+    let p = single(
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"arguments":{"name":"inner"},"name":"echo"}}"#,
+    );
+    assert_eq!(p.id, Some("7"));
+    assert_eq!(p.method.as_deref(), Some("tools/call"));
+    assert_eq!(
+        p.name.as_deref(),
+        Some("echo"),
+        "params.name, not arguments.name"
+    );
+    assert!(p.is_request());
+}
+
+#[test]
+fn peek_keeps_the_raw_id_text_of_every_id_type() {
+    assert_eq!(single(r#"{"id":"a b","method":"x"}"#).id, Some(r#""a b""#));
+    assert_eq!(single(r#"{"id":null,"result":{}}"#).id, Some("null"));
+    assert_eq!(single(r#"{"id":-1.5e3,"result":{}}"#).id, Some("-1.5e3"));
+    assert_eq!(single(r#"{"method":"notifications/initialized"}"#).id, None);
+}
+
+#[test]
+fn peek_borrows_strings_without_escapes() {
+    let p = single(r#"{"id":1,"method":"resources/read","params":{"uri":"file:///x"}}"#);
+    assert!(matches!(p.method, Some(Cow::Borrowed(_))));
+    assert_eq!(
+        p.name.as_deref(),
+        Some("file:///x"),
+        "params.uri when there is no name"
+    );
+    let p = single(r#"{"id":1,"method":"tools\/call"}"#);
+    assert_eq!(p.method.as_deref(), Some("tools/call"));
+}
+
+#[test]
+fn peek_prefers_name_over_uri_in_any_order() {
+    let p = single(r#"{"id":1,"method":"m","params":{"uri":"u","name":"n"}}"#);
+    assert_eq!(p.name.as_deref(), Some("n"));
+}
+
+#[test]
+fn peek_reads_the_2026_protocol_version_from_meta() {
+    let p = single(
+        r#"{"id":1,"method":"tools/list","params":{"_meta":{"progressToken":3,"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+    );
+    assert_eq!(p.protocol_version.as_deref(), Some("2026-07-28"));
+}
+
+#[test]
+fn peek_tells_requests_notifications_and_responses_apart() {
+    assert!(single(r#"{"method":"n"}"#).is_notification());
+    assert!(single(r#"{"id":1,"result":{}}"#).is_response());
+    assert!(single(r#"{"id":1,"error":{"code":1,"message":"m"}}"#).is_response());
+}
+
+#[test]
+fn peek_reads_odd_member_types_as_absent() {
+    let p = single(r#"{"id":1,"method":5,"params":[1,2,{"name":"x"}]}"#);
+    assert_eq!(p.method, None);
+    assert_eq!(p.name, None);
+    let p = single(r#"{"id":1,"method":"m","params":{"name":{"a":1},"_meta":"x"}}"#);
+    assert_eq!(p.name, None);
+    assert_eq!(p.protocol_version, None);
+}
+
+#[test]
+fn peek_recognises_batches() {
+    match peek(br#"[{"id":1,"method":"a"}, {"method":"b"}, 3]"#).expect("valid") {
+        Peeked::Batch(items) => {
+            assert_eq!(items.len(), 3);
+            assert_eq!(items[0].id, Some("1"));
+            assert!(items[1].is_notification());
+            assert_eq!(items[2], Peek::default());
+        }
+        Peeked::Single(_) => panic!("a batch"),
+    }
+}
+
+#[test]
+fn peek_rejects_what_is_not_a_utf8_json_message() {
+    assert!(matches!(
+        peek(b"{\"id\":1,\"method\":\"\xff\"}"),
+        Err(PeekError::Utf8 { offset: 18 })
+    ));
+    assert!(matches!(peek(b"{\"id\":1,"), Err(PeekError::Json(_))));
+    assert!(
+        matches!(peek(b"{\"id\":1} x"), Err(PeekError::Json(_))),
+        "trailing text"
+    );
+    assert!(
+        matches!(peek(b"{\"a\":\"\x01\"}"), Err(PeekError::Json(_))),
+        "raw control byte"
+    );
+    assert!(matches!(peek(b"42"), Err(PeekError::NotAMessage)));
+    assert!(matches!(peek(b""), Err(PeekError::Json(_))));
+}

@@ -1,0 +1,395 @@
+//! Routing one HTTP request: POST (MCP messages), GET (listen stream), DELETE (end of
+//! session); sessions, fault selection and the response headers.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderName, RETRY_AFTER};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use serde::Deserialize as _;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::body::{Cuts, Gzip, ResponseBody, Segment, SegmentIter, pump};
+use crate::conn::Killer;
+use crate::fault::{BodyFormat, ErrorBody, FAULT_META_KEY, Fault};
+use crate::mcp::{self, Step, error, id_text, is_request};
+use crate::record::RecordedRequest;
+use crate::render::{Renderer, Segments};
+use crate::server::State;
+
+const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+const JSON: &str = "application/json";
+const SSE: &str = "text/event-stream";
+
+type HttpResponse = Response<ResponseBody>;
+
+/// Answers one request. Never fails: every problem is an HTTP answer.
+pub(crate) async fn handle(
+    request: Request<Incoming>,
+    state: Arc<State>,
+    killer: Arc<Killer>,
+) -> Result<HttpResponse, Infallible> {
+    let (parts, body) = request.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => return Ok(text(StatusCode::BAD_REQUEST, &format!("body: {e}"))),
+    };
+    if state.scenario.record_requests {
+        state.record(RecordedRequest::new(&parts, &body));
+    }
+    if !matches!(parts.uri.path(), "/mcp" | "/mcp/") {
+        return Ok(text(
+            StatusCode::NOT_FOUND,
+            "not found: the endpoint is /mcp/",
+        ));
+    }
+    Ok(match parts.method {
+        Method::POST => post(&parts, &body, &state, killer).await,
+        Method::GET => get(&parts, &state, killer),
+        Method::DELETE => delete(&parts, &state),
+        _ => method_not_allowed(),
+    })
+}
+
+async fn post(parts: &Parts, body: &Bytes, state: &State, killer: Arc<Killer>) -> HttpResponse {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            &error(Value::Null, -32700, "Parse error"),
+        );
+    };
+    let (messages, batch) = match value {
+        Value::Array(items) => (items, true),
+        single => (vec![single], false),
+    };
+    if messages.is_empty() {
+        let answer = error(Value::Null, -32600, "Invalid Request: empty batch");
+        return json(StatusCode::BAD_REQUEST, &answer);
+    }
+    // Count arrivals before anything can fail, so tests see every request that arrived.
+    for message in messages.iter().filter(|m| is_request(m)) {
+        state.hit(&id_text(&message["id"]));
+    }
+    let initialize = messages
+        .iter()
+        .any(|m| is_request(m) && m["method"] == "initialize");
+    if state.scenario.sessions
+        && !initialize
+        && let Some(rejection) = session_rejection(parts, state)
+    {
+        return rejection;
+    }
+    let fault = match select_fault(&messages, state) {
+        Ok(fault) => fault,
+        Err(answer) => return json(StatusCode::BAD_REQUEST, &answer),
+    };
+    if !fault.delay_headers().is_zero() {
+        tokio::time::sleep(fault.delay_headers()).await;
+    }
+    if let Some(status) = fault.status.filter(|&s| s != 200) {
+        let id = messages
+            .iter()
+            .find(|m| is_request(m))
+            .map_or(Value::Null, |m| m["id"].clone());
+        return status_answer(status, &fault, id, killer);
+    }
+
+    let plan = mcp::plan(&messages, &fault);
+    if !plan.has_requests {
+        return empty(StatusCode::ACCEPTED);
+    }
+    let mut headers = Vec::new();
+    if state.scenario.sessions && plan.initialize {
+        headers.push((SESSION_HEADER, state.new_session()));
+    }
+    let streams = plan.streams || fault.streams();
+    let format = fault.format.unwrap_or(if streams {
+        BodyFormat::Sse
+    } else {
+        BodyFormat::Json
+    });
+    let renderer = Renderer::new(format, &fault);
+    let segments: SegmentIter = if format == BodyFormat::Json {
+        // One piece, sent once every step ran: its pauses come before the headers.
+        let mut sent = Vec::new();
+        for step in plan.steps {
+            match step {
+                Step::Sleep(delay) => tokio::time::sleep(delay).await,
+                Step::Send { message, .. } => sent.push(message),
+                Step::Retry(_) | Step::Comment(_) => {}
+            }
+        }
+        let bytes = renderer.json_body(sent, batch);
+        Box::new(std::iter::once(Segment::new(Duration::ZERO, bytes.into())))
+    } else {
+        Box::new(Segments::new(plan.steps, renderer))
+    };
+    let head = Head {
+        status: StatusCode::OK,
+        content_type: content_type(format),
+        headers,
+    };
+    send(head, segments, &fault, format == BodyFormat::Json, killer)
+}
+
+/// The listen stream, or 405 when the scenario has none.
+fn get(parts: &Parts, state: &State, killer: Arc<Killer>) -> HttpResponse {
+    let scenario = &state.scenario;
+    if !scenario.listen_stream {
+        return method_not_allowed();
+    }
+    if scenario.sessions
+        && let Some(rejection) = session_rejection(parts, state)
+    {
+        return rejection;
+    }
+    let after = parts
+        .headers
+        .get(LAST_EVENT_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let steps = mcp::listen_steps(
+        after,
+        scenario.listen_events,
+        scenario.listen_events_per_stream,
+        scenario.listen_interval,
+    );
+    let fault = Fault::default();
+    let segments = Segments::new(steps, Renderer::new(BodyFormat::Sse, &fault));
+    let head = Head {
+        status: StatusCode::OK,
+        content_type: Some(SSE),
+        headers: Vec::new(),
+    };
+    send(head, Box::new(segments), &fault, false, killer)
+}
+
+/// Ends a session: 200, or 400/404 for a missing/unknown id, or 405 without sessions.
+fn delete(parts: &Parts, state: &State) -> HttpResponse {
+    if !state.scenario.sessions {
+        return method_not_allowed();
+    }
+    if let Some(rejection) = session_rejection(parts, state) {
+        return rejection;
+    }
+    let id = parts
+        .headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if state.end_session(id) {
+        empty(StatusCode::OK)
+    } else {
+        session_not_found()
+    }
+}
+
+/// 400 without an `Mcp-Session-Id`, 404 with one the server does not know, else `None`.
+fn session_rejection(parts: &Parts, state: &State) -> Option<HttpResponse> {
+    let Some(id) = parts.headers.get(SESSION_HEADER) else {
+        let answer = error(
+            Value::Null,
+            -32000,
+            "Bad Request: Mcp-Session-Id header is required",
+        );
+        return Some(json(StatusCode::BAD_REQUEST, &answer));
+    };
+    match id.to_str() {
+        Ok(id) if state.has_session(id) => None,
+        _ => Some(session_not_found()),
+    }
+}
+
+fn session_not_found() -> HttpResponse {
+    json(
+        StatusCode::NOT_FOUND,
+        &error(Value::Null, -32001, "Session not found"),
+    )
+}
+
+/// The fault for this POST: the next scripted one, else the first message's `_meta` fault
+/// or `fault` tool arguments (subject to `times`), else none. A malformed fault is an
+/// error, to answer with 400.
+fn select_fault(messages: &[Value], state: &State) -> Result<Fault, Value> {
+    if let Some(fault) = state.pop_script() {
+        return Ok(fault);
+    }
+    for message in messages {
+        let from_meta = message
+            .pointer("/params/_meta")
+            .and_then(|meta| meta.get(FAULT_META_KEY));
+        let from_tool = (message["method"] == "tools/call" && message["params"]["name"] == "fault")
+            .then(|| message.pointer("/params/arguments"))
+            .flatten();
+        let Some(chosen) = from_meta.or(from_tool) else {
+            continue;
+        };
+        let id = message.get("id");
+        let fault = Fault::deserialize(chosen).map_err(|e| {
+            let text = format!("Invalid params: bad {FAULT_META_KEY}: {e}");
+            error(id.cloned().unwrap_or(Value::Null), -32602, &text)
+        })?;
+        let applies = match (fault.times, id) {
+            (Some(times), Some(id)) => {
+                state.hits(&id_text(id)) <= usize::try_from(times).unwrap_or(usize::MAX)
+            }
+            _ => true,
+        };
+        return Ok(if applies { fault } else { Fault::default() });
+    }
+    Ok(Fault::default())
+}
+
+/// A non-200 status from a fault, with its [`ErrorBody`].
+fn status_answer(status: u16, fault: &Fault, id: Value, killer: Arc<Killer>) -> HttpResponse {
+    let Ok(status) = StatusCode::from_u16(status) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            &format!("bad fault status {status}"),
+        );
+    };
+    let (content_type, bytes) = match &fault.error_body {
+        ErrorBody::Empty => (None, Vec::new()),
+        ErrorBody::JsonRpc { code, message } => (
+            Some(JSON),
+            error(id, *code, message).to_string().into_bytes(),
+        ),
+        ErrorBody::Text { text } => (Some("text/plain; charset=utf-8"), text.clone().into_bytes()),
+    };
+    let segment = Segment::new(Duration::ZERO, bytes.into());
+    let head = Head {
+        status,
+        content_type,
+        headers: Vec::new(),
+    };
+    send(
+        head,
+        Box::new(std::iter::once(segment)),
+        fault,
+        true,
+        killer,
+    )
+}
+
+fn content_type(format: BodyFormat) -> Option<&'static str> {
+    match format {
+        BodyFormat::Json => Some(JSON),
+        BodyFormat::Sse => Some(SSE),
+        BodyFormat::Ndjson => Some("application/x-ndjson"),
+        BodyFormat::TextPlain => Some("text/plain; charset=utf-8"),
+        BodyFormat::NoContentType => None,
+    }
+}
+
+/// Status and headers of an answer, before the fault's headers are added.
+struct Head {
+    status: StatusCode,
+    content_type: Option<&'static str>,
+    headers: Vec<(HeaderName, String)>,
+}
+
+/// Builds the response: the fault's headers, gzip, `Content-Length` (by default when
+/// `default_length`), and a body sent whole or through a [`pump`] task.
+fn send(
+    head: Head,
+    segments: SegmentIter,
+    fault: &Fault,
+    default_length: bool,
+    killer: Arc<Killer>,
+) -> HttpResponse {
+    let mut builder = Response::builder().status(head.status);
+    if let Some(content_type) = head.content_type {
+        builder = builder.header(CONTENT_TYPE, content_type);
+        if content_type == SSE {
+            builder = builder.header(CACHE_CONTROL, "no-cache");
+        }
+    }
+    for (name, value) in head.headers {
+        builder = builder.header(name, value);
+    }
+    if let Some(retry_after) = &fault.retry_after {
+        builder = builder.header(RETRY_AFTER, retry_after);
+    }
+    let segments: SegmentIter = if fault.gzip {
+        builder = builder.header(CONTENT_ENCODING, "gzip");
+        Box::new(Gzip::new(segments))
+    } else {
+        segments
+    };
+    let cuts = Cuts::new(fault);
+    let body = if fault.content_length.unwrap_or(default_length) {
+        let segments: Vec<Segment> = segments.collect();
+        let len: usize = segments.iter().map(|s| s.bytes.len()).sum();
+        if cuts.is_plain() && segments.iter().all(|s| s.delay.is_zero()) {
+            let whole: Vec<u8> = segments.iter().flat_map(|s| s.bytes.to_vec()).collect();
+            ResponseBody::full(whole)
+        } else {
+            channel(
+                Box::new(segments.into_iter()),
+                cuts,
+                Some(len as u64),
+                killer,
+            )
+        }
+    } else {
+        channel(segments, cuts, None, killer)
+    };
+    builder.body(body).unwrap_or_else(|e| {
+        text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("bad fault header: {e}"),
+        )
+    })
+}
+
+fn channel(
+    segments: SegmentIter,
+    cuts: Cuts,
+    len: Option<u64>,
+    killer: Arc<Killer>,
+) -> ResponseBody {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(pump(segments, cuts, tx, killer));
+    ResponseBody::Channel { rx, len }
+}
+
+fn json(status: StatusCode, value: &Value) -> HttpResponse {
+    let mut response = Response::new(ResponseBody::full(value.to_string()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, http::HeaderValue::from_static(JSON));
+    response
+}
+
+fn text(status: StatusCode, text: &str) -> HttpResponse {
+    let mut response = Response::new(ResponseBody::full(text.to_owned()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn empty(status: StatusCode) -> HttpResponse {
+    let mut response = Response::new(ResponseBody::empty());
+    *response.status_mut() = status;
+    response
+}
+
+fn method_not_allowed() -> HttpResponse {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    response
+        .headers_mut()
+        .insert(ALLOW, http::HeaderValue::from_static("POST, DELETE"));
+    response
+}

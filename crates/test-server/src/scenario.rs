@@ -1,0 +1,135 @@
+//! [`Scenario`]: how a [`TestServer`](crate::TestServer) behaves, fixed at start.
+
+use std::time::Duration;
+
+use crate::Fault;
+
+/// How a [`TestServer`](crate::TestServer) behaves. A builder; [`Scenario::default()`] is a
+/// plain-HTTP, session-less server with no GET stream and no script, that stops after 10
+/// minutes at the latest.
+///
+/// ```
+/// use std::time::Duration;
+/// use test_server::{Fault, Scenario};
+///
+/// let scenario = Scenario::default()
+///     .sessions(true)
+///     .script(vec![Fault::status(503)])
+///     .lifetime(Duration::from_secs(30));
+/// # let _ = scenario;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub(crate) tls: bool,
+    pub(crate) require_client_cert: bool,
+    pub(crate) sessions: bool,
+    pub(crate) listen_stream: bool,
+    pub(crate) listen_interval: Duration,
+    pub(crate) listen_events: u64,
+    pub(crate) listen_events_per_stream: Option<u64>,
+    pub(crate) script: Vec<Fault>,
+    pub(crate) lifetime: Duration,
+    pub(crate) record_requests: bool,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Self {
+            tls: false,
+            require_client_cert: false,
+            sessions: false,
+            listen_stream: false,
+            listen_interval: Duration::from_millis(50),
+            listen_events: 20,
+            listen_events_per_stream: None,
+            script: Vec::new(),
+            lifetime: Duration::from_secs(600),
+            record_requests: true,
+        }
+    }
+}
+
+impl Scenario {
+    /// Serve HTTPS with a certificate for `127.0.0.1` and `localhost`, issued by a test CA
+    /// made at start ([`TestServer::ca_pem`](crate::TestServer::ca_pem)). ALPN offers `h2`
+    /// and `http/1.1`.
+    #[must_use]
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
+    /// Require a client certificate issued by the test CA (mutual TLS); implies
+    /// [`Scenario::tls`]. See [`TestServer::client_cert_pem`](crate::TestServer::client_cert_pem).
+    #[must_use]
+    pub fn require_client_cert(mut self, on: bool) -> Self {
+        self.require_client_cert = on;
+        self
+    }
+
+    /// Stateful sessions: `initialize` answers with an `Mcp-Session-Id` header; any other
+    /// request without that header gets 400, with an unknown id 404; `DELETE` ends the
+    /// session. See [`TestServer::expire_sessions`](crate::TestServer::expire_sessions).
+    #[must_use]
+    pub fn sessions(mut self, on: bool) -> Self {
+        self.sessions = on;
+        self
+    }
+
+    /// Answer GET on the endpoint with an SSE stream of `notifications/message` events
+    /// (ids 1, 2, ... up to [`Scenario::listen_events`], one every
+    /// [`Scenario::listen_interval`], starting after `Last-Event-ID`). After the last event
+    /// the stream stays open (idle, with a `: keep-alive` comment every second) unless
+    /// [`Scenario::listen_events_per_stream`] closes it. When off (the default), GET gets 405.
+    #[must_use]
+    pub fn listen_stream(mut self, on: bool) -> Self {
+        self.listen_stream = on;
+        self
+    }
+
+    /// Time between two events of the GET stream (default 50 ms).
+    #[must_use]
+    pub fn listen_interval(mut self, interval: Duration) -> Self {
+        self.listen_interval = interval;
+        self
+    }
+
+    /// Number of events the GET stream has in all, across reconnections (default 20).
+    #[must_use]
+    pub fn listen_events(mut self, total: u64) -> Self {
+        self.listen_events = total;
+        self
+    }
+
+    /// Close each GET stream after this many events, so that clients must reconnect with
+    /// `Last-Event-ID` (default: never).
+    #[must_use]
+    pub fn listen_events_per_stream(mut self, per_stream: Option<u64>) -> Self {
+        self.listen_events_per_stream = per_stream;
+        self
+    }
+
+    /// Faults applied, in order, one each, to the next POSTs whatever they hold; then
+    /// normal behaviour. POSTs rejected for a missing or unknown session do not use one.
+    #[must_use]
+    pub fn script(mut self, faults: Vec<Fault>) -> Self {
+        self.script = faults;
+        self
+    }
+
+    /// The server stops by itself after this long (default 10 minutes), so that a leaked
+    /// server cannot outlive its purpose.
+    #[must_use]
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// Keep every request for [`TestServer::requests`](crate::TestServer::requests)
+    /// (default on). Turn it off for long benchmarks.
+    #[must_use]
+    pub fn record_requests(mut self, on: bool) -> Self {
+        self.record_requests = on;
+        self
+    }
+}
