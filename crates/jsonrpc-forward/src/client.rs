@@ -3,6 +3,7 @@
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -140,6 +141,12 @@ impl Client {
     #[must_use]
     pub fn url(&self) -> &Url {
         &self.inner.url
+    }
+
+    /// The limit on one message from the server.
+    #[must_use]
+    pub fn max_message_bytes(&self) -> usize {
+        self.inner.max_message_bytes
     }
 
     /// The longest silence on a pending request.
@@ -375,9 +382,22 @@ impl Forwarded {
             status: response.status(),
             version: response.version(),
             headers: response.headers().clone(),
-            messages: Messages(Box::pin(message_stream(
-                client, message, ctx, response, started, attempt,
-            ))),
+            messages: {
+                let answered = Arc::new(AtomicBool::new(false));
+                let stream = message_stream(
+                    client,
+                    message,
+                    ctx,
+                    response,
+                    started,
+                    attempt,
+                    Arc::clone(&answered),
+                );
+                Messages {
+                    stream: Box::pin(stream),
+                    answered,
+                }
+            },
         }
     }
 
@@ -424,7 +444,10 @@ impl Forwarded {
 /// the last item is the error that took the answer's place. After the response, a failure
 /// only ends the stream. Dropping the stream closes the response (on a 2026 server that
 /// cancels the call), so drop it only on purpose.
-pub struct Messages(Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>);
+pub struct Messages {
+    stream: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
+    answered: Arc<AtomicBool>,
+}
 
 impl std::fmt::Debug for Messages {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -435,7 +458,14 @@ impl std::fmt::Debug for Messages {
 impl Messages {
     /// The next message, or `None` at the end.
     pub async fn next(&mut self) -> Option<Result<Bytes, Error>> {
-        poll_fn(|cx| self.0.as_mut().poll_next(cx)).await
+        poll_fn(|cx| self.stream.as_mut().poll_next(cx)).await
+    }
+
+    /// Whether the response to the forwarded request has been yielded: true from the item
+    /// that is the response on. Always false for notifications, responses and batches.
+    #[must_use]
+    pub fn answered(&self) -> bool {
+        self.answered.load(Ordering::Acquire)
     }
 }
 
@@ -443,7 +473,7 @@ impl Stream for Messages {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.as_mut().poll_next(cx)
+        self.stream.as_mut().poll_next(cx)
     }
 }
 
@@ -456,6 +486,7 @@ fn message_stream(
     first: Response,
     started: Instant,
     mut attempt: u32,
+    answered_flag: Arc<AtomicBool>,
 ) -> impl Stream<Item = Result<Bytes, Error>> + Send {
     async_stream::stream! {
         let idle = client.inner.idle_timeout;
@@ -484,7 +515,10 @@ fn message_stream(
                     match next {
                         Ok(Some(raw)) => match inbound(raw, message.id()) {
                             Ok(Some(m)) => {
-                                answered |= m.answers;
+                                if m.answers {
+                                    answered = true;
+                                    answered_flag.store(true, Ordering::Release);
+                                }
                                 handed_on = true;
                                 yield Ok(m.bytes);
                             }

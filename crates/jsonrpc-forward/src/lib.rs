@@ -39,6 +39,8 @@
 #![deny(missing_docs)]
 
 mod body;
+pub mod bridge;
+pub mod cli;
 mod client;
 mod config;
 mod error;
@@ -46,8 +48,11 @@ mod headers;
 pub mod message;
 pub mod peek;
 pub mod retry;
+mod session;
+mod stdio;
 
 pub use body::BodyFormat;
+pub use bridge::{Bridge, Exit};
 pub use client::{Client, Forwarded, Messages, redact_url};
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES,

@@ -19,6 +19,8 @@ pub struct Outgoing {
     name: Option<Box<str>>,
     protocol_version: Option<Box<str>>,
     batch: bool,
+    /// The ids of the requests inside a batch (each must get an answer).
+    batch_request_ids: Vec<Box<str>>,
 }
 
 impl Outgoing {
@@ -28,9 +30,16 @@ impl Outgoing {
     ///
     /// [`PeekError`] when the bytes are not UTF-8 JSON objects.
     pub fn new(bytes: Bytes) -> Result<Self, PeekError> {
-        let (head, batch) = match peek(&bytes)? {
-            Peeked::Single(head) => (head, false),
-            Peeked::Batch(_) => (Peek::default(), true),
+        let (head, batch, batch_request_ids) = match peek(&bytes)? {
+            Peeked::Single(head) => (head, false, Vec::new()),
+            Peeked::Batch(items) => {
+                let ids = items
+                    .iter()
+                    .filter(|item| item.is_request())
+                    .filter_map(|item| item.id.map(Box::from))
+                    .collect();
+                (Peek::default(), true, ids)
+            }
         };
         Ok(Self {
             id: head.id.map(Box::from),
@@ -40,6 +49,7 @@ impl Outgoing {
                 .protocol_version
                 .map(|v| v.into_owned().into_boxed_str()),
             batch,
+            batch_request_ids,
             bytes,
         })
     }
@@ -79,6 +89,12 @@ impl Outgoing {
     #[must_use]
     pub fn is_batch(&self) -> bool {
         self.batch
+    }
+
+    /// The raw ids of the requests inside a batch.
+    #[must_use]
+    pub fn batch_request_ids(&self) -> &[Box<str>] {
+        &self.batch_request_ids
     }
 
     /// A single request (`id` and `method`): it must get exactly one answer.

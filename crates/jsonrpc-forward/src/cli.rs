@@ -1,0 +1,242 @@
+//! The `mcp-wrapper` command line: the names of `mcpgateway.wrapper`, and a few more.
+//!
+//! Every option also reads an environment variable; a flag wins over its variable, which
+//! wins over the default. The URL is normalised exactly as `mcpgateway.wrapper.convert_url`
+//! does it (see [`convert_url`]).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::bridge::DEFAULT_CONCURRENCY;
+use crate::client::redact_url;
+use crate::config::ClientConfig;
+
+/// Stdio MCP client <-> Streamable HTTP MCP server bridge.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "mcp-wrapper",
+    version,
+    about = "Bridge a stdio MCP client (Claude Desktop, Cline, any MCP SDK) to a Streamable HTTP MCP server",
+    after_help = "Examples:\n  \
+        mcp-wrapper --url http://localhost:4444/servers/UUID --auth \"Bearer $TOKEN\"\n  \
+        MCP_SERVER_URL=https://gw.example/servers/UUID/mcp MCP_AUTH=\"Bearer $TOKEN\" mcp-wrapper\n  \
+        mcp-wrapper --url https://mcp.internal/mcp --ca-bundle ca.pem --header 'X-Tenant: blue'\n\n\
+        Each stdin line is one JSON-RPC message; each stdout line is one answer or server message.\n\
+        Logs go to stderr only."
+)]
+pub struct Args {
+    /// MCP server URL; `/mcp/` is appended unless it ends in `/mcp`, a final `/sse` becomes `/mcp/`.
+    #[arg(long, env = "MCP_SERVER_URL", hide_env_values = true)]
+    pub url: Option<String>,
+
+    /// Authorization header value, e.g. "Bearer <token>" (never logged).
+    #[arg(long, env = "MCP_AUTH", hide_env_values = true)]
+    pub auth: Option<String>,
+
+    /// Longest silence on a pending request, in seconds (any byte or progress restarts it).
+    #[arg(long, env = "MCP_TOOL_CALL_TIMEOUT", default_value_t = 60.0, value_parser = parse_seconds)]
+    pub timeout: f64,
+
+    /// Log level to stderr: DEBUG, INFO, WARNING, ERROR; OFF/NONE/DISABLE/FALSE/0 silence it.
+    #[arg(long, env = "MCP_WRAPPER_LOG_LEVEL", default_value = "INFO")]
+    pub log_level: String,
+
+    /// Requests in flight at once; more wait, nothing is dropped.
+    #[arg(long, env = "CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(usize))]
+    pub concurrency: usize,
+
+    /// Connection timeout in seconds (TCP and TLS).
+    #[arg(long, default_value_t = 15.0, value_parser = parse_seconds)]
+    pub connect_timeout: f64,
+
+    /// Extra request header, "Name: value" (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Trust only the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Accept any server certificate (testing only); also `SKIP_SSL_VERIFY=true`.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Client certificate (PEM) for mutual TLS; needs --client-key.
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --client-cert.
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+
+    /// Largest message accepted in either direction, in bytes.
+    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+}
+
+/// What is wrong with the command line, in one line for stderr.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// No URL given.
+    #[error("MCP server URL must be provided via --url or MCP_SERVER_URL")]
+    MissingUrl,
+    /// The URL is not an http(s) URL.
+    #[error("invalid MCP server URL {0}: expected http:// or https://")]
+    InvalidUrl(String),
+    /// A `--header` is not `Name: value`.
+    #[error("invalid --header {0:?}: expected \"Name: value\"")]
+    InvalidHeader(String),
+}
+
+impl Args {
+    /// The normalised endpoint URL.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError`] when the URL is missing or not an http(s) URL.
+    pub fn endpoint(&self) -> Result<String, CliError> {
+        let url = self.url.as_deref().map(str::trim).unwrap_or_default();
+        if url.is_empty() {
+            return Err(CliError::MissingUrl);
+        }
+        let normalised = convert_url(url);
+        match reqwest::Url::parse(&normalised) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
+                Ok(normalised)
+            }
+            _ => Err(CliError::InvalidUrl(redact_url(url))),
+        }
+    }
+
+    /// The client settings these arguments describe (`SKIP_SSL_VERIFY` read here).
+    ///
+    /// # Errors
+    ///
+    /// [`CliError`] for a missing or invalid URL or a malformed `--header`.
+    pub fn client_config(&self) -> Result<ClientConfig, CliError> {
+        let mut config = ClientConfig::new(self.endpoint()?)
+            .idle_timeout(Duration::from_secs_f64(self.timeout))
+            .connect_timeout(Duration::from_secs_f64(self.connect_timeout))
+            .max_message_bytes(self.max_message_bytes)
+            .insecure(self.insecure || env_flag("SKIP_SSL_VERIFY"));
+        for header in &self.headers {
+            let (name, value) = header
+                .split_once(':')
+                .filter(|(name, _)| !name.trim().is_empty())
+                .ok_or_else(|| CliError::InvalidHeader(header.clone()))?;
+            config = config.header(name.trim(), value.trim());
+        }
+        if let Some(auth) = self.auth.as_deref().filter(|a| !a.trim().is_empty()) {
+            config = config.authorization(auth);
+        }
+        if let Some(ca) = &self.ca_bundle {
+            config = config.ca_bundle(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
+            config = config.client_identity(cert, key);
+        }
+        Ok(config)
+    }
+
+    /// The log level, or `None` when logging is off.
+    #[must_use]
+    pub fn log_filter(&self) -> Option<tracing::Level> {
+        log_level(&self.log_level)
+    }
+}
+
+/// `mcpgateway.wrapper.convert_url`, to the letter: a URL ending in `/mcp` gets a `/`, one
+/// ending in `/mcp/` is kept, one ending in `/sse` has **every** `/sse` replaced by `/mcp/`
+/// (upstream uses `str.replace`; kept so that the same URL reaches the same endpoint), and
+/// anything else gets `/mcp/` appended.
+#[must_use]
+pub fn convert_url(url: &str) -> String {
+    if url.ends_with("/mcp/") {
+        url.to_owned()
+    } else if url.ends_with("/mcp") {
+        format!("{url}/")
+    } else if url.ends_with("/sse") {
+        url.replace("/sse", "/mcp/")
+    } else {
+        format!("{url}/mcp/")
+    }
+}
+
+/// Upstream's level names; OFF/NONE/DISABLE/FALSE/0 (any case) or empty turn logging off, an
+/// unknown name means INFO.
+#[must_use]
+pub fn log_level(name: &str) -> Option<tracing::Level> {
+    match name.trim().to_ascii_uppercase().as_str() {
+        "" | "OFF" | "NONE" | "DISABLE" | "FALSE" | "0" => None,
+        "TRACE" => Some(tracing::Level::TRACE),
+        "DEBUG" => Some(tracing::Level::DEBUG),
+        "WARNING" | "WARN" => Some(tracing::Level::WARN),
+        "ERROR" | "CRITICAL" | "FATAL" => Some(tracing::Level::ERROR),
+        _ => Some(tracing::Level::INFO),
+    }
+}
+
+fn parse_seconds(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(s),
+        _ => Err(format!(
+            "expected a positive number of seconds, got {value:?}"
+        )),
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn convert_url_matches_upstream() {
+        let table = [
+            (
+                "http://localhost:4444/servers/uuid",
+                "http://localhost:4444/servers/uuid/mcp/",
+            ),
+            (
+                "http://localhost:4444/servers/uuid/sse",
+                "http://localhost:4444/servers/uuid/mcp/",
+            ),
+            (
+                "http://localhost:4444/servers/uuid/mcp",
+                "http://localhost:4444/servers/uuid/mcp/",
+            ),
+            (
+                "http://localhost:4444/servers/uuid/mcp/",
+                "http://localhost:4444/servers/uuid/mcp/",
+            ),
+            ("http://h/", "http://h//mcp/"),
+            ("http://h/sse/x/sse", "http://h/mcp//x/mcp/"),
+            ("http://h/mcp/x", "http://h/mcp/x/mcp/"),
+        ];
+        for (input, expected) in table {
+            assert_eq!(convert_url(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn log_level_follows_upstream_names() {
+        assert_eq!(log_level("debug"), Some(tracing::Level::DEBUG));
+        assert_eq!(log_level("INFO"), Some(tracing::Level::INFO));
+        assert_eq!(log_level("warning"), Some(tracing::Level::WARN));
+        assert_eq!(log_level("nonsense"), Some(tracing::Level::INFO));
+        for off in ["OFF", "none", "Disable", "false", "0", ""] {
+            assert_eq!(log_level(off), None, "{off}");
+        }
+    }
+}

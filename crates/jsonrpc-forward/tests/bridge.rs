@@ -1,0 +1,430 @@
+//! The `mcp-wrapper` binary driven as a subprocess over real pipes against `test-server`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use test_server::{Fault, Scenario, TestServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-wrapper");
+
+/// A running bridge: write lines to it, read its lines with a deadline.
+struct Wrapper {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Wrapper {
+    fn start(url: &str, extra: &[&str]) -> Self {
+        Self::start_with(url, extra, &[])
+    }
+
+    fn start_with(url: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BIN);
+        command
+            .arg("--url")
+            .arg(url)
+            .args(extra)
+            .env("MCP_WRAPPER_LOG_LEVEL", "OFF")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn mcp-wrapper");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        Self {
+            lines: read_lines(stdout),
+            child,
+            stdin,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(line.as_bytes()).expect("write");
+        stdin.write_all(b"\n").expect("write");
+        stdin.flush().expect("flush");
+    }
+
+    fn send_json(&mut self, value: &Value) {
+        self.send(&value.to_string());
+    }
+
+    /// The next stdout line as JSON, within `timeout`.
+    fn recv(&self, timeout: Duration) -> Value {
+        let line = self.lines.recv_timeout(timeout).expect("a line in time");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+    }
+
+    /// Every line until stdout closes, within `timeout`.
+    fn recv_all(&self, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => out.push(serde_json::from_str(&line).expect("JSON line")),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return out,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("stdout still open; got {out:?}"),
+            }
+        }
+    }
+
+    fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// The exit code, within `timeout`.
+    fn wait(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "the bridge did not exit in time");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn stderr(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut text);
+        }
+        text
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Wrapper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+const T: Duration = Duration::from_secs(10);
+
+fn call(id: u64, tool: &str, arguments: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": arguments}})
+}
+
+fn call_with(id: u64, fault: &Fault) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": "echo", "arguments": {}, "_meta": fault.to_meta()}})
+}
+
+#[test]
+fn bridge_answers_a_request_and_exits_0_at_eof() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+    assert_eq!(w.recv(T), json!({"jsonrpc": "2.0", "id": 1, "result": {}}));
+    w.close_stdin();
+    assert_eq!(w.wait(T), 0);
+}
+
+#[test]
+fn bridge_answers_every_error_row_with_the_request_id() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let mut w = Wrapper::start(
+        &server.url(),
+        &["--timeout", "0.5", "--max-message-bytes", "4096"],
+    );
+    let rows: [(u64, Fault, i64, &str); 6] = [
+        (1, Fault::status(500), -32000, "HTTP 500"),
+        (
+            2,
+            Fault {
+                delay_headers_ms: 1500,
+                ..Fault::default()
+            },
+            -32001,
+            "Request timed out",
+        ),
+        (
+            3,
+            Fault {
+                invalid_json: true,
+                ..Fault::default()
+            },
+            -32700,
+            "Invalid JSON from server",
+        ),
+        (
+            4,
+            Fault {
+                message_bytes: Some(10_000),
+                ..Fault::default()
+            },
+            -32603,
+            "Response exceeds",
+        ),
+        (
+            5,
+            Fault {
+                end_without_response: true,
+                ..Fault::default()
+            },
+            -32000,
+            "Server closed the stream",
+        ),
+        (
+            6,
+            Fault {
+                status: Some(404),
+                error_body: test_server::ErrorBody::JsonRpc {
+                    code: -32602,
+                    message: "nope".into(),
+                },
+                ..Fault::default()
+            },
+            -32602,
+            "nope",
+        ),
+    ];
+    for (id, fault, _, _) in &rows {
+        w.send_json(&call_with(*id, fault));
+    }
+    let mut answers: Vec<Value> = (0..rows.len()).map(|_| w.recv(T)).collect();
+    answers.sort_by_key(|a| a["id"].as_u64());
+    for ((id, _, code, message), answer) in rows.iter().zip(&answers) {
+        assert_eq!(answer["id"], *id, "{answer}");
+        assert_eq!(answer["error"]["code"], *code, "{answer}");
+        let text = answer["error"]["message"].as_str().expect("message");
+        assert!(text.starts_with(message), "{id}: {text}");
+    }
+    let refused = test_server::refused_addr();
+    let mut w = Wrapper::start(&format!("http://{refused}/mcp/"), &[]);
+    w.send_json(
+        &json!({"jsonrpc": "2.0", "id": "r", "method": "tools/call", "params": {"name": "echo"}}),
+    );
+    let answer = w.recv(Duration::from_secs(30));
+    assert_eq!(answer["id"], "r");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .expect("text")
+            .starts_with("Connection failed")
+    );
+}
+
+#[test]
+fn bridge_answers_32_concurrent_requests_once_each_with_whole_lines() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let mut w = Wrapper::start(&server.url(), &["--concurrency", "32"]);
+    for id in 0..32u64 {
+        // Slow and fast answers interleaved; the slow ones stream progress, the fast ones
+        // carry a 20 KB text so that a torn line would show.
+        if id % 2 == 0 {
+            w.send_json(&call(
+                id,
+                "stream",
+                json!({"count": 3, "interval_ms": 30 + id}),
+            ));
+        } else {
+            w.send_json(&call(id, "echo", json!({"text": "x".repeat(20_000)})));
+        }
+    }
+    let mut answered = std::collections::HashMap::new();
+    let mut progress = 0;
+    while answered.len() < 32 {
+        let line = w.recv(T);
+        if line["method"] == "notifications/progress" {
+            progress += 1;
+            continue;
+        }
+        let id = line["id"].as_u64().expect("a response id");
+        assert!(line["result"].is_object(), "{line}");
+        assert!(
+            answered.insert(id, line).is_none(),
+            "id {id} answered twice"
+        );
+    }
+    assert_eq!(progress, 16 * 3);
+    w.close_stdin();
+    assert!(w.recv_all(T).is_empty(), "nothing after the answers");
+    assert_eq!(w.wait(T), 0);
+    for id in 0..32 {
+        assert_eq!(server.hits(&id.to_string()), 1);
+    }
+}
+
+#[test]
+fn bridge_answers_bad_lines_and_loses_nothing_else() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let mut w = Wrapper::start(&server.url(), &["--max-message-bytes", "1000"]);
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+    w.send("this is not json");
+    w.send("");
+    w.send("   ");
+    w.send(&format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"ping\",\"pad\":\"{}\"}}",
+        "y".repeat(5000)
+    ));
+    w.send("42");
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}));
+    w.close_stdin();
+    let lines = w.recv_all(T);
+    assert_eq!(w.wait(T), 0);
+    // Requests run concurrently, so answers may come in any order: compare sorted.
+    let mut codes: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{} {}", l["id"], l["error"]["code"]))
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            "1 null",
+            "2 null",
+            "null -32600",
+            "null -32600",
+            "null -32700"
+        ],
+        "{lines:?}"
+    );
+    let too_long = lines
+        .iter()
+        .find_map(|l| {
+            l["error"]["message"]
+                .as_str()
+                .filter(|m| m.contains("exceeds"))
+        })
+        .expect("the over-long line's error");
+    assert_eq!(too_long, "Invalid Request: message exceeds 1000 bytes");
+    assert_eq!(server.hits("99"), 0);
+}
+
+#[test]
+fn bridge_answers_pending_requests_before_exiting_at_eof() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    w.send_json(&call(1, "sleep", json!({"ms": 800})));
+    w.send_json(&call(2, "stream", json!({"count": 2, "interval_ms": 300})));
+    w.close_stdin();
+    let lines = w.recv_all(T);
+    assert_eq!(w.wait(T), 0);
+    let ids: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("result").is_some())
+        .map(|l| &l["id"])
+        .collect();
+    assert_eq!(ids.len(), 2, "{lines:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn bridge_answers_pending_requests_on_sigterm_and_exits_within_a_second() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 0, "method": "ping"}));
+    assert_eq!(w.recv(T)["id"], 0, "the bridge is up");
+    w.send_json(&call(1, "sleep", json!({"ms": 30_000})));
+    w.send_json(&call(2, "sleep", json!({"ms": 30_000})));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    w.signal("TERM");
+    let mut lines = w.recv_all(T);
+    assert_eq!(w.wait(T), 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    lines.sort_by_key(|l| l["id"].as_u64());
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (line, id) in lines.iter().zip([1, 2]) {
+        assert_eq!(line["id"], id);
+        assert_eq!(line["error"]["code"], -32000);
+        assert_eq!(line["error"]["message"], "Bridge shutting down");
+    }
+}
+
+#[test]
+fn bridge_stops_at_once_when_stdout_closes() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let mut w = Wrapper::start_with(&server.url(), &[], &[("MCP_WRAPPER_LOG_LEVEL", "DEBUG")]);
+    w.send_json(&call(1, "stream", json!({"count": 50, "interval_ms": 20})));
+    assert_eq!(w.recv(T)["method"], "notifications/progress");
+    // Close our end of stdout: the bridge's next write fails with EPIPE.
+    drop(std::mem::replace(&mut w.lines, mpsc::channel().1));
+    assert_eq!(w.wait(T), 0);
+    let stderr = w.stderr();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bridge_passes_a_64_mib_message_whole() {
+    let server = TestServer::start(Scenario::default().record_requests(false)).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    let text = "z".repeat(64 * 1024 * 1024 - 200);
+    let request = call(1, "echo", json!({"text": text}));
+    let line = request.to_string();
+    assert!(line.len() < 64 * 1024 * 1024);
+    w.send(&line);
+    let answer = w.recv(Duration::from_secs(60));
+    assert_eq!(answer["id"], 1);
+    let echoed = answer["result"]["content"][0]["text"]
+        .as_str()
+        .expect("text");
+    assert_eq!(echoed.len(), text.len() + r#"{"text":""}"#.len());
+}
+
+#[test]
+fn bridge_records_the_session_id_and_sends_it_on_later_requests() {
+    let server = TestServer::start(Scenario::default().sessions(true)).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}));
+    assert_eq!(w.recv(T)["result"]["protocolVersion"], "2025-06-18");
+    w.send_json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+    assert!(w.recv(T)["result"]["tools"].is_array());
+    let requests = server.requests();
+    let last = requests
+        .iter()
+        .rev()
+        .find(|r| r.method == "POST")
+        .expect("a POST");
+    assert!(last.header("mcp-session-id").is_some());
+    assert_eq!(last.header("mcp-protocol-version"), Some("2025-06-18"));
+    let initialized = requests
+        .iter()
+        .position(|r| r.body.windows(11).any(|w| w == b"initialized"))
+        .expect("sent");
+    let list = requests
+        .iter()
+        .position(|r| r.body.windows(10).any(|w| w == b"tools/list"))
+        .expect("sent");
+    assert!(
+        initialized < list,
+        "the notification reached the server first"
+    );
+}

@@ -1,0 +1,110 @@
+//! The `mcp-wrapper` command line: flags, environment, precedence, errors.
+
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-wrapper");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .env_remove("MCP_SERVER_URL")
+        .env_remove("MCP_AUTH")
+        .env_remove("MCP_TOOL_CALL_TIMEOUT")
+        .env_remove("CONCURRENCY")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mcp-wrapper");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_without_a_url_exits_2_with_one_line() {
+    let (code, stdout, stderr) = run(&[], &[]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--url or MCP_SERVER_URL"), "{stderr}");
+}
+
+#[test]
+fn cli_with_an_invalid_url_exits_2_without_printing_secrets() {
+    let (code, _, stderr) = run(&["--url", "ftp://user:hunter2@host/x"], &[]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let (code, _, _) = run(&["--url", "not a url"], &[]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn cli_prints_help_with_examples_and_version() {
+    let (code, stdout, _) = run(&["--help"], &[]);
+    assert_eq!(code, 0);
+    for word in [
+        "MCP_SERVER_URL",
+        "MCP_AUTH",
+        "MCP_TOOL_CALL_TIMEOUT",
+        "CONCURRENCY",
+        "Examples:",
+    ] {
+        assert!(stdout.contains(word), "{word} missing from --help");
+    }
+    let (code, stdout, _) = run(&["--version"], &[]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("mcp-wrapper "));
+}
+
+#[test]
+fn cli_rejects_bad_numbers_and_headers_with_exit_2() {
+    for args in [
+        &["--url", "http://h/", "--timeout", "-1"][..],
+        &["--url", "http://h/", "--concurrency", "many"],
+        &["--url", "http://h/", "--header", "no colon here"],
+    ] {
+        let (code, _, stderr) = run(args, &[]);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn cli_flags_win_over_environment_which_wins_over_defaults() {
+    // With stdin at EOF a valid configuration exits 0 at once; an invalid one exits 2. So
+    // which value was used shows in the exit code.
+    let valid = "http://127.0.0.1:9/";
+    assert_eq!(
+        run(&[], &[("MCP_SERVER_URL", valid)]).0,
+        0,
+        "the URL from the environment"
+    );
+    assert_eq!(
+        run(&["--url", "ftp://bad/"], &[("MCP_SERVER_URL", valid)]).0,
+        2,
+        "the flag wins"
+    );
+    assert_eq!(
+        run(&["--url", valid], &[("MCP_SERVER_URL", "ftp://bad/")]).0,
+        0,
+        "the flag wins"
+    );
+    let bad_timeout = [("MCP_SERVER_URL", valid), ("MCP_TOOL_CALL_TIMEOUT", "soon")];
+    assert_eq!(run(&[], &bad_timeout).0, 2, "the environment is read");
+    assert_eq!(run(&["--timeout", "5"], &bad_timeout).0, 0, "the flag wins");
+    let bad_concurrency = [("MCP_SERVER_URL", valid), ("CONCURRENCY", "lots")];
+    assert_eq!(run(&[], &bad_concurrency).0, 2);
+    assert_eq!(run(&["--concurrency", "3"], &bad_concurrency).0, 0);
+}
+
+#[test]
+fn cli_defaults_match_mcpgateway_wrapper() {
+    use clap::Parser;
+    use jsonrpc_forward::cli::Args;
+    let args = Args::try_parse_from(["mcp-wrapper", "--url", "http://h/servers/1"]).expect("parse");
+    assert_eq!(args.endpoint().expect("url"), "http://h/servers/1/mcp/");
+    assert_eq!(args.connect_timeout, 15.0);
+    assert_eq!(args.max_message_bytes, 64 * 1024 * 1024);
+}
