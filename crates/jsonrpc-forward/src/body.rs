@@ -83,6 +83,22 @@ impl BodyDecoder {
         }
     }
 
+    /// The last SSE event id seen, for resuming a broken stream; `None` for other formats.
+    pub(crate) fn last_event_id(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Sse(d) => Some(d.last_event_id()).filter(|id| !id.is_empty()),
+            _ => None,
+        }
+    }
+
+    /// The SSE reconnection time the server asked for, if any.
+    pub(crate) fn retry(&self) -> Option<std::time::Duration> {
+        match &self.kind {
+            Kind::Sse(d) => d.retry().map(std::time::Duration::from_millis),
+            _ => None,
+        }
+    }
+
     /// Adds a chunk of the body.
     pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), Error> {
         if let Kind::Json { limit, .. } = self.kind

@@ -102,9 +102,10 @@ impl Bridge {
         let lines = spawn_reader(input, self.max_line_bytes)?;
         let pending = Arc::new(Pending::default());
         let tasks = TaskTracker::new();
+        let session = Arc::new(Session::default());
         let dispatcher = Dispatcher {
-            client: self.client,
-            session: Arc::new(Session::default()),
+            client: self.client.clone(),
+            session: Arc::clone(&session),
             permits: Arc::new(Semaphore::new(self.concurrency)),
             pending: Arc::clone(&pending),
             writer: writer.clone(),
@@ -126,16 +127,33 @@ impl Bridge {
             }
         };
         reading.abort();
+        session.stop_listening();
         match exit {
             Exit::Shutdown => {
                 tracing::info!("shutting down: answering pending requests");
                 pending.shut_down(&writer).await;
                 finish(&writer).await;
+                end_session(&self.client, &session, SIGNAL_DELETE_DEADLINE).await;
             }
-            Exit::Eof => finish(&writer).await,
+            Exit::Eof => {
+                finish(&writer).await;
+                end_session(&self.client, &session, DELETE_DEADLINE).await;
+            }
             Exit::OutputClosed => {}
         }
         Ok(exit)
+    }
+}
+
+/// How long the DELETE of the session may take at the end of input.
+const DELETE_DEADLINE: Duration = Duration::from_secs(2);
+/// The same after a signal, which must end the bridge within a second.
+const SIGNAL_DELETE_DEADLINE: Duration = Duration::from_millis(400);
+
+/// Tells the server the session is over (405 and failures only logged).
+async fn end_session(client: &Client, session: &Session, deadline: Duration) {
+    if let Err(e) = client.delete_session(&session.headers(), deadline).await {
+        tracing::debug!(error = %display_chain(&e), "ending the session failed");
     }
 }
 
@@ -256,6 +274,7 @@ impl Dispatcher {
         let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
             return; // The semaphore is never closed.
         };
+        self.session.on_send(&message);
         let owed: Vec<Box<str>> = if message.is_batch() {
             message.batch_request_ids().to_vec()
         } else if message.is_request() {
@@ -281,13 +300,12 @@ impl Dispatcher {
         } else {
             // Sent before the next line is read, so the server sees it first; its body (202
             // and nothing, normally) is drained in the background.
-            let message = exchange.message.clone();
-            match exchange
-                .client
-                .forward_peeked(message, &exchange.session.headers())
-                .await
-            {
+            match exchange.send().await {
                 Ok(response) => {
+                    if exchange.message.method() == Some("notifications/initialized") {
+                        self.session
+                            .listen(self.client.clone(), self.writer.clone());
+                    }
                     self.tasks.spawn(exchange.drain(response));
                 }
                 Err(e) => log_unanswered(&exchange.message, &e),
@@ -333,13 +351,25 @@ struct Exchange {
 impl Exchange {
     /// Forwards a request and writes everything that comes back, ending with its answer.
     async fn run(self) {
-        match self
-            .client
-            .forward_peeked(self.message.clone(), &self.session.headers())
-            .await
-        {
+        match self.send().await {
             Ok(response) => self.drain(response).await,
             Err(e) => self.fail(&e).await,
+        }
+    }
+
+    /// Sends the message; if the server forgot the session, recovers it and sends once more.
+    async fn send(&self) -> Result<crate::client::Forwarded, Error> {
+        let ctx = self.session.headers();
+        match self.client.forward_peeked(self.message.clone(), &ctx).await {
+            Err(e) if Session::is_expired(&e, &ctx, &self.message) => {
+                self.session
+                    .recover(&self.client, &self.writer, &ctx)
+                    .await
+                    .map_err(|cause| Error::SessionExpired(Some(Box::new(cause))))?;
+                let ctx = self.session.headers();
+                self.client.forward_peeked(self.message.clone(), &ctx).await
+            }
+            other => other,
         }
     }
 

@@ -17,7 +17,7 @@ use reqwest::{Response, StatusCode, Url, Version};
 use crate::body::{BodyDecoder, BodyFormat};
 use crate::config::ClientConfig;
 use crate::error::{Error, MAX_ERROR_BODY, StatusError};
-use crate::headers::{MCP_SESSION_ID, RequestHeaders, post_headers};
+use crate::headers::{MCP_SESSION_ID, RequestHeaders, get_headers, post_headers, session_headers};
 use crate::message::{Outgoing, inbound};
 use crate::retry::RetryPolicy;
 
@@ -238,6 +238,94 @@ impl Client {
             .retry
             .delay(error, attempt, method, fastrand::f64())?;
         (started.elapsed() + delay < self.inner.idle_timeout).then_some(delay)
+    }
+
+    /// Opens the session's GET listen stream (resuming after `last_event_id` if given), on
+    /// which the server sends notifications and requests outside any POST.
+    ///
+    /// Returns `Ok(None)` when the server offers no such stream (405). The stream has no idle
+    /// timeout: a quiet server is not a broken one.
+    ///
+    /// # Errors
+    ///
+    /// As [`forward_peeked`](Self::forward_peeked) (a 404 means the session expired), or
+    /// [`Error::StreamEnded`] if the answer is not an event stream.
+    pub async fn listen(
+        &self,
+        ctx: &RequestHeaders,
+        last_event_id: Option<&str>,
+    ) -> Result<Option<ListenStream>, Error> {
+        let Some(response) = self.open_get(ctx, last_event_id).await? else {
+            return Ok(None);
+        };
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if BodyFormat::from_content_type(content_type) != BodyFormat::Sse {
+            return Err(Error::StreamEnded);
+        }
+        Ok(Some(ListenStream {
+            body: BodyDecoder::new(BodyFormat::Sse, self.inner.max_message_bytes, None),
+            response,
+            ended: false,
+        }))
+    }
+
+    /// Ends the session on the server (`DELETE` with its id) within `deadline`; a server that
+    /// does not allow it (405) is fine. Does nothing without a session id.
+    ///
+    /// # Errors
+    ///
+    /// A refused connection, a status other than 2xx or 405, or [`Error::Timeout`].
+    pub async fn delete_session(
+        &self,
+        ctx: &RequestHeaders,
+        deadline: Duration,
+    ) -> Result<(), Error> {
+        if ctx.session_id.is_none() {
+            return Ok(());
+        }
+        let request = self
+            .inner
+            .http
+            .delete(self.inner.url.clone())
+            .headers(session_headers(&self.inner.base_headers, ctx));
+        let response = match tokio::time::timeout(deadline, request.send()).await {
+            Err(_) => return Err(Error::Timeout(deadline)),
+            Ok(Err(e)) => return Err(classify_send_error(e)),
+            Ok(Ok(response)) => response,
+        };
+        if response.status().is_success() || response.status() == StatusCode::METHOD_NOT_ALLOWED {
+            return Ok(());
+        }
+        Err(status_error(response, deadline).await)
+    }
+
+    /// A GET for an SSE stream; `None` on 405.
+    async fn open_get(
+        &self,
+        ctx: &RequestHeaders,
+        last_event_id: Option<&str>,
+    ) -> Result<Option<Response>, Error> {
+        let idle = self.inner.idle_timeout;
+        let request = self
+            .inner
+            .http
+            .get(self.inner.url.clone())
+            .headers(get_headers(&self.inner.base_headers, ctx, last_event_id));
+        let response = match tokio::time::timeout(idle, request.send()).await {
+            Err(_) => return Err(Error::Timeout(idle)),
+            Ok(Err(e)) => return Err(classify_send_error(e)),
+            Ok(Ok(response)) => response,
+        };
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+            return Ok(None);
+        }
+        if response.status().is_success() {
+            return Ok(Some(response));
+        }
+        Err(status_error(response, idle).await)
     }
 
     async fn send_once(&self, message: &Outgoing, ctx: &RequestHeaders) -> Result<Response, Error> {
@@ -477,8 +565,72 @@ impl Stream for Messages {
     }
 }
 
-/// Decodes `response` into messages; resends a read-only request whose body broke before
-/// anything was handed on.
+/// The session's GET listen stream: server messages outside any request, as they arrive.
+pub struct ListenStream {
+    response: Response,
+    body: BodyDecoder,
+    ended: bool,
+}
+
+impl std::fmt::Debug for ListenStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenStream")
+            .field("last_event_id", &self.last_event_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ListenStream {
+    /// The next message (valid JSON on one line), or `None` when the stream ends; an error
+    /// ends it too.
+    pub async fn next(&mut self) -> Option<Result<Bytes, Error>> {
+        loop {
+            let next = if self.ended {
+                self.body.finish()
+            } else {
+                self.body.next()
+            };
+            match next {
+                Ok(Some(raw)) => match inbound(raw, None) {
+                    Ok(Some(message)) => return Some(Ok(message.bytes)),
+                    Ok(None) => continue,
+                    Err(e) => return Some(Err(e.into())),
+                },
+                Ok(None) if self.ended => return None,
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+            match self.response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if let Err(e) = self.body.push(&chunk) {
+                        return Some(Err(e));
+                    }
+                }
+                Ok(None) => self.ended = true,
+                Err(e) => return Some(Err(Error::Transport(e))),
+            }
+        }
+    }
+
+    /// The id of the last event received, for resuming with `Last-Event-ID`.
+    #[must_use]
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.body.last_event_id()
+    }
+
+    /// The reconnection time the server asked for (`retry:`), if any.
+    #[must_use]
+    pub fn retry(&self) -> Option<Duration> {
+        self.body.retry()
+    }
+}
+
+/// How many times one request's broken SSE answer is resumed with `Last-Event-ID`.
+const MAX_RESUMES: u32 = 3;
+
+/// Decodes `response` into messages. A request whose SSE answer broke after events with ids
+/// is resumed by a GET with `Last-Event-ID` (protocol 2025-11-25); a read-only request whose
+/// body broke before anything was handed on is resent.
 fn message_stream(
     client: Client,
     message: Outgoing,
@@ -494,6 +646,7 @@ fn message_stream(
         let mut response = first;
         let mut handed_on = false;
         let mut answered = false;
+        let mut resumes = 0;
         loop {
             let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
             let format = BodyFormat::from_content_type(content_type);
@@ -533,6 +686,7 @@ fn message_stream(
                     break 'body None;
                 }
             };
+            let resume_from = body.last_event_id().map(str::to_owned);
             let error = match failure {
                 None if message.is_request() && !answered => Error::StreamEnded,
                 None => return,
@@ -542,6 +696,21 @@ fn message_stream(
                 }
                 Some(e) => e,
             };
+            if let Some(last_event_id) = resume_from
+                && resumes < MAX_RESUMES
+                && matches!(error, Error::Transport(_) | Error::StreamEnded)
+            {
+                resumes += 1;
+                tracing::debug!(%last_event_id, "resuming a broken answer stream");
+                match client.open_get(&ctx, Some(&last_event_id)).await {
+                    Ok(Some(next)) => {
+                        response = next;
+                        continue;
+                    }
+                    Ok(None) => tracing::debug!("the server cannot resume streams (405)"),
+                    Err(e) => tracing::debug!(error = %crate::error::display_chain(&e), "resuming failed"),
+                }
+            }
             if !handed_on
                 && let Some(delay) = client.retry_delay(&error, attempt, &message, started)
             {

@@ -52,6 +52,9 @@ pub enum Error {
         /// The limit in force.
         limit: usize,
     },
+    /// The server forgot the session (404) and a new one could not be made.
+    #[error("the server forgot the session and it could not be re-established")]
+    SessionExpired(#[source] Option<Box<Error>>),
     /// The response body ended before the answer to the request.
     #[error("server closed the stream without a response")]
     StreamEnded,
@@ -95,6 +98,7 @@ impl Error {
             | Error::Timeout(_)
             | Error::InvalidJson(_)
             | Error::TooLarge { .. }
+            | Error::SessionExpired(_)
             | Error::StreamEnded => RetryClass::Never,
         }
     }
@@ -178,6 +182,9 @@ impl Error {
                 "Server closed the stream without a response",
                 None,
             ),
+            Error::SessionExpired(_) => {
+                error_response(id, -32000, &format!("Session expired: {detail}"), None)
+            }
             Error::InvalidMessage(_) => {
                 error_response(id, -32700, &format!("Parse error: {detail}"), None)
             }

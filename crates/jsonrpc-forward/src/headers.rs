@@ -61,6 +61,34 @@ pub(crate) fn post_headers(
     headers
 }
 
+/// `Last-Event-ID`: where a resumed SSE stream picks up.
+pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
+
+/// The headers of the GET that opens (or resumes) an SSE stream.
+pub(crate) fn get_headers(
+    base: &HeaderMap,
+    ctx: &RequestHeaders,
+    last_event_id: Option<&str>,
+) -> HeaderMap {
+    let mut headers = session_headers(base, ctx);
+    headers.insert(ACCEPT, EVENT_STREAM);
+    insert_str(&mut headers, LAST_EVENT_ID, last_event_id);
+    headers
+}
+
+/// The headers of a request that names only the session (DELETE).
+pub(crate) fn session_headers(base: &HeaderMap, ctx: &RequestHeaders) -> HeaderMap {
+    let mut headers = base.clone();
+    insert_str(&mut headers, MCP_SESSION_ID, ctx.session_id.as_deref());
+    insert_str(
+        &mut headers,
+        MCP_PROTOCOL_VERSION,
+        ctx.protocol_version.as_deref(),
+    );
+    headers
+}
+
 fn insert_str(headers: &mut HeaderMap, name: HeaderName, value: Option<&str>) {
     if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
         headers.insert(name, value);

@@ -53,10 +53,12 @@ mod stdio;
 
 pub use body::BodyFormat;
 pub use bridge::{Bridge, Exit};
-pub use client::{Client, Forwarded, Messages, redact_url};
+pub use client::{Client, Forwarded, ListenStream, Messages, redact_url};
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES,
 };
 pub use error::{Error, StatusError, display_chain};
-pub use headers::{MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RequestHeaders};
+pub use headers::{
+    LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RequestHeaders,
+};
 pub use message::{Outgoing, error_response};

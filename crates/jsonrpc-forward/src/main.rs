@@ -1,5 +1,6 @@
 //! `mcp-wrapper`: bridges a stdio MCP client to a Streamable HTTP MCP server.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
             .with_writer(std::io::stderr)
             .with_max_level(level)
             .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
             .init();
     }
     let client = match Client::new(config) {

@@ -1,6 +1,8 @@
 //! Shared helpers: messages, a client with short backoffs, and draining a response.
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a part.
 
+pub mod wrapper;
+
 use std::time::Duration;
 
 use bytes::Bytes;

@@ -1,0 +1,127 @@
+//! The `mcp-wrapper` binary as a subprocess over real pipes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-wrapper");
+
+/// A running bridge: write lines to it, read its lines with a deadline.
+pub struct Wrapper {
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Wrapper {
+    pub fn start(url: &str, extra: &[&str]) -> Self {
+        Self::start_with(url, extra, &[])
+    }
+
+    pub fn start_with(url: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BIN);
+        command
+            .arg("--url")
+            .arg(url)
+            .args(extra)
+            .env("MCP_WRAPPER_LOG_LEVEL", "OFF")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn mcp-wrapper");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        Self {
+            lines: read_lines(stdout),
+            child,
+            stdin,
+        }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(line.as_bytes()).expect("write");
+        stdin.write_all(b"\n").expect("write");
+        stdin.flush().expect("flush");
+    }
+
+    pub fn send_json(&mut self, value: &Value) {
+        self.send(&value.to_string());
+    }
+
+    /// The next stdout line as JSON, within `timeout`.
+    pub fn recv(&self, timeout: Duration) -> Value {
+        let line = self.lines.recv_timeout(timeout).expect("a line in time");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+    }
+
+    /// Every line until stdout closes, within `timeout`.
+    pub fn recv_all(&self, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => out.push(serde_json::from_str(&line).expect("JSON line")),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return out,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("stdout still open; got {out:?}"),
+            }
+        }
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// The exit code, within `timeout`.
+    pub fn wait(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "the bridge did not exit in time");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn stderr(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut text);
+        }
+        text
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Wrapper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
