@@ -1,4 +1,5 @@
-//! Shared helpers for the benchmarks of mcp-wrapper-rs: payload generators.
+//! Shared helpers for the benchmarks of mcp-wrapper-rs: payload generators, the requests the
+//! forwarding benches send to `test-server`, and readers of `/proc` for memory and CPU.
 //!
 //! The generators build what an MCP server streams back for `tools/call`: a JSON-RPC result
 //! whose one text content item is padded so the whole message has an exact byte length. They
@@ -161,6 +162,97 @@ pub fn ndjson_single_line(len: usize) -> Corpus {
     corpus
 }
 
+/// A `tools/call` of test-server's `echo` tool: a small request (≈ 90 bytes) whose answer is
+/// a small `application/json` result, the round trip the forwarding overhead is measured on.
+#[must_use]
+pub fn echo_request(id: u64) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"hello"}}}}}}"#
+    )
+}
+
+/// A `tools/call` of `echo` that asks test-server (through its `test-server/fault` `_meta`)
+/// for one `application/json` answer of exactly `message_bytes` bytes, with a
+/// `Content-Length`.
+#[must_use]
+pub fn large_json_request(id: u64, message_bytes: usize) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{}},"_meta":{{"test-server/fault":{{"message_bytes":{message_bytes},"content_length":true}}}}}}}}"#
+    )
+}
+
+/// A `tools/call` of test-server's `stream` tool: an SSE answer of `count` progress
+/// notifications of exactly `event_bytes` bytes each, sent with no pause, then the result.
+#[must_use]
+pub fn sse_stream_request(id: u64, count: u64, event_bytes: usize) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"stream","arguments":{{"count":{count},"interval_ms":0,"event_bytes":{event_bytes}}}}}}}"#
+    )
+}
+
+/// The bytes on the wire of one SSE event as test-server sends it for a message of `len`
+/// bytes: `event: message\ndata: <message>\n\n`.
+#[must_use]
+pub fn test_server_sse_event_bytes(len: usize) -> usize {
+    "event: message\ndata: \n\n".len() + len
+}
+
+/// A `kB` field of `/proc/self/status` (`VmHWM`, `VmRSS`, …) in KiB; `None` off Linux.
+#[must_use]
+pub fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
+}
+
+/// The CPU time (user + system) a process has used so far, in seconds, from
+/// `/proc/<pid>/stat` (`/proc/self/stat` for `None`); `None` off Linux.
+#[must_use]
+pub fn proc_cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    /// `USER_HZ`: the unit of `/proc/*/stat` times, 100 on every Linux ABI.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |pid| format!("/proc/{pid}/stat"),
+    );
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    // Fields 14 and 15 of stat(5) (utime, stime) are the 12th and 13th after the name.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    #[allow(clippy::cast_precision_loss)] // ticks stay far below 2^52
+    Some((utime + stime) as f64 / TICKS_PER_SECOND)
+}
+
+/// The CPU time, in nanoseconds, used so far by the threads of this process whose name does
+/// not start with `exclude_prefix` (`/proc/self/task/*/schedstat`, exact to the
+/// nanosecond); `None` off Linux. With `"test-server"` it is the client side of a bench that
+/// runs a `TestServer` in the same process.
+#[must_use]
+pub fn threads_cpu_ns(exclude_prefix: &str) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let path = task.path();
+        let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
+            continue; // the thread has just exited
+        };
+        if comm.starts_with(exclude_prefix) {
+            continue;
+        }
+        let Ok(schedstat) = std::fs::read_to_string(path.join("schedstat")) else {
+            continue;
+        };
+        total += schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())?;
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +304,38 @@ mod tests {
             1,
         );
         assert_eq!(ndjson_single_line(4096).bytes.len(), 4097);
+    }
+
+    #[test]
+    fn requests_are_json_rpc_calls() {
+        for (json, tool) in [
+            (echo_request(1), "echo"),
+            (large_json_request(2, 1 << 28), "echo"),
+            (sse_stream_request(3, 1 << 20, 1024), "stream"),
+        ] {
+            let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+            assert_eq!(value["method"], "tools/call");
+            assert_eq!(value["params"]["name"], tool);
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(&large_json_request(2, 1 << 28)).expect("valid JSON");
+        assert_eq!(
+            value["params"]["_meta"]["test-server/fault"]["message_bytes"],
+            1 << 28
+        );
+    }
+
+    #[test]
+    fn proc_readers_see_this_process() {
+        if cfg!(target_os = "linux") {
+            assert!(proc_status_kib("VmHWM").is_some_and(|kib| kib > 0));
+            assert!(proc_cpu_seconds(None).is_some());
+            assert!(proc_cpu_seconds(Some(std::process::id())).is_some());
+            let spin = std::time::Instant::now();
+            let before = threads_cpu_ns("no-such-thread").expect("schedstat");
+            while spin.elapsed() < std::time::Duration::from_millis(5) {}
+            let after = threads_cpu_ns("no-such-thread").expect("schedstat");
+            assert!(after - before >= 1_000_000, "{before} -> {after}");
+        }
     }
 }

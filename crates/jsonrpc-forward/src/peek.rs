@@ -85,29 +85,52 @@ pub fn peek(bytes: &[u8]) -> Result<Peeked<'_>, PeekError> {
     let text = std::str::from_utf8(bytes).map_err(|e| PeekError::Utf8 {
         offset: e.valid_up_to(),
     })?;
-    match text.trim_start().as_bytes().first() {
+    let (peeked, doubtful) = match text.trim_start().as_bytes().first() {
         Some(b'{') => serde_json::from_str::<Head<'_>>(text)
-            .map(|head| Peeked::Single(head.0))
-            .map_err(PeekError::Json),
-        Some(b'[') => serde_json::from_str::<Vec<Head<'_>>>(text)
-            .map(|heads| Peeked::Batch(heads.into_iter().map(|h| h.0).collect()))
-            .map_err(PeekError::Json),
-        _ => match serde_json::from_str::<IgnoredAny>(text) {
-            Ok(_) => Err(PeekError::NotAMessage),
-            Err(e) => Err(PeekError::Json(e)),
-        },
+            .map(|head| (Peeked::Single(head.0), head.1))
+            .map_err(PeekError::Json)?,
+        Some(b'[') => {
+            // Each element is captured raw (a syntax pass) and only objects are peeked, so
+            // that a non-object element is judged by syntax alone, as inside an object.
+            let elements: Vec<&RawValue> = serde_json::from_str(text).map_err(PeekError::Json)?;
+            let mut doubtful = false;
+            let mut heads = Vec::with_capacity(elements.len());
+            for element in elements {
+                let raw = element.get();
+                if raw.starts_with('{') {
+                    let head: Head<'_> = serde_json::from_str(raw).map_err(PeekError::Json)?;
+                    doubtful |= head.1;
+                    heads.push(head.0);
+                } else {
+                    heads.push(Peek::default());
+                }
+            }
+            (Peeked::Batch(heads), doubtful)
+        }
+        _ => {
+            return match serde_json::from_str::<IgnoredAny>(text) {
+                Ok(_) => Err(PeekError::NotAMessage),
+                Err(e) => Err(PeekError::Json(e)),
+            };
+        }
+    };
+    if doubtful {
+        serde_json::from_str::<IgnoredAny>(text).map_err(PeekError::Json)?;
     }
+    Ok(peeked)
 }
 
-/// One message object; anything that is not an object reads as an empty `Peek`.
-struct Head<'a>(Peek<'a>);
+/// One message object (anything else reads as an empty `Peek`), and whether a key needs a
+/// syntax pass.
+struct Head<'a>(Peek<'a>, bool);
 
 /// A string that may borrow from the input; any other JSON value reads as `None`.
 struct LooseStr<'a>(Option<Cow<'a, str>>);
 
 impl<'de> Deserialize<'de> for Head<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TopVisitor).map(Head)
+        d.deserialize_any(TopVisitor)
+            .map(|(peek, doubtful)| Head(peek, doubtful))
     }
 }
 
@@ -123,27 +146,27 @@ enum Wanted {
     Skip,
 }
 
-fn top_level_key(key: &str) -> Wanted {
+fn top_level_key(key: &[u8]) -> Wanted {
     match key {
-        "id" => Wanted::Id,
-        "method" => Wanted::Method,
-        "params" => Wanted::Params,
+        b"id" => Wanted::Id,
+        b"method" => Wanted::Method,
+        b"params" => Wanted::Params,
         _ => Wanted::Skip,
     }
 }
 
-fn params_key(key: &str) -> Wanted {
+fn params_key(key: &[u8]) -> Wanted {
     match key {
-        "name" => Wanted::Name,
-        "uri" => Wanted::Uri,
-        "_meta" => Wanted::Meta,
+        b"name" => Wanted::Name,
+        b"uri" => Wanted::Uri,
+        b"_meta" => Wanted::Meta,
         _ => Wanted::Skip,
     }
 }
 
-fn meta_key(key: &str) -> Wanted {
+fn meta_key(key: &[u8]) -> Wanted {
     match key {
-        "io.modelcontextprotocol/protocolVersion" => Wanted::ProtocolVersion,
+        b"io.modelcontextprotocol/protocolVersion" => Wanted::ProtocolVersion,
         _ => Wanted::Skip,
     }
 }
@@ -152,9 +175,11 @@ fn meta_key(key: &str) -> Wanted {
 /// (`params`, `params._meta`) are visited by the same code with another classifier.
 struct Level<'p, 'a> {
     peek: &'p mut Peek<'a>,
-    classify: fn(&str) -> Wanted,
+    classify: fn(&[u8]) -> Wanted,
     /// `params.uri` seen, kept apart so that `name` wins whatever the key order.
     uri: &'p mut Option<Cow<'a, str>>,
+    /// A key needs the syntax pass of [`KeyBytes::is_doubtful`].
+    doubtful: &'p mut bool,
 }
 
 impl<'de> de::DeserializeSeed<'de> for Level<'_, 'de> {
@@ -173,7 +198,8 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<KeyStr<'de>>()? {
+        while let Some(key) = map.next_key::<KeyBytes<'de>>()? {
+            *self.doubtful |= key.is_doubtful();
             match (self.classify)(&key.0) {
                 Wanted::Id => {
                     let raw: &'de RawValue = map.next_value()?;
@@ -185,16 +211,27 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
                 Wanted::ProtocolVersion => {
                     self.peek.protocol_version = map.next_value::<LooseStr<'de>>()?.0;
                 }
-                Wanted::Params => map.next_value_seed(Level {
-                    peek: &mut *self.peek,
-                    classify: params_key,
-                    uri: &mut *self.uri,
-                })?,
-                Wanted::Meta => map.next_value_seed(Level {
-                    peek: &mut *self.peek,
-                    classify: meta_key,
-                    uri: &mut *self.uri,
-                })?,
+                Wanted::Params => {
+                    // A repeated key replaces the earlier value, as in a parsed tree.
+                    self.peek.name = None;
+                    *self.uri = None;
+                    self.peek.protocol_version = None;
+                    map.next_value_seed(Level {
+                        peek: &mut *self.peek,
+                        classify: params_key,
+                        uri: &mut *self.uri,
+                        doubtful: &mut *self.doubtful,
+                    })?;
+                }
+                Wanted::Meta => {
+                    self.peek.protocol_version = None;
+                    map.next_value_seed(Level {
+                        peek: &mut *self.peek,
+                        classify: meta_key,
+                        uri: &mut *self.uri,
+                        doubtful: &mut *self.doubtful,
+                    })?;
+                }
                 Wanted::Skip => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -232,108 +269,185 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
 struct TopVisitor;
 
 impl<'de> Visitor<'de> for TopVisitor {
-    type Value = Peek<'de>;
+    type Value = (Peek<'de>, bool);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON-RPC message")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Peek<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let mut peek = Peek::default();
         let mut uri = None;
+        let mut doubtful = false;
         Level {
             peek: &mut peek,
             classify: top_level_key,
             uri: &mut uri,
+            doubtful: &mut doubtful,
         }
         .visit_map(map)?;
         if peek.name.is_none() {
             peek.name = uri;
         }
-        Ok(peek)
+        Ok((peek, doubtful))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Peek<'de>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Peek::default())
+        Ok((Peek::default(), false))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Peek<'de>, E> {
-        Ok(Peek::default())
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok((Peek::default(), false))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Peek<'de>, E> {
-        Ok(Peek::default())
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok((Peek::default(), false))
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Peek<'de>, E> {
-        Ok(Peek::default())
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok((Peek::default(), false))
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Peek<'de>, E> {
-        Ok(Peek::default())
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok((Peek::default(), false))
     }
-    fn visit_str<E>(self, _: &str) -> Result<Peek<'de>, E> {
-        Ok(Peek::default())
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok((Peek::default(), false))
     }
-    fn visit_unit<E>(self) -> Result<Peek<'de>, E> {
-        Ok(Peek::default())
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok((Peek::default(), false))
     }
 }
 
-/// An object key, borrowed when it has no escapes.
-struct KeyStr<'a>(Cow<'a, str>);
+/// An object key as bytes, borrowed when it has no escapes. Read as bytes because `serde_json`
+/// then accepts a lone surrogate escape (as WTF-8) where it skips one in a value, so validity
+/// does not depend on where such an escape stands.
+struct KeyBytes<'a>(Cow<'a, [u8]>);
 
-impl<'de> Deserialize<'de> for KeyStr<'de> {
+impl KeyBytes<'_> {
+    /// An escaped key holding a control byte: it came from an escape or stood raw, which
+    /// only a syntax pass over the message can tell.
+    fn is_doubtful(&self) -> bool {
+        matches!(&self.0, Cow::Owned(v) if v.iter().any(|&b| b < 0x20))
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyBytes<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor)
-            .map(|s| KeyStr(s.unwrap_or_default()))
+        d.deserialize_bytes(KeyVisitor).map(KeyBytes)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Cow<'de, [u8]>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+        // No escapes, so a control byte stood raw in the string: JSON forbids that, and
+        // serde_json does not check it for bytes.
+        if v.iter().any(|&b| b < 0x20) {
+            return Err(E::custom("control character in an object key"));
+        }
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_vec()))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v.as_bytes()))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.as_bytes().to_vec()))
     }
 }
 
 impl<'de> Deserialize<'de> for LooseStr<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrVisitor).map(LooseStr)
+        // Captured raw and decoded apart, so that an escape serde_json refuses to decode (a
+        // lone surrogate, `\ud800`) reads as "no string" instead of failing the message:
+        // whether a message is valid must not depend on which member holds such an escape.
+        let raw: &'de RawValue = Deserialize::deserialize(d)?;
+        let text = raw.get();
+        let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+            return Ok(LooseStr(None));
+        };
+        if !inner.contains('\\') {
+            return Ok(LooseStr(Some(Cow::Borrowed(inner))));
+        }
+        Ok(LooseStr(
+            serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+        ))
     }
 }
 
-/// A string (borrowed where possible), or `None` for any other value, which it skips.
-struct StrVisitor;
+/// The fuzz oracle (feature `testing`): [`peek`] agrees with a full `serde_json::Value` parse.
+#[cfg(feature = "testing")]
+pub mod testing {
+    use serde_json::Value;
 
-impl<'de> Visitor<'de> for StrVisitor {
-    type Value = Option<Cow<'de, str>>;
+    use super::{Peek, PeekError, Peeked, peek};
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
+    /// Panics unless `peek(data)` says what a parsed tree says: the same validity, kind,
+    /// `id`, `method`, `params.name`/`params.uri` and 2026 protocol version.
+    ///
+    /// # Panics
+    ///
+    /// On any disagreement, naming it.
+    pub fn check(data: &[u8]) {
+        let text = std::str::from_utf8(data).ok();
+        // Validity is JSON syntax; a tree may still fail on a number out of range (1e400),
+        // which a forwarder passes on, so fields are compared only when a tree exists.
+        let valid = text.is_some_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok());
+        let tree: Option<Value> = text.and_then(|t| serde_json::from_str(t).ok());
+        match (peek(data), tree) {
+            (Ok(_) | Err(PeekError::NotAMessage), None) => {
+                assert!(valid, "peek accepted invalid JSON");
+            }
+            (Ok(Peeked::Single(p)), Some(tree @ Value::Object(_))) => agree(&p, &tree),
+            (Ok(Peeked::Batch(items)), Some(Value::Array(elements))) => {
+                assert_eq!(items.len(), elements.len(), "batch length");
+                for (p, element) in items.iter().zip(&elements) {
+                    agree(p, element);
+                }
+            }
+            (Err(PeekError::NotAMessage), Some(tree)) => {
+                assert!(!tree.is_object() && !tree.is_array(), "{tree} is a message");
+            }
+            (Err(PeekError::Utf8 { .. } | PeekError::Json(_)), _) => {
+                assert!(!valid, "peek rejected valid JSON");
+            }
+            (peeked, tree) => panic!("peek {peeked:?} but the tree is {tree:?}"),
+        }
     }
 
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Borrowed(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(v)))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
+    fn agree(p: &Peek<'_>, tree: &Value) {
+        let Value::Object(map) = tree else {
+            assert_eq!(*p, Peek::default(), "a non-object element");
+            return;
+        };
+        let id =
+            p.id.map(|raw| serde_json::from_str::<Value>(raw).expect("raw id is JSON"));
+        assert_eq!(id.as_ref(), map.get("id"), "id");
+        assert_eq!(
+            p.method.as_deref(),
+            map.get("method").and_then(Value::as_str),
+            "method"
+        );
+        let params = map.get("params").and_then(Value::as_object);
+        let name = params.and_then(|m| {
+            m.get("name")
+                .and_then(Value::as_str)
+                .or_else(|| m.get("uri").and_then(Value::as_str))
+        });
+        assert_eq!(p.name.as_deref(), name, "name");
+        let version = params
+            .and_then(|m| m.get("_meta"))
+            .and_then(Value::as_object)
+            .and_then(|m| m.get("io.modelcontextprotocol/protocolVersion"))
+            .and_then(Value::as_str);
+        assert_eq!(p.protocol_version.as_deref(), version, "protocol version");
     }
 }

@@ -109,3 +109,30 @@ fn peek_rejects_what_is_not_a_utf8_json_message() {
     assert!(matches!(peek(b"42"), Err(PeekError::NotAMessage)));
     assert!(matches!(peek(b""), Err(PeekError::Json(_))));
 }
+
+#[test]
+fn peek_agrees_with_a_parsed_tree_on_tricky_inputs() {
+    use jsonrpc_forward::peek::testing::check;
+    for input in [
+        &br#"{"id":1,"params":{"name":"a"},"params":{"uri":"b"}}"#[..],
+        br#"{"id":1,"id":"two","method":"m","method":3}"#,
+        br#"{"params":{"name":"n","name":5,"uri":"u"}}"#,
+        br#"{"params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"x"},"_meta":{}}}"#,
+        br#"[{"id":1},[],2,{"method":"\u0041"}]"#,
+        br#"{"id":1e400}"#,
+        b"{\"id\":\"\\ud800\"}",
+        br#"{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#,
+        b"\xEF\xBB\xBF{}",
+        // Found by the `peek` fuzz target: a lone surrogate escape in a member peek reads.
+        br#"{"id":"\u0041\n","method":"toll","params":{"name":"`\ud59d\ude00"}}"#,
+        br#"{"id":1,"method":"\ud800","params":{"uri":"\udfff"}}"#,
+        br#"{"id":"\u0082\n","md\ude00:1,":{"name":"\ud83d\ude00"}}"#,
+        b"{\"id\":1,\"argumen\x00ts\":{}}",
+        b"[611111111111111111666E664]",
+        b"{\"id\":1,\"a\\u0000b\\n\x01\":{}}",
+        b"{\"id\":1,\"a\\u0000b\\n\":{}}",
+        b"  null ",
+    ] {
+        check(input);
+    }
+}

@@ -1,0 +1,66 @@
+"""mcp-wrapper-rs: the MCP stdio <-> Streamable HTTP bridge, and its parts, in Rust.
+
+- ``SseDecoder`` / ``NdjsonDecoder``: incremental, bounded decoders (``feed`` / ``finish``).
+- ``Client``: an httpx-shaped async HTTP client whose response bodies stream from Rust
+  (``aiter_bytes``, ``aiter_lines``, ``aiter_sse``, ``aiter_messages``).
+- ``forward_request``: one JSON-RPC message to an MCP server, exactly as the bridge sends it.
+- Exceptions with httpx's names under ``McpWrapperError``, each also the builtin you would
+  catch (``ConnectionError``, ``TimeoutError``, ``ValueError``).
+
+>>> import mcp_wrapper_rs
+>>> decoder = mcp_wrapper_rs.SseDecoder()
+>>> [event] = decoder.feed(b'event: message\\ndata: {"jsonrpc": "2.0"}\\n\\n')
+>>> event.json()
+{'jsonrpc': '2.0'}
+"""
+
+from collections.abc import Mapping
+
+from mcp_wrapper_rs._native import (
+    AsyncStream,
+    Client,
+    ConnectError,
+    ConnectTimeout,
+    DecodingError,
+    ForwardResponse,
+    Headers,
+    HTTPStatusError,
+    McpWrapperError,
+    NdjsonDecoder,
+    ReadTimeout,
+    RemoteProtocolError,
+    Response,
+    SseDecoder,
+    SseEvent,
+    StreamContext,
+    TimeoutException,
+    TransportError,
+    __version__,
+    forward_request,
+)
+
+# `Headers` is a read-only mapping: make `isinstance(h, Mapping)` say so.
+Mapping.register(Headers)
+
+__all__ = [
+    "AsyncStream",
+    "Client",
+    "ConnectError",
+    "ConnectTimeout",
+    "DecodingError",
+    "ForwardResponse",
+    "HTTPStatusError",
+    "Headers",
+    "McpWrapperError",
+    "NdjsonDecoder",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "Response",
+    "SseDecoder",
+    "SseEvent",
+    "StreamContext",
+    "TimeoutException",
+    "TransportError",
+    "__version__",
+    "forward_request",
+]

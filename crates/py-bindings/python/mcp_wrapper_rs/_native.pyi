@@ -1,0 +1,261 @@
+# Type stubs of the native module `mcp_wrapper_rs._native` (checked by mypy.stubtest).
+
+import os
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final, Generic, TypeAlias, TypeVar, final
+
+from typing_extensions import Self
+
+__all__ = [
+    "AsyncStream",
+    "Client",
+    "ConnectError",
+    "ConnectTimeout",
+    "DecodingError",
+    "ForwardResponse",
+    "HTTPStatusError",
+    "Headers",
+    "McpWrapperError",
+    "NdjsonDecoder",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "Response",
+    "SseDecoder",
+    "SseEvent",
+    "StreamContext",
+    "TimeoutException",
+    "TransportError",
+    "__version__",
+    "forward_request",
+]
+
+__version__: Final[str]
+
+_T_co = TypeVar("_T_co", covariant=True)
+
+_BytesLike: TypeAlias = bytes | bytearray | memoryview
+_HeaderItems: TypeAlias = (
+    Mapping[str, str] | Mapping[bytes, bytes] | Sequence[tuple[str | bytes, str | bytes]]
+)
+_Path: TypeAlias = str | os.PathLike[str]
+
+# Exceptions (httpx's names, under one base; each also the builtin users catch).
+
+class McpWrapperError(Exception):
+    jsonrpc_error: bytes | None
+
+class TransportError(McpWrapperError): ...
+class ConnectError(TransportError, ConnectionError): ...
+class TimeoutException(TransportError, TimeoutError): ...
+class ConnectTimeout(TimeoutException): ...
+class ReadTimeout(TimeoutException): ...
+class RemoteProtocolError(TransportError): ...
+
+class HTTPStatusError(McpWrapperError):
+    status_code: int
+    response: Response | None
+
+class DecodingError(McpWrapperError, ValueError): ...
+
+# Decoders.
+
+@final
+class SseEvent:
+    def __new__(
+        cls,
+        data: str | _BytesLike = "",
+        *,
+        event: str = "message",
+        id: str = "",
+        retry: int | None = None,
+    ) -> Self: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def data(self) -> str: ...
+    @property
+    def data_bytes(self) -> bytes: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def retry(self) -> int | None: ...
+    def json(self) -> Any: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class SseDecoder:
+    def __new__(cls, max_event_bytes: int = 16777216, lenient_eof: bool = False) -> Self: ...
+    def feed(self, data: _BytesLike) -> list[SseEvent]: ...
+    def finish(self) -> list[SseEvent]: ...
+    @property
+    def last_event_id(self) -> str: ...
+    @property
+    def retry(self) -> int | None: ...
+    @property
+    def max_event_bytes(self) -> int: ...
+    @property
+    def lenient_eof(self) -> bool: ...
+
+@final
+class NdjsonDecoder:
+    def __new__(cls, max_line_bytes: int = 67108864) -> Self: ...
+    def feed(self, data: _BytesLike) -> list[bytes]: ...
+    def finish(self) -> list[bytes]: ...
+    @property
+    def max_line_bytes(self) -> int: ...
+
+# HTTP.
+
+@final
+class Headers(Mapping[str, str]):
+    def __new__(cls, headers: _HeaderItems | None = None) -> Self: ...
+    def __getitem__(self, name: str, /) -> str: ...
+    def __contains__(self, name: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def get(self, name: str, default: Any = None) -> Any: ...
+    def get_list(self, name: str) -> list[str]: ...
+    def keys(self) -> list[str]: ...  # type: ignore[override]
+    def values(self) -> list[str]: ...  # type: ignore[override]
+    def items(self) -> list[tuple[str, str]]: ...  # type: ignore[override]
+    def multi_items(self) -> list[tuple[str, str]]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class AsyncStream(Generic[_T_co]):
+    def __aiter__(self) -> Self: ...
+    def __anext__(self) -> Awaitable[_T_co]: ...
+    def aclose(self) -> Awaitable[None]: ...
+
+@final
+class Response:
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def http_version(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def is_success(self) -> bool: ...
+    @property
+    def is_closed(self) -> bool: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
+    def raise_for_status(self) -> Self: ...
+    def aread(self) -> Awaitable[bytes]: ...
+    def aclose(self) -> Awaitable[None]: ...
+    def aiter_bytes(self) -> AsyncStream[bytes]: ...
+    def aiter_lines(self, *, max_line_bytes: int = 67108864) -> AsyncStream[str]: ...
+    def aiter_sse(
+        self, *, max_event_bytes: int = 16777216, lenient_eof: bool = False
+    ) -> AsyncStream[SseEvent]: ...
+    def aiter_messages(self, *, max_message_bytes: int = 67108864) -> AsyncStream[bytes]: ...
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> Awaitable[bool]: ...
+
+@final
+class StreamContext:
+    def __aenter__(self) -> Awaitable[Response]: ...
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> Awaitable[bool]: ...
+
+@final
+class Client:
+    def __new__(
+        cls,
+        *,
+        timeout: float | None = 60.0,
+        connect_timeout: float | None = 15.0,
+        verify: bool | _Path = True,
+        cert: _Path | tuple[_Path, _Path] | None = None,
+        http2: bool = True,
+        headers: _HeaderItems | None = None,
+        max_retries: int = 5,
+        follow_redirects: bool = False,
+    ) -> Self: ...
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: str | _BytesLike | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: _HeaderItems | None = None,
+    ) -> StreamContext: ...
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: str | _BytesLike | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: _HeaderItems | None = None,
+    ) -> Awaitable[Response]: ...
+    def post(
+        self,
+        url: str,
+        *,
+        content: str | _BytesLike | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: _HeaderItems | None = None,
+    ) -> Awaitable[Response]: ...
+    def get(self, url: str, *, headers: _HeaderItems | None = None) -> Awaitable[Response]: ...
+    def delete(self, url: str, *, headers: _HeaderItems | None = None) -> Awaitable[Response]: ...
+    @property
+    def is_closed(self) -> bool: ...
+    def aclose(self) -> Awaitable[None]: ...
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> Awaitable[None]: ...
+
+# Forwarding.
+
+@final
+class ForwardResponse:
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def http_version(self) -> str: ...
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def messages(self) -> list[bytes]: ...
+    def json(self) -> Any: ...
+
+def forward_request(
+    url: str,
+    message: str | _BytesLike | Mapping[str, Any] | list[Any],
+    *,
+    client: Client | None = None,
+    headers: _HeaderItems | None = None,
+) -> Awaitable[ForwardResponse]: ...

@@ -1,0 +1,800 @@
+//! `Response` and its async iterators, reading the body from the Rust stream as Python asks.
+//!
+//! The body stays in reqwest until an iterator pulls the next chunk, so a 1 GiB body never
+//! sits in memory; each chunk is decoded (lines, events, messages) into a small queue whose
+//! items are handed out without leaving Python until it is empty.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use jsonrpc_forward::BodyFormat;
+use memchr::memchr2;
+use pyo3::IntoPyObjectExt as _;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use tokio::sync::{Mutex, watch};
+
+use crate::awaitable::{Ready, spawn};
+use crate::decoders::{PySseEvent, json_loads};
+use crate::errors::{Error, classes, new_error_with};
+use crate::headers::PyHeaders;
+
+/// The default limit of `aiter_lines()` on one line.
+const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// `bytes::Bytes` handed to Python as `bytes`.
+pub(crate) struct PyBytesOut(pub(crate) Bytes);
+
+impl<'py> IntoPyObject<'py> for PyBytesOut {
+    type Target = PyBytes;
+    type Output = Bound<'py, PyBytes>;
+    type Error = std::convert::Infallible;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        Ok(PyBytes::new(py, &self.0))
+    }
+}
+
+/// Where the body is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyState {
+    /// Nobody has read it yet.
+    Unread,
+    /// An async iterator is reading it; `content` will never be set.
+    Streaming,
+    /// `aread()` has read it all into `content`.
+    Read,
+    /// `aclose()` was called, or the client dropped the response.
+    Closed,
+}
+
+#[derive(Debug)]
+struct Body {
+    /// `None` once the body ended or was closed.
+    response: Option<reqwest::Response>,
+    state: BodyState,
+}
+
+/// What a `Response` and its iterators share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    body: Mutex<Body>,
+    content: OnceLock<Bytes>,
+    /// Set by `aclose()`: a read in progress gives up at once.
+    closed: watch::Sender<bool>,
+    /// The longest silence allowed while a chunk is awaited.
+    idle: Duration,
+}
+
+impl Shared {
+    /// The next chunk of the body, `None` at its end.
+    async fn next_chunk(&self) -> Result<Option<Bytes>, Error> {
+        let mut body = self.body.lock().await;
+        if body.state == BodyState::Closed {
+            return Err(closed_error());
+        }
+        let Some(response) = body.response.as_mut() else {
+            return Ok(None);
+        };
+        let mut closed = self.closed.subscribe();
+        let chunk = tokio::select! {
+            chunk = tokio::time::timeout(self.idle, response.chunk()) => chunk,
+            _ = closed.wait_for(|closed| *closed) => {
+                body.response = None;
+                return Err(closed_error());
+            }
+        };
+        match chunk {
+            Err(_) => {
+                body.response = None;
+                Err(Error::timeout(self.idle))
+            }
+            Ok(Err(e)) => {
+                body.response = None;
+                Err(e.into())
+            }
+            Ok(Ok(None)) => {
+                body.response = None;
+                Ok(None)
+            }
+            Ok(Ok(Some(chunk))) => Ok(Some(chunk)),
+        }
+    }
+
+    /// Reads the whole body into `content` (once) and returns it.
+    pub(crate) async fn read_all(&self) -> Result<Bytes, Error> {
+        {
+            let mut body = self.body.lock().await;
+            match body.state {
+                BodyState::Read => {}
+                BodyState::Unread => body.state = BodyState::Read,
+                BodyState::Streaming => return Err(consumed_error()),
+                BodyState::Closed => return Err(closed_error()),
+            }
+        }
+        if let Some(content) = self.content.get() {
+            return Ok(content.clone());
+        }
+        let mut content = BytesMut::new();
+        while let Some(chunk) = self.next_chunk().await? {
+            content.extend_from_slice(&chunk);
+        }
+        let content = content.freeze();
+        Ok(self.content.get_or_init(|| content).clone())
+    }
+
+    /// Marks the body as read by an iterator, or says why it cannot be. With the content
+    /// already read, the iterator replays it.
+    fn start_streaming(&self) -> Result<Option<Bytes>, Error> {
+        if let Some(content) = self.content.get() {
+            return Ok(Some(content.clone()));
+        }
+        let Ok(mut body) = self.body.try_lock() else {
+            return Err(consumed_error());
+        };
+        match body.state {
+            BodyState::Unread => {
+                body.state = BodyState::Streaming;
+                Ok(None)
+            }
+            BodyState::Streaming | BodyState::Read => Err(consumed_error()),
+            BodyState::Closed => Err(closed_error()),
+        }
+    }
+
+    /// Closes the body: a read in progress stops, and the connection is released.
+    pub(crate) fn close(&self) {
+        self.closed.send_replace(true);
+        if let Ok(mut body) = self.body.try_lock() {
+            body.response = None;
+            if body.state != BodyState::Read {
+                body.state = BodyState::Closed;
+            }
+        }
+        // Otherwise a read holds the lock: it sees `closed`, drops the response and fails.
+    }
+
+    fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+            || self
+                .body
+                .try_lock()
+                .is_ok_and(|b| b.response.is_none() && b.state != BodyState::Unread)
+    }
+}
+
+fn consumed_error() -> Error {
+    Error::Runtime(
+        "the response body was already consumed: iterate it once, or call `aread()` first \
+         and then iterate the content"
+            .to_owned(),
+    )
+}
+
+fn closed_error() -> Error {
+    Error::Runtime("the response is closed: read its body before `aclose()`".to_owned())
+}
+
+fn not_read_error() -> Error {
+    Error::Runtime(
+        "the content of a streamed response is not read yet: call `await response.aread()` first"
+            .to_owned(),
+    )
+}
+
+/// An HTTP response, returned once its headers arrive.
+///
+/// The body is read once, by `aread()` (then `content`, `text`, `json()` and the iterators
+/// replay it) or by one `aiter_*()` iterator, which pulls it from Rust chunk by chunk:
+///
+/// ```python
+/// async with client.stream("POST", url, json=message) as response:
+///     response.raise_for_status()
+///     async for message in response.aiter_messages():
+///         handle(json.loads(message))
+/// ```
+#[pyclass(name = "Response", module = "mcp_wrapper_rs", frozen)]
+#[derive(Debug)]
+pub(crate) struct PyResponse {
+    status: u16,
+    reason: &'static str,
+    http_version: &'static str,
+    url: String,
+    headers: PyHeaders,
+    shared: Arc<Shared>,
+}
+
+impl PyResponse {
+    pub(crate) fn new(response: reqwest::Response, idle: Duration) -> Self {
+        let status = response.status();
+        Self {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or(""),
+            http_version: version_str(response.version()),
+            url: response.url().to_string(),
+            headers: PyHeaders::from(response.headers()),
+            shared: Arc::new(Shared {
+                body: Mutex::new(Body {
+                    response: Some(response),
+                    state: BodyState::Unread,
+                }),
+                content: OnceLock::new(),
+                closed: watch::Sender::new(false),
+                idle,
+            }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn iterator(&self, decoder: Decoder) -> Result<PyAsyncStream, Error> {
+        let replay = self.shared.start_streaming()?;
+        let mut state = StreamState {
+            decoder,
+            pending: VecDeque::new(),
+            done: false,
+        };
+        if let Some(content) = replay {
+            state.decoder.push(content, &mut state.pending);
+            state.decoder.finish(&mut state.pending);
+            state.done = true;
+        }
+        Ok(PyAsyncStream {
+            shared: self.shared.clone(),
+            state: Arc::new(Mutex::new(state)),
+        })
+    }
+
+    fn content_type(&self) -> Option<&str> {
+        self.headers.first("content-type")
+    }
+}
+
+pub(crate) fn version_str(version: reqwest::Version) -> &'static str {
+    match version {
+        reqwest::Version::HTTP_09 => "HTTP/0.9",
+        reqwest::Version::HTTP_10 => "HTTP/1.0",
+        reqwest::Version::HTTP_2 => "HTTP/2",
+        reqwest::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+#[pymethods]
+impl PyResponse {
+    /// The HTTP status code.
+    #[getter]
+    fn status_code(&self) -> u16 {
+        self.status
+    }
+
+    /// The status's reason phrase (`"OK"`), or `""`.
+    #[getter]
+    fn reason_phrase(&self) -> &str {
+        self.reason
+    }
+
+    /// `"HTTP/1.1"` or `"HTTP/2"` (negotiated by ALPN over TLS).
+    #[getter]
+    fn http_version(&self) -> &str {
+        self.http_version
+    }
+
+    /// The URL of the response (after redirects, if followed).
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The response headers (case-insensitive, multi-valued).
+    #[getter]
+    fn headers(&self) -> PyHeaders {
+        self.headers.clone()
+    }
+
+    /// Whether the status is 2xx.
+    #[getter]
+    fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// Whether the body has ended or was closed.
+    #[getter]
+    fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// The whole body, once `aread()` has read it (`client.post()` and friends read it).
+    ///
+    /// Raises `RuntimeError` for a streamed response not read yet.
+    #[getter]
+    fn content(&self, py: Python<'_>) -> PyResult<PyBytesOut> {
+        self.shared
+            .content
+            .get()
+            .map(|c| PyBytesOut(c.clone()))
+            .ok_or_else(|| not_read_error().into_pyerr(py))
+    }
+
+    /// The body decoded as UTF-8 (invalid sequences become U+FFFD), once read.
+    #[getter]
+    fn text(&self, py: Python<'_>) -> PyResult<String> {
+        self.shared
+            .content
+            .get()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .ok_or_else(|| not_read_error().into_pyerr(py))
+    }
+
+    /// The body parsed as JSON, once read. Raises `json.JSONDecodeError` if it is not JSON.
+    fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let content = self
+            .shared
+            .content
+            .get()
+            .ok_or_else(|| not_read_error().into_pyerr(py))?;
+        json_loads(py, content)
+    }
+
+    /// Returns the response if its status is 2xx, else raises `HTTPStatusError` (with
+    /// `status_code` and `response`).
+    fn raise_for_status<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        let this = slf.get();
+        if this.is_success() {
+            return Ok(slf.clone());
+        }
+        let py = slf.py();
+        let kind = match this.status {
+            100..=199 => "Informational response",
+            300..=399 => "Redirect response",
+            400..=499 => "Client error",
+            500..=599 => "Server error",
+            _ => "Invalid status code",
+        };
+        let message = format!(
+            "{kind} '{} {}' for url '{}'",
+            this.status,
+            this.reason,
+            jsonrpc_forward::redact_url(&this.url)
+        );
+        let class = &classes(py)?.http_status;
+        Err(new_error_with(
+            py,
+            class,
+            message,
+            &[
+                ("status_code", this.status.into_pyobject(py)?.into_any()),
+                ("response", slf.clone().into_any()),
+            ],
+        ))
+    }
+
+    /// Reads the whole body and returns it (also kept as `content`).
+    fn aread<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let shared = self.shared.clone();
+        spawn(py, async move { shared.read_all().await.map(PyBytesOut) })
+    }
+
+    /// Closes the response: the body is no longer read and the connection is released.
+    fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.shared.close();
+        Ready::awaitable(py, Ok(py.None()))
+    }
+
+    /// The body's chunks as they arrive (decompressed).
+    fn aiter_bytes(&self, py: Python<'_>) -> PyResult<PyAsyncStream> {
+        self.iterator(Decoder::Bytes).map_err(|e| e.into_pyerr(py))
+    }
+
+    /// The body's lines as `str`, without their line ends (LF, CRLF or CR). A line longer
+    /// than `max_line_bytes` raises `DecodingError` once and is skipped.
+    #[pyo3(
+        signature = (*, max_line_bytes = DEFAULT_MAX_LINE_BYTES),
+        text_signature = "($self, *, max_line_bytes=67108864)"
+    )]
+    fn aiter_lines(&self, py: Python<'_>, max_line_bytes: usize) -> PyResult<PyAsyncStream> {
+        self.iterator(Decoder::Lines(LineSplitter::new(max_line_bytes)))
+            .map_err(|e| e.into_pyerr(py))
+    }
+
+    /// The body's Server-Sent Events, as `SseEvent`s.
+    #[pyo3(
+        signature = (*, max_event_bytes = stream_parse::DEFAULT_MAX_EVENT_BYTES, lenient_eof = false),
+        text_signature = "($self, *, max_event_bytes=16777216, lenient_eof=False)"
+    )]
+    fn aiter_sse(
+        &self,
+        py: Python<'_>,
+        max_event_bytes: usize,
+        lenient_eof: bool,
+    ) -> PyResult<PyAsyncStream> {
+        let decoder = stream_parse::SseDecoder::new()
+            .with_max_event_bytes(max_event_bytes)
+            .lenient_eof(lenient_eof);
+        self.iterator(Decoder::Sse(decoder, BytesMut::new()))
+            .map_err(|e| e.into_pyerr(py))
+    }
+
+    /// The JSON-RPC messages of an MCP response, framed by its content type: SSE (each
+    /// non-empty `data`), NDJSON, or a whole JSON body. Each is checked to be JSON and put on
+    /// one line; an invalid or over-long message raises `DecodingError` once.
+    #[pyo3(
+        signature = (*, max_message_bytes = jsonrpc_forward::DEFAULT_MAX_MESSAGE_BYTES),
+        text_signature = "($self, *, max_message_bytes=67108864)"
+    )]
+    fn aiter_messages(&self, py: Python<'_>, max_message_bytes: usize) -> PyResult<PyAsyncStream> {
+        let format = BodyFormat::from_content_type(self.content_type());
+        self.iterator(Decoder::Messages(MessageFramer::new(
+            format,
+            max_message_bytes,
+        )))
+        .map_err(|e| e.into_pyerr(py))
+    }
+
+    fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Ready::awaitable(slf.py(), Ok(slf.clone().into_any().unbind()))
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _args: &Bound<'_, pyo3::types::PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.shared.close();
+        Ready::awaitable(
+            py,
+            Ok(false.into_pyobject(py)?.to_owned().into_any().unbind()),
+        )
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Response [{} {}]>", self.status, self.reason)
+    }
+}
+
+/// One item of an async iterator.
+#[derive(Debug)]
+enum Item {
+    Bytes(Bytes),
+    Line(String),
+    Event(PySseEvent),
+}
+
+impl<'py> IntoPyObject<'py> for Item {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        match self {
+            Item::Bytes(b) => Ok(PyBytes::new(py, &b).into_any()),
+            Item::Line(s) => s.into_bound_py_any(py),
+            Item::Event(e) => e.into_bound_py_any(py),
+        }
+    }
+}
+
+type Pending = VecDeque<Result<Item, Error>>;
+
+/// Turns chunks into items.
+#[derive(Debug)]
+enum Decoder {
+    Bytes,
+    Lines(LineSplitter),
+    Sse(stream_parse::SseDecoder, BytesMut),
+    Messages(MessageFramer),
+}
+
+impl Decoder {
+    fn push(&mut self, chunk: Bytes, out: &mut Pending) {
+        match self {
+            Decoder::Bytes => {
+                if !chunk.is_empty() {
+                    out.push_back(Ok(Item::Bytes(chunk)));
+                }
+            }
+            Decoder::Lines(lines) => lines.push(&chunk, out),
+            Decoder::Sse(decoder, buf) => {
+                buf.extend_from_slice(&chunk);
+                sse_events(out, || decoder.decode(buf));
+            }
+            Decoder::Messages(framer) => framer.push(&chunk, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Pending) {
+        match self {
+            Decoder::Bytes => {}
+            Decoder::Lines(lines) => lines.finish(out),
+            Decoder::Sse(decoder, buf) => sse_events(out, || decoder.decode_eof(buf)),
+            Decoder::Messages(framer) => framer.finish(out),
+        }
+    }
+}
+
+fn sse_events(
+    out: &mut Pending,
+    mut decode: impl FnMut() -> Result<Option<stream_parse::SseEvent>, stream_parse::Error>,
+) {
+    loop {
+        match decode() {
+            Ok(Some(event)) => out.push_back(Ok(Item::Event(event.into()))),
+            Ok(None) => return,
+            Err(e) => out.push_back(Err(e.into())),
+        }
+    }
+}
+
+/// Splits text into lines at LF, CRLF or CR, linear for any chunking, bounded per line.
+#[derive(Debug)]
+struct LineSplitter {
+    buf: BytesMut,
+    /// Invariant: `buf[..scan]` holds no CR or LF.
+    scan: usize,
+    /// The last line ended with a CR at the end of a chunk: an LF that comes next is its.
+    skip_lf: bool,
+    /// Dropping the rest of an over-long line.
+    discarding: bool,
+    limit: usize,
+}
+
+impl LineSplitter {
+    fn new(limit: usize) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            scan: 0,
+            skip_lf: false,
+            discarding: false,
+            limit,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8], out: &mut Pending) {
+        let mut chunk = chunk;
+        if self.skip_lf && !chunk.is_empty() {
+            self.skip_lf = false;
+            if chunk[0] == b'\n' {
+                chunk = &chunk[1..];
+            }
+        }
+        self.buf.extend_from_slice(chunk);
+        while let Some(i) = memchr2(b'\r', b'\n', &self.buf[self.scan..]) {
+            let end = self.scan + i;
+            let line = self.buf.split_to(end);
+            let crlf = self.buf.len() > 1 && self.buf[0] == b'\r' && self.buf[1] == b'\n';
+            if self.buf[0] == b'\r' && self.buf.len() == 1 {
+                self.skip_lf = true;
+            }
+            let _ = self.buf.split_to(if crlf { 2 } else { 1 });
+            self.scan = 0;
+            if std::mem::take(&mut self.discarding) {
+                continue;
+            }
+            self.emit(&line, out);
+        }
+        if self.discarding {
+            self.buf.clear();
+        } else if self.buf.len() > self.limit {
+            self.buf.clear();
+            self.discarding = true;
+            out.push_back(Err(too_long(self.limit)));
+        }
+        self.scan = self.buf.len();
+    }
+
+    fn emit(&self, line: &[u8], out: &mut Pending) {
+        if line.len() > self.limit {
+            out.push_back(Err(too_long(self.limit)));
+        } else {
+            out.push_back(Ok(Item::Line(String::from_utf8_lossy(line).into_owned())));
+        }
+    }
+
+    fn finish(&mut self, out: &mut Pending) {
+        let rest = self.buf.split();
+        self.scan = 0;
+        self.skip_lf = false;
+        if !std::mem::take(&mut self.discarding) && !rest.is_empty() {
+            self.emit(&rest, out);
+        }
+    }
+}
+
+fn too_long(limit: usize) -> Error {
+    stream_parse::Error::TooLong { limit }.into()
+}
+
+/// The framing of an MCP response body by its content type, as the bridge reads it.
+#[derive(Debug)]
+struct MessageFramer {
+    kind: Framing,
+    buf: BytesMut,
+    limit: usize,
+}
+
+#[derive(Debug)]
+enum Framing {
+    Sse(stream_parse::SseDecoder),
+    Ndjson(stream_parse::NdjsonDecoder),
+    /// The whole body is one message; `failed` once it passed the limit.
+    Json {
+        failed: bool,
+    },
+}
+
+impl MessageFramer {
+    fn new(format: BodyFormat, limit: usize) -> Self {
+        let kind = match format {
+            BodyFormat::Sse => Framing::Sse(
+                stream_parse::SseDecoder::new()
+                    .with_max_event_bytes(limit)
+                    .lenient_eof(true),
+            ),
+            BodyFormat::Json => Framing::Json { failed: false },
+            // `BodyFormat` is non-exhaustive: NDJSON is the bridge's reading of the unknown.
+            _ => Framing::Ndjson(stream_parse::NdjsonDecoder::new().with_max_line_bytes(limit)),
+        };
+        Self {
+            kind,
+            buf: BytesMut::new(),
+            limit,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8], out: &mut Pending) {
+        match &mut self.kind {
+            Framing::Json { failed } => {
+                if *failed {
+                    return;
+                }
+                if self.buf.len() + chunk.len() > self.limit {
+                    *failed = true;
+                    self.buf = BytesMut::new();
+                    out.push_back(Err(
+                        jsonrpc_forward::Error::TooLarge { limit: self.limit }.into()
+                    ));
+                } else {
+                    self.buf.extend_from_slice(chunk);
+                }
+            }
+            Framing::Sse(d) => {
+                self.buf.extend_from_slice(chunk);
+                loop {
+                    match d.decode(&mut self.buf) {
+                        Ok(Some(e)) => message(e.data().clone(), out),
+                        Ok(None) => break,
+                        Err(e) => out.push_back(Err(forward_too_large(e))),
+                    }
+                }
+            }
+            Framing::Ndjson(d) => {
+                self.buf.extend_from_slice(chunk);
+                loop {
+                    match d.decode(&mut self.buf) {
+                        Ok(Some(record)) => message(record, out),
+                        Ok(None) => break,
+                        Err(e) => out.push_back(Err(forward_too_large(e))),
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, out: &mut Pending) {
+        match &mut self.kind {
+            Framing::Json { failed } => {
+                if !*failed {
+                    message(self.buf.split().freeze(), out);
+                }
+            }
+            Framing::Sse(d) => loop {
+                match d.decode_eof(&mut self.buf) {
+                    Ok(Some(e)) => message(e.data().clone(), out),
+                    Ok(None) => break,
+                    Err(e) => out.push_back(Err(forward_too_large(e))),
+                }
+            },
+            Framing::Ndjson(d) => loop {
+                match d.decode_eof(&mut self.buf) {
+                    Ok(Some(record)) => message(record, out),
+                    Ok(None) => break,
+                    Err(e) => out.push_back(Err(forward_too_large(e))),
+                }
+            },
+        }
+    }
+}
+
+/// A decoder's over-long record, as the transport reports an over-long message.
+fn forward_too_large(error: stream_parse::Error) -> Error {
+    jsonrpc_forward::Error::from(error).into()
+}
+
+/// Checks one raw message (blank ones are skipped) and queues it on one line.
+fn message(raw: Bytes, out: &mut Pending) {
+    match jsonrpc_forward::message::inbound(raw, None) {
+        Ok(Some(m)) => out.push_back(Ok(Item::Bytes(m.bytes))),
+        Ok(None) => {}
+        Err(e) => out.push_back(Err(jsonrpc_forward::Error::from(e).into())),
+    }
+}
+
+#[derive(Debug)]
+struct StreamState {
+    decoder: Decoder,
+    /// Items decoded and not handed out yet, with errors in their place.
+    pending: Pending,
+    /// The body has ended (or failed): only `pending` is left.
+    done: bool,
+}
+
+impl StreamState {
+    /// The next item, reading chunks as needed; `Error::StopAsync` at the end.
+    async fn next(&mut self, shared: &Shared) -> Result<Item, Error> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return item;
+            }
+            if self.done {
+                return Err(Error::StopAsync);
+            }
+            match shared.next_chunk().await {
+                Ok(Some(chunk)) => self.decoder.push(chunk, &mut self.pending),
+                Ok(None) => {
+                    self.done = true;
+                    self.decoder.finish(&mut self.pending);
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// An async iterator over a response body, backed by the Rust stream.
+///
+/// Each `__anext__` reads only as much of the body as the next item needs. Cancelling the
+/// task that awaits it stops the read (no data is lost: the next call resumes). An
+/// over-long record raises `DecodingError` in its place and iteration may go on; a transport
+/// error (a timeout, a broken connection) ends the iteration.
+#[pyclass(name = "AsyncStream", module = "mcp_wrapper_rs", frozen)]
+#[derive(Debug)]
+pub(crate) struct PyAsyncStream {
+    shared: Arc<Shared>,
+    state: Arc<Mutex<StreamState>>,
+}
+
+#[pymethods]
+impl PyAsyncStream {
+    fn __aiter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        // Items already decoded are handed out at once, without the runtime.
+        if let Ok(mut state) = self.state.try_lock() {
+            match state.pending.pop_front() {
+                Some(Ok(item)) => return Ready::awaitable(py, item.into_py_any(py)).map(Some),
+                Some(Err(e)) => return Ready::awaitable(py, Err(e.into_pyerr(py))).map(Some),
+                None if state.done => return Ok(None),
+                None => {}
+            }
+        }
+        let shared = self.shared.clone();
+        let state = self.state.clone();
+        spawn(py, async move { state.lock().await.next(&shared).await }).map(Some)
+    }
+
+    /// Closes the response this iterator reads.
+    fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.shared.close();
+        Ready::awaitable(py, Ok(py.None()))
+    }
+}

@@ -1,0 +1,134 @@
+"""A plain Python HTTP/1.1 server for the client tests, run as its own process.
+
+Prints ``LISTENING <port>`` once ready and serves on 127.0.0.1 until stdin closes.
+
+Routes (all methods):
+    /echo               JSON: method, path, headers (lower-case, multi-valued), body (text)
+    /bytes?n=N&chunk=C  N bytes of b"x", chunked transfer encoding, C bytes per chunk
+    /lines              text with LF, CRLF and CR line ends, cut across chunks
+    /status/<code>      that status, body "status <code>"
+    /headers            repeated Set-Cookie headers
+    /slow-body?ms=M     headers at once, then silence for M ms, then "done"
+    /redirect           307 to /echo
+    /bad-json           application/json body that is not JSON
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _chunked(self, pieces: list[bytes] | None = None) -> None:
+        for piece in pieces or []:
+            self._chunk(piece)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _chunk(self, piece: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.flush()
+
+    def _route(self) -> None:
+        url = urlparse(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        body = self._body()
+        if url.path == "/echo":
+            headers: dict[str, list[str]] = {}
+            for name, value in self.headers.items():
+                headers.setdefault(name.lower(), []).append(value)
+            answer = {
+                "method": self.command,
+                "path": self.path,
+                "headers": headers,
+                "body": body.decode("utf-8", "replace"),
+            }
+            self._send(200, json.dumps(answer).encode(), "application/json")
+        elif url.path == "/bytes":
+            total, size = int(query.get("n", "0")), int(query.get("chunk", "65536"))
+            self.send_response(200)
+            self.send_header("content-type", "application/octet-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            block = b"x" * size
+            sent = 0
+            while sent < total:
+                piece = block[: min(size, total - sent)]
+                self._chunk(piece)
+                sent += len(piece)
+            self._chunked()
+        elif url.path == "/lines":
+            self.send_response(200)
+            self.send_header("content-type", "text/plain; charset=utf-8")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            for piece in [b"one\r", b"\ntwo\n", b"thr", b"ee\rfour\r\n\r\nsix \xc3", b"\xa9"]:
+                self._chunk(piece)
+                time.sleep(0.005)
+            self._chunked()
+        elif url.path.startswith("/status/"):
+            code = int(url.path.rsplit("/", 1)[1])
+            self._send(code, f"status {code}".encode())
+        elif url.path == "/headers":
+            self.send_response(200)
+            self.send_header("Set-Cookie", "a=1")
+            self.send_header("Set-Cookie", "b=2")
+            self.send_header("X-Mixed-Case", "Yes")
+            self.send_header("content-length", "0")
+            self.end_headers()
+        elif url.path == "/slow-body":
+            self.send_response(200)
+            self.send_header("content-type", "text/plain")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            self._chunk(b"start ")
+            time.sleep(int(query.get("ms", "1000")) / 1000)
+            try:
+                self._chunk(b"done")
+                self._chunked()
+            except OSError:
+                pass
+        elif url.path == "/redirect":
+            self.send_response(307)
+            self.send_header("location", "/echo")
+            self.send_header("content-length", "0")
+            self.end_headers()
+        elif url.path == "/bad-json":
+            self._send(200, b"{not json", "application/json")
+        else:
+            self._send(404, b"not found")
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _route
+
+
+def main() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"LISTENING {server.server_address[1]}", flush=True)
+    sys.stdin.read()
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Helpers shared by the tests: server processes, and JSON-RPC messages for test-server with
+its scripted faults. (A module of its own, so tests never import a `conftest`.)"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Server:
+    """A server process and where it listens."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    scheme: str = "http"
+    cert_dir: Path | None = None
+
+    @property
+    def base(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The MCP endpoint of a test-server."""
+        return f"{self.base}/mcp/"
+
+    def stop(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+def start(argv: list[str], **kwargs: Any) -> Server:
+    process = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().decode()
+    if not line.startswith("LISTENING "):
+        process.kill()
+        raise RuntimeError(f"{argv[0]} did not start: {line!r}")
+    return Server(process, int(line.split()[1]), **kwargs)
+
+
+def fault_meta(**fault: Any) -> dict[str, Any]:
+    """`params._meta` that makes test-server bend its answer (see its `Fault`)."""
+    return {"_meta": {"test-server/fault": fault}}
+
+
+def request(
+    id: int | str, method: str, params: dict[str, Any] | None = None, **fault: Any
+) -> dict[str, Any]:
+    """A JSON-RPC request, with a test-server fault if any is given."""
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": id, "method": method}
+    params = dict(params or {})
+    if fault:
+        params.update(fault_meta(**fault))
+    if params:
+        message["params"] = params
+    return message
+
+
+def stream_call(id: int, count: int, interval_ms: int = 0, **fault: Any) -> dict[str, Any]:
+    """A `tools/call` of test-server's `stream` tool: `count` progress events, then the result."""
+    arguments = {"count": count, "interval_ms": interval_ms}
+    return request(id, "tools/call", {"name": "stream", "arguments": arguments}, **fault)
