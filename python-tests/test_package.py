@@ -80,16 +80,13 @@ def test_package_stubs_match_the_native_module() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_package_main_reports_that_the_bridge_is_not_built_yet() -> None:
+def test_package_main_prints_the_cli_version() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mcp_wrapper_rs", "--url", "http://127.0.0.1:1/mcp/"],
+        [sys.executable, "-m", "mcp_wrapper_rs", "--version"],
         capture_output=True,
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
-    if hasattr(_native, "run_bridge_cli"):  # pragma: no cover - once the bridge lands
-        return
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert "not available in this build" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("mcp-wrapper ")

@@ -2,7 +2,8 @@
 # Runs every suite of the project on a fresh machine, installing what it needs first.
 # `.ci/run` calls exactly this; newcomers run it too: `bash scripts/test-all.sh`.
 #
-# Environment: FUZZ_SECONDS (default 30) bounds each fuzz target's smoke run.
+# Environment: FUZZ_SECONDS (default 30) bounds each fuzz target's smoke run. Needs python3
+# (3.10 or newer, with venv) and network access to crates.io and PyPI.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,6 +27,29 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace --locked
+
+step "python: venv with pinned packages (.venvs/test)"
+python3 -m venv .venvs/test
+venv="$PWD/.venvs/test"
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q -r python-tests/requirements.txt
+
+step "python: build the mcp-wrapper-rs wheel into the venv (maturin develop)"
+cargo build -p test-server -p jsonrpc-forward --bins --locked
+(cd crates/py-bindings && VIRTUAL_ENV="$venv" "$venv/bin/maturin" develop --locked --quiet)
+
+step "python: ruff, mypy, stubtest"
+"$venv/bin/ruff" format --check crates/py-bindings/python python-tests
+"$venv/bin/ruff" check crates/py-bindings/python python-tests
+(cd crates/py-bindings && "$venv/bin/mypy" python/mcp_wrapper_rs)
+# Two `conftest.py` files: check each tree on its own.
+(cd python-tests && "$venv/bin/mypy" --exclude "^sdk/" . && "$venv/bin/mypy" sdk)
+"$venv/bin/python" -m mypy.stubtest mcp_wrapper_rs._native
+
+step "pytest python-tests (bindings, the bridge in Python, the official MCP SDK)"
+bins="${CARGO_TARGET_DIR:-$PWD/target}/debug"
+MCP_WRAPPER_BIN="$bins/mcp-wrapper" MCP_TEST_SERVER_BIN="$bins/test-server" \
+  "$venv/bin/python" -m pytest python-tests
 
 step "cargo doc (-D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

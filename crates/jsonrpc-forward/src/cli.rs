@@ -148,6 +148,50 @@ impl Args {
     }
 }
 
+/// Everything `mcp-wrapper` does once its arguments are parsed: logging to stderr, the
+/// client, and the bridge on this process's stdin and stdout, on `runtime`. Returns the exit
+/// status: 0 when the bridge ends normally (end of input, a signal, stdout closed), 2 for an
+/// invalid configuration (with one line on stderr), 1 when the bridge cannot start.
+///
+/// Logging is set up once per process; a second call keeps the first call's level.
+pub fn run(args: &Args, runtime: &tokio::runtime::Runtime) -> i32 {
+    let config = match args.client_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("mcp-wrapper: error: {e}");
+            return 2;
+        }
+    };
+    if let Some(level) = args.log_filter() {
+        use std::io::IsTerminal;
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init();
+    }
+    let client = match crate::Client::new(config) {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("mcp-wrapper: error: {}", crate::display_chain(&e));
+            return 2;
+        }
+    };
+    tracing::info!(url = %redact_url(client.url().as_str()), "starting mcp-wrapper");
+    let bridge = crate::Bridge::new(client, args.concurrency);
+    match runtime.block_on(bridge.run_stdio()) {
+        Ok(exit) => {
+            tracing::info!(?exit, "shutdown complete");
+            0
+        }
+        Err(e) => {
+            eprintln!("mcp-wrapper: error: {e}");
+            1
+        }
+    }
+}
+
 /// `mcpgateway.wrapper.convert_url`, to the letter: a URL ending in `/mcp` gets a `/`, one
 /// ending in `/mcp/` is kept, one ending in `/sse` has **every** `/sse` replaced by `/mcp/`
 /// (upstream uses `str.replace`; kept so that the same URL reaches the same endpoint), and

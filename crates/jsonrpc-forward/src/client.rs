@@ -2,8 +2,8 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,7 +31,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("url", &redact_url(self.inner.url.as_str()))
+            .field("url", &redact_url(self.url().as_str()))
             .field(
                 "headers",
                 &self.inner.base_headers.keys().collect::<Vec<_>>(),
@@ -45,7 +45,9 @@ impl std::fmt::Debug for Client {
 
 struct Inner {
     http: reqwest::Client,
-    url: Url,
+    /// The endpoint; replaced once if the server redirects it to its other trailing-slash
+    /// form (see [`Client::adopt_redirect`]).
+    url: RwLock<Url>,
     /// Authorization and extra headers, sent with every request.
     base_headers: HeaderMap,
     idle_timeout: Duration,
@@ -128,7 +130,7 @@ impl Client {
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                url,
+                url: RwLock::new(url),
                 base_headers,
                 idle_timeout: config.idle_timeout,
                 max_message_bytes: config.max_message_bytes,
@@ -139,8 +141,33 @@ impl Client {
 
     /// The endpoint that every message is sent to.
     #[must_use]
-    pub fn url(&self) -> &Url {
-        &self.inner.url
+    pub fn url(&self) -> Url {
+        self.inner
+            .url
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A server that redirects `/mcp/` to `/mcp` (or back) would cost every request a second
+    /// round trip; once a request was redirected to the same URL but for its trailing slash,
+    /// the client uses the server's form. Any other redirect is followed each time.
+    fn adopt_redirect(&self, sent: &Url, response: &Response) {
+        let landed = response.url();
+        if landed == sent
+            || landed.as_str().trim_end_matches('/') != sent.as_str().trim_end_matches('/')
+        {
+            return;
+        }
+        let mut url = self
+            .inner
+            .url
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *url == *sent {
+            tracing::debug!(from = %redact_url(sent.as_str()), to = %redact_url(landed.as_str()), "using the server's form of the endpoint");
+            *url = landed.clone();
+        }
     }
 
     /// The limit on one message from the server.
@@ -289,7 +316,7 @@ impl Client {
         let request = self
             .inner
             .http
-            .delete(self.inner.url.clone())
+            .delete(self.url())
             .headers(session_headers(&self.inner.base_headers, ctx));
         let response = match tokio::time::timeout(deadline, request.send()).await {
             Err(_) => return Err(Error::Timeout(deadline)),
@@ -309,11 +336,11 @@ impl Client {
         last_event_id: Option<&str>,
     ) -> Result<Option<Response>, Error> {
         let idle = self.inner.idle_timeout;
-        let request = self
-            .inner
-            .http
-            .get(self.inner.url.clone())
-            .headers(get_headers(&self.inner.base_headers, ctx, last_event_id));
+        let request = self.inner.http.get(self.url()).headers(get_headers(
+            &self.inner.base_headers,
+            ctx,
+            last_event_id,
+        ));
         let response = match tokio::time::timeout(idle, request.send()).await {
             Err(_) => return Err(Error::Timeout(idle)),
             Ok(Err(e)) => return Err(classify_send_error(e)),
@@ -330,10 +357,11 @@ impl Client {
 
     async fn send_once(&self, message: &Outgoing, ctx: &RequestHeaders) -> Result<Response, Error> {
         let idle = self.inner.idle_timeout;
+        let url = self.url();
         let request = self
             .inner
             .http
-            .post(self.inner.url.clone())
+            .post(url.clone())
             .headers(post_headers(&self.inner.base_headers, message, ctx))
             .body(message.bytes().clone());
         let response = match tokio::time::timeout(idle, request.send()).await {
@@ -341,6 +369,7 @@ impl Client {
             Ok(Err(e)) => return Err(classify_send_error(e)),
             Ok(Ok(response)) => response,
         };
+        self.adopt_redirect(&url, &response);
         if response.status().is_success() {
             return Ok(response);
         }
@@ -629,7 +658,7 @@ impl ListenStream {
 const MAX_RESUMES: u32 = 3;
 
 /// Decodes `response` into messages. A request whose SSE answer broke after events with ids
-/// is resumed by a GET with `Last-Event-ID` (protocol 2025-11-25); a read-only request whose
+/// is resumed by a GET with `Last-Event-ID` (protocol 2025-11-25); a request safe to resend whose
 /// body broke before anything was handed on is resent.
 fn message_stream(
     client: Client,

@@ -78,8 +78,9 @@ pub(crate) enum RetryClass {
     Never,
     /// For every method: the server cannot have acted on the request.
     Always,
-    /// Only for read-only methods: the server may have seen the request.
-    ReadOnly,
+    /// Only for messages safe to resend (read-only requests, notifications): the server
+    /// may have seen the message.
+    SafeToResend,
 }
 
 impl Error {
@@ -88,10 +89,10 @@ impl Error {
             Error::Connect(_) => RetryClass::Always,
             Error::Status(s) => match s.status.as_u16() {
                 429 | 503 => RetryClass::Always,
-                408 | 502 | 504 => RetryClass::ReadOnly,
+                408 | 502 | 504 => RetryClass::SafeToResend,
                 _ => RetryClass::Never,
             },
-            Error::Transport(_) => RetryClass::ReadOnly,
+            Error::Transport(_) => RetryClass::SafeToResend,
             Error::Config(_)
             | Error::Tls(_)
             | Error::InvalidMessage(_)
@@ -248,9 +249,9 @@ mod tests {
         };
         assert_eq!(status(429).retry_class(), RetryClass::Always);
         assert_eq!(status(503).retry_class(), RetryClass::Always);
-        assert_eq!(status(502).retry_class(), RetryClass::ReadOnly);
-        assert_eq!(status(504).retry_class(), RetryClass::ReadOnly);
-        assert_eq!(status(408).retry_class(), RetryClass::ReadOnly);
+        assert_eq!(status(502).retry_class(), RetryClass::SafeToResend);
+        assert_eq!(status(504).retry_class(), RetryClass::SafeToResend);
+        assert_eq!(status(408).retry_class(), RetryClass::SafeToResend);
         assert_eq!(status(500).retry_class(), RetryClass::Never);
         assert_eq!(status(404).retry_class(), RetryClass::Never);
     }

@@ -9,7 +9,7 @@
 //! - Every failure is an [`Error`], and [`Error::to_response`] turns it into the JSON-RPC
 //!   error that answers the request in its place (the error table of the design).
 //! - [`retry`]: **a request is resent only when the server cannot have acted on it**, or for
-//!   read-only methods; a `tools/call` never runs twice.
+//!   read-only methods and notifications; a `tools/call` never runs twice.
 //! - [`peek`] reads `id`, `method` and the names used for headers in one pass, without
 //!   building a tree.
 //! - The idle timeout is the longest silence on a pending request: every byte restarts it,

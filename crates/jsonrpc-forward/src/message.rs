@@ -103,22 +103,25 @@ impl Outgoing {
         self.id.is_some() && self.method.is_some()
     }
 
-    /// A method that reads and never changes server state, so a request the server may have
-    /// seen can be sent again: `initialize`, `ping`, `*/list`, `resources/read`,
-    /// `prompts/get`, `completion/complete`.
+    /// A message that may be sent again even if the server may have seen it: a request that
+    /// reads and never changes server state (`initialize`, `ping`, `*/list`,
+    /// `resources/read`, `prompts/get`, `completion/complete`) or a notification (it runs
+    /// nothing, and losing `notifications/initialized` to a connection the server was closing
+    /// would break the session).
     #[must_use]
-    pub fn is_read_only(&self) -> bool {
-        self.method().is_some_and(is_read_only_method)
+    pub fn is_safe_to_resend(&self) -> bool {
+        self.method().is_some_and(is_safe_to_resend)
     }
 }
 
-/// See [`Outgoing::is_read_only`].
+/// See [`Outgoing::is_safe_to_resend`].
 #[must_use]
-pub fn is_read_only_method(method: &str) -> bool {
+pub fn is_safe_to_resend(method: &str) -> bool {
     matches!(
         method,
         "initialize" | "ping" | "resources/read" | "prompts/get" | "completion/complete"
     ) || method.ends_with("/list")
+        || method.starts_with("notifications/")
 }
 
 /// A message from the server, checked and ready for stdout.

@@ -4,8 +4,8 @@
 //! server cannot have acted on it: the connection failed before the request was sent, or the
 //! server answered 429 or 503 (it refused the work). 502, 504, 408 and a connection that broke
 //! after sending are retried only for read-only methods (`initialize`, `ping`, `*/list`,
-//! `resources/read`, `prompts/get`, `completion/complete`), and only while nothing of the
-//! answer has been handed on. A `tools/call` that met a 502 is answered with the error.
+//! `resources/read`, `prompts/get`, `completion/complete`) and notifications (they run
+//! nothing), and only while nothing of the answer has been handed on. A `tools/call` that met a 502 is answered with the error.
 //!
 //! The policy is a pure function of the error, the attempt and the method, so it is tested
 //! without sleeping; the caller draws the jitter and keeps the total within the request's
@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, RetryClass};
-use crate::message::is_read_only_method;
+use crate::message::is_safe_to_resend;
 
 /// How often and how long to wait before resending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl RetryPolicy {
     /// How long to wait before resending after `error`, or `None` to give up.
     ///
     /// `attempt` counts the resends already made (0 after the first failure). `method` is the
-    /// request's method (`None` for a batch or a response, never read-only). `jitter`, drawn
+    /// request's method (`None` for a batch or a response, never resent after it may have arrived). `jitter`, drawn
     /// by the caller from `[0, 1)`, spreads the backoff over its upper half. A server's
     /// `Retry-After` replaces the backoff.
     #[must_use]
@@ -66,8 +66,8 @@ impl RetryPolicy {
         }
         match error.retry_class() {
             RetryClass::Never => return None,
-            RetryClass::ReadOnly if !method.is_some_and(is_read_only_method) => return None,
-            RetryClass::Always | RetryClass::ReadOnly => {}
+            RetryClass::SafeToResend if !method.is_some_and(is_safe_to_resend) => return None,
+            RetryClass::Always | RetryClass::SafeToResend => {}
         }
         if let Some(after) = error.retry_after() {
             return Some(after);

@@ -245,3 +245,21 @@ async fn forward_reports_the_http_version_and_session_id() {
     assert_eq!(response.http_version(), reqwest::Version::HTTP_11);
     assert!(response.session_id().is_some_and(|id| !id.is_empty()));
 }
+
+#[tokio::test]
+async fn forward_adopts_a_trailing_slash_redirect_once() {
+    let server =
+        TestServer::start(Scenario::default().redirect_trailing_slash(true)).expect("server");
+    let client = client(&server.url());
+    for id in 1..=3 {
+        let outcome = forward(&client, request(id, "ping", json!({}))).await;
+        assert_eq!(outcome.response()["id"], id);
+    }
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        ["/mcp/", "/mcp", "/mcp", "/mcp"],
+        "one redirect, then the server's form"
+    );
+    assert!(client.url().as_str().ends_with("/mcp"));
+}

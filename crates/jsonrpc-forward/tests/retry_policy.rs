@@ -145,3 +145,24 @@ fn retry_honours_retry_after_and_stops_after_max_retries() {
         None
     );
 }
+
+#[test]
+fn retry_resends_notifications_after_a_502_but_never_responses() {
+    let policy = RetryPolicy::default();
+    let e = status(502, None);
+    assert!(
+        policy
+            .delay(&e, 0, Some("notifications/initialized"), 0.0)
+            .is_some()
+    );
+    assert!(
+        policy
+            .delay(&e, 0, Some("notifications/cancelled"), 0.0)
+            .is_some()
+    );
+    assert_eq!(
+        policy.delay(&e, 0, None, 0.0),
+        None,
+        "a response or a batch"
+    );
+}

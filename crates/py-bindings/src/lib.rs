@@ -17,6 +17,7 @@
 //! ```
 
 mod awaitable;
+mod bridge;
 mod client;
 mod decoders;
 mod errors;
@@ -28,6 +29,8 @@ use pyo3::prelude::*;
 
 #[pymodule(gil_used = false)]
 mod _native {
+    #[pymodule_export]
+    use crate::bridge::{run_bridge, run_bridge_cli};
     #[pymodule_export]
     use crate::client::{PyClient, PyStreamContext};
     #[pymodule_export]

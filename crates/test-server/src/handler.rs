@@ -50,6 +50,14 @@ pub(crate) async fn handle(
             "not found: the endpoint is /mcp/",
         ));
     }
+    if state.scenario.redirect_slash && parts.uri.path() == "/mcp/" {
+        let mut response = empty(StatusCode::TEMPORARY_REDIRECT);
+        response.headers_mut().insert(
+            http::header::LOCATION,
+            http::HeaderValue::from_static("/mcp"),
+        );
+        return Ok(response);
+    }
     Ok(match parts.method {
         Method::POST => post(&parts, &body, &state, killer).await,
         Method::GET => get(&parts, &state, killer),

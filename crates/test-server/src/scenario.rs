@@ -30,6 +30,7 @@ pub struct Scenario {
     pub(crate) script: Vec<Fault>,
     pub(crate) lifetime: Duration,
     pub(crate) record_requests: bool,
+    pub(crate) redirect_slash: bool,
 }
 
 impl Default for Scenario {
@@ -45,11 +46,20 @@ impl Default for Scenario {
             script: Vec::new(),
             lifetime: Duration::from_secs(600),
             record_requests: true,
+            redirect_slash: false,
         }
     }
 }
 
 impl Scenario {
+    /// Answer `/mcp/` with `307 Temporary Redirect` to `/mcp`, as servers built on the
+    /// official Python SDK do (default off: both forms are served).
+    #[must_use]
+    pub fn redirect_trailing_slash(mut self, on: bool) -> Self {
+        self.redirect_slash = on;
+        self
+    }
+
     /// Serve HTTPS with a certificate for `127.0.0.1` and `localhost`, issued by a test CA
     /// made at start ([`TestServer::ca_pem`](crate::TestServer::ca_pem)). ALPN offers `h2`
     /// and `http/1.1`.

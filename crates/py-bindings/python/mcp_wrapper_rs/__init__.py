@@ -4,6 +4,8 @@
 - ``Client``: an httpx-shaped async HTTP client whose response bodies stream from Rust
   (``aiter_bytes``, ``aiter_lines``, ``aiter_sse``, ``aiter_messages``).
 - ``forward_request``: one JSON-RPC message to an MCP server, exactly as the bridge sends it.
+- ``run_bridge``: the whole stdio bridge (the ``mcp-wrapper`` binary) on this process's stdin
+  and stdout, in Rust, with the GIL released; ``python -m mcp_wrapper_rs`` is its CLI.
 - Exceptions with httpx's names under ``McpWrapperError``, each also the builtin you would
   catch (``ConnectionError``, ``TimeoutError``, ``ValueError``).
 
@@ -37,6 +39,7 @@ from mcp_wrapper_rs._native import (
     TransportError,
     __version__,
     forward_request,
+    run_bridge,
 )
 
 # `Headers` is a read-only mapping: make `isinstance(h, Mapping)` say so.
@@ -63,4 +66,5 @@ __all__ = [
     "TransportError",
     "__version__",
     "forward_request",
+    "run_bridge",
 ]

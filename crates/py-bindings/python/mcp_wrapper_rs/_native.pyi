@@ -27,7 +27,9 @@ __all__ = [
     "TimeoutException",
     "TransportError",
     "__version__",
+    "_run_bridge_cli",
     "forward_request",
+    "run_bridge",
 ]
 
 __version__: Final[str]
@@ -259,3 +261,19 @@ def forward_request(
     client: Client | None = None,
     headers: _HeaderItems | None = None,
 ) -> Awaitable[ForwardResponse]: ...
+def run_bridge(
+    url: str,
+    *,
+    auth: str | None = None,
+    timeout: float = 60.0,
+    concurrency: int = 10,
+    headers: Mapping[str, str] | None = None,
+    connect_timeout: float = 15.0,
+    insecure: bool = False,
+    ca_bundle: str | os.PathLike[str] | None = None,
+    client_cert: str | os.PathLike[str] | None = None,
+    client_key: str | os.PathLike[str] | None = None,
+    max_message_bytes: int = 67108864,
+    log_level: str = "INFO",
+) -> int: ...
+def _run_bridge_cli(argv: Sequence[str]) -> int: ...

@@ -1,0 +1,87 @@
+//! `run_bridge` and `run_bridge_cli`: the whole stdio bridge of `jsonrpc-forward`, on this
+//! process's stdin and stdout, with the interpreter detached while it runs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use clap::Parser;
+use jsonrpc_forward::cli::{Args, run};
+use pyo3::prelude::*;
+
+/// Runs the bridge with the `mcp-wrapper` command line (`argv` without the program name) and
+/// returns its exit status. `--help` and `--version` print and return 0; a bad argument
+/// prints clap's message and returns 2. Private (`_run_bridge_cli`): `python -m
+/// mcp_wrapper_rs` is its public face.
+#[pyfunction(name = "_run_bridge_cli")]
+pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
+    let args = match Args::try_parse_from(std::iter::once("mcp-wrapper".to_owned()).chain(argv)) {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    run_detached(py, &args)
+}
+
+/// Runs the bridge on this process's stdin and stdout until stdin ends, SIGINT or SIGTERM
+/// arrives, or stdout closes, and returns the exit status (0 on a normal end, 2 for an invalid
+/// setting). The arguments are those of the `mcp-wrapper` command line; `url` is normalised
+/// as it is (`/mcp/` appended unless present).
+#[pyfunction]
+#[pyo3(signature = (
+    url,
+    *,
+    auth = None,
+    timeout = 60.0,
+    concurrency = 10,
+    headers = None,
+    connect_timeout = 15.0,
+    insecure = false,
+    ca_bundle = None,
+    client_cert = None,
+    client_key = None,
+    max_message_bytes = 67_108_864,
+    log_level = "INFO",
+))]
+#[allow(clippy::too_many_arguments)] // One keyword argument per CLI option.
+pub(crate) fn run_bridge(
+    py: Python<'_>,
+    url: String,
+    auth: Option<String>,
+    timeout: f64,
+    concurrency: usize,
+    headers: Option<HashMap<String, String>>,
+    connect_timeout: f64,
+    insecure: bool,
+    ca_bundle: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    max_message_bytes: usize,
+    log_level: &str,
+) -> i32 {
+    let args = Args {
+        url: Some(url),
+        auth,
+        timeout,
+        log_level: log_level.to_owned(),
+        concurrency,
+        connect_timeout,
+        headers: headers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| format!("{name}: {value}"))
+            .collect(),
+        ca_bundle,
+        insecure,
+        client_cert,
+        client_key,
+        max_message_bytes,
+    };
+    run_detached(py, &args)
+}
+
+fn run_detached(py: Python<'_>, args: &Args) -> i32 {
+    let runtime = pyo3_async_runtimes::tokio::get_runtime();
+    py.detach(|| run(args, runtime))
+}

@@ -1,0 +1,277 @@
+"""The official `mcp` SDK stdio client drives `mcp-wrapper`, which talks to an official
+SDK server (MCPServer over Streamable HTTP) in stateful and stateless/JSON modes.
+
+Issue 5: session and protocol headers, the GET listen stream, server-to-client requests,
+progress and logging on POST SSE streams, resume with Last-Event-ID, DELETE on exit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytest.importorskip(
+    "mcp.server.mcpserver",
+    reason="needs the official mcp SDK 2.x (pip install -r python-tests/requirements-sdk.txt)",
+)
+
+import anyio
+import mcp_types as types
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
+
+TOOLS = {
+    "echo",
+    "slow_progress",
+    "sample",
+    "elicit_name",
+    "log_messages",
+    "touch",
+    "ping_client",
+    "resumable",
+    "pid",
+}
+
+
+async def test_initialize_list_and_call(shared_server: Any, open_bridge: Any, sdk: Any) -> None:
+    since = len(shared_server.requests())
+    text = 'héllo ✓ 𝄞 "quoted"\nsecond line\\'
+    async with open_bridge(shared_server) as bridge:
+        session = bridge.session
+        init = session.initialize_result
+        assert init is not None
+        assert init.protocol_version == "2025-11-25"
+        assert init.server_info.name == "sdk-test-server"
+        assert init.capabilities.tools is not None
+        assert init.capabilities.resources is not None
+        assert init.capabilities.resources.subscribe
+
+        listed = await session.list_tools()
+        assert {tool.name for tool in listed.tools} >= TOOLS
+
+        result = await session.call_tool("echo", {"text": text})
+        assert sdk.text(result) == text
+        resources = await session.list_resources()
+        assert [str(r.uri) for r in resources.resources] == [sdk.RESOURCE_URI]
+        assert bridge.recorder.exceptions == []
+
+    posts = [
+        e for e in shared_server.requests()[since:] if e["http"] == "POST" and "rpc_method" in e
+    ]
+    by_method = {e["rpc_method"]: e for e in posts if e["status"] < 300}
+    assert {
+        "initialize",
+        "notifications/initialized",
+        "tools/list",
+        "tools/call",
+        "resources/list",
+    } <= set(by_method)
+    initialize = by_method["initialize"]
+    assert "mcp-session-id" not in initialize, "initialize must not carry a session id"
+    for method, entry in by_method.items():
+        assert entry.get("mcp-method") == method, f"Mcp-Method header on {method}: {entry}"
+        if method != "initialize":
+            assert entry.get("mcp-protocol-version") == "2025-11-25", (
+                f"MCP-Protocol-Version on {method}: {entry}"
+            )
+    assert by_method["tools/call"].get("mcp-name") == "echo"
+    session_ids = {e.get("mcp-session-id") for m, e in by_method.items() if m != "initialize"}
+    if shared_server.stateful:
+        assert len(session_ids) == 1, f"one session id on every request: {session_ids}"
+        assert None not in session_ids, f"one session id on every request: {session_ids}"
+    else:
+        assert session_ids == {None}, (
+            "a stateless server hands out no session id, so none may be sent"
+        )
+
+
+async def test_ping_client_to_server(shared_server: Any, open_bridge: Any) -> None:
+    async with open_bridge(shared_server) as bridge:
+        for _ in range(3):
+            assert isinstance(await bridge.session.send_ping(), types.EmptyResult)
+
+
+async def test_concurrent_calls(shared_server: Any, open_bridge: Any, sdk: Any) -> None:
+    """Several calls in flight at once each get their own answer."""
+    async with open_bridge(shared_server) as bridge:
+        results: dict[int, str] = {}
+
+        async def call(i: int) -> None:
+            results[i] = sdk.text(await bridge.session.call_tool("echo", {"text": f"call {i}"}))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(20):
+                tg.start_soon(call, i)
+        assert results == {i: f"call {i}" for i in range(20)}
+
+
+async def test_progress(shared_server: Any, open_bridge: Any, sdk: Any) -> None:
+    if not shared_server.stateful:
+        pytest.skip(
+            sdk.NO_BACK_CHANNEL.format(what="notifications/progress on a request's own stream")
+        )
+    async with open_bridge(shared_server) as bridge:
+        seen: list[tuple[float, float | None, str | None]] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            seen.append((progress, total, message))
+
+        result = await bridge.session.call_tool(
+            "slow_progress", {"steps": 4}, progress_callback=on_progress
+        )
+        assert sdk.text(result) == "done 4"
+        # Callbacks run in their own tasks: let them land, then check order and content.
+        await bridge.recorder.wait_for(lambda: len(seen) >= 4, 5, "four progress notifications")
+        assert seen == [(i, 4, f"step {i}") for i in range(1, 5)]
+
+
+async def test_logging(shared_server: Any, open_bridge: Any, sdk: Any) -> None:
+    if not shared_server.stateful:
+        pytest.skip(sdk.NO_BACK_CHANNEL.format(what="notifications/message tied to a request"))
+    async with open_bridge(shared_server) as bridge:
+        result = await bridge.session.call_tool("log_messages", {})
+        assert sdk.text(result) == "logged"
+        # Request-scoped notifications precede the response on the same SSE stream.
+        await bridge.recorder.wait_for(
+            lambda: len(bridge.recorder.logs) >= 2, 5, "two log messages"
+        )
+        assert [(m.level, m.data) for m in bridge.recorder.logs] == [
+            ("info", "info from the server"),
+            ("warning", {"detail": "warning from the server"}),
+        ]
+
+
+async def test_sampling(shared_server: Any, open_bridge: Any, sdk: Any) -> None:
+    if not shared_server.stateful:
+        pytest.skip(sdk.NO_BACK_CHANNEL.format(what="a sampling/createMessage request"))
+    since = len(shared_server.requests())
+    async with open_bridge(shared_server) as bridge:
+        bridge.recorder.sampling_reply = "four"
+        result = await bridge.session.call_tool("sample", {"prompt": "2+2?"})
+        assert sdk.text(result) == "test-llm: four"
+        [params] = bridge.recorder.sampling
+        assert params.max_tokens == 32
+        assert [m.content.text for m in params.messages] == ["2+2?"]
+    # The client's answer went back as a POST of a JSON-RPC response: 202, nothing else.
+    answers = [e for e in shared_server.requests()[since:] if e.get("rpc_kind") == "response"]
+    assert answers, "the client's sampling answer never reached the server"
+    assert all(e["status"] == 202 for e in answers), answers
+
+
+async def test_elicitation(shared_server: Any, open_bridge: Any, sdk: Any) -> None:
+    if not shared_server.stateful:
+        pytest.skip(sdk.NO_BACK_CHANNEL.format(what="an elicitation/create request"))
+    async with open_bridge(shared_server) as bridge:
+        bridge.recorder.elicitation_reply = {"name": "Grace Hopper"}
+        result = await bridge.session.call_tool("elicit_name", {})
+        assert sdk.text(result) == "hello Grace Hopper"
+        [params] = bridge.recorder.elicitation
+        assert params.message == "What is your name?"
+        assert "name" in params.requested_schema["properties"]
+
+
+async def test_resource_subscription(shared_server: Any, open_bridge: Any, sdk: Any) -> None:
+    if not shared_server.stateful:
+        pytest.skip(
+            sdk.NO_BACK_CHANNEL.format(
+                what="notifications/resources/updated (no session, no listen stream)"
+            )
+        )
+    async with open_bridge(shared_server) as bridge:
+        session = bridge.session
+        assert isinstance(await sdk.subscribe(session, sdk.RESOURCE_URI), types.EmptyResult)
+        before = int((await session.read_resource(sdk.RESOURCE_URI)).contents[0].text)
+        result = await session.call_tool("touch", {})
+        assert sdk.text(result).endswith("; notified"), sdk.text(result)
+
+        def updated() -> list[Any]:
+            seen: list[Any] = bridge.recorder.of_type(types.ResourceUpdatedNotification)
+            return seen
+
+        await bridge.recorder.wait_for(
+            lambda: bool(updated()), 10, "notifications/resources/updated"
+        )
+        assert [str(n.params.uri) for n in updated()] == [sdk.RESOURCE_URI]
+        after = int((await session.read_resource(sdk.RESOURCE_URI)).contents[0].text)
+        assert after > before
+
+
+async def test_ping_server_to_client(shared_server: Any, open_bridge: Any, sdk: Any) -> None:
+    """The server pings the client on the GET listen stream; the client's answer is POSTed back."""
+    if not shared_server.stateful:
+        pytest.skip(sdk.NO_BACK_CHANNEL.format(what="a server-to-client ping"))
+    async with open_bridge(shared_server) as bridge:
+        with anyio.fail_after(20):
+            result = await bridge.session.call_tool("ping_client", {})
+        assert sdk.text(result) == "pong"
+
+
+async def test_post_stream_resumed_with_last_event_id(
+    shared_server: Any, open_bridge: Any, sdk: Any
+) -> None:
+    """The server closes a tool call's SSE stream mid-call (events have ids, retry 200 ms);
+    the bridge resumes it with GET + Last-Event-ID and the call completes (2025-11-25 rule)."""
+    if not shared_server.stateful:
+        pytest.skip(
+            sdk.NO_BACK_CHANNEL.format(
+                what="an SSE stream to break and resume (answers are JSON bodies)"
+            )
+        )
+    since = len(shared_server.requests())
+    async with open_bridge(shared_server) as bridge:
+        seen: list[tuple[float, str | None]] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            seen.append((progress, message))
+
+        with anyio.fail_after(20):
+            result = await bridge.session.call_tool("resumable", {}, progress_callback=on_progress)
+        assert sdk.text(result) == "resumed"
+        await bridge.recorder.wait_for(
+            lambda: len(seen) >= 2, 5, "progress from both sides of the break"
+        )
+        assert seen == [(1, "before the break"), (2, "after the break")]
+    resumes = [
+        e for e in shared_server.requests()[since:] if e["http"] == "GET" and "last-event-id" in e
+    ]
+    assert resumes, "expected a GET with Last-Event-ID resuming the broken POST stream"
+    assert all(e.get("mcp-session-id") for e in resumes)
+
+
+async def test_listen_stream_and_delete_on_exit(
+    shared_server: Any, open_bridge: Any, sdk: Any
+) -> None:
+    """After initialized the bridge opens the GET stream; on stdin EOF it DELETEs the session
+    and exits on its own (stdio_client gives it 2 s before SIGTERM)."""
+    since = len(shared_server.requests())
+    async with open_bridge(shared_server) as bridge:
+        assert sdk.text(await bridge.session.call_tool("echo", {"text": "x"})) == "x"
+        if shared_server.stateful:
+            await bridge.recorder.wait_for(
+                lambda: any(
+                    e["http"] == "GET" and e["status"] == 200
+                    for e in shared_server.requests()[since:]
+                ),
+                10,
+                "the GET listen stream",
+            )
+    assert bridge.exited_in is not None
+    assert bridge.exited_in < 1.9, f"bridge took {bridge.exited_in:.2f}s to exit after stdin EOF"
+    entries = shared_server.requests()[since:]
+    init = next(e for e in entries if e.get("rpc_method") == "notifications/initialized")
+    session_id = init.get("mcp-session-id")
+    if shared_server.stateful:
+        assert session_id
+        gets = [e for e in entries if e["http"] == "GET" and e.get("mcp-session-id") == session_id]
+        assert gets, entries
+        assert gets[0]["status"] == 200, entries
+        assert "text/event-stream" in gets[0].get("accept", "")
+        assert gets[0].get("mcp-protocol-version") == "2025-11-25"
+        deletes = [e for e in entries if e["http"] == "DELETE"]
+        assert [e.get("mcp-session-id") for e in deletes] == [session_id], entries
+        assert deletes[0]["status"] == 200
+    else:
+        assert session_id is None
+        # No session to end: a DELETE would have nothing to name.
+        assert not [e for e in entries if e["http"] == "DELETE"], entries

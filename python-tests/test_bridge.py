@@ -1,0 +1,127 @@
+"""`run_bridge` and `python -m mcp_wrapper_rs`: the Rust bridge inside a Python process.
+
+Each test runs the bridge in a child Python process driven over real pipes against the
+`test-server` process, as an MCP client would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from support import Server
+
+PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n'
+
+
+def tool_call(request_id: int | str, name: str, arguments: dict[str, Any]) -> bytes:
+    params = {"name": name, "arguments": arguments}
+    message = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+    return json.dumps(message).encode() + b"\n"
+
+
+def run(args: list[str], stdin: bytes, timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, *args],
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def lines(output: bytes) -> list[Any]:
+    return [json.loads(line) for line in output.splitlines()]
+
+
+def test_bridge_module_cli_answers_and_exits_0_at_eof(mcp_server: Server) -> None:
+    result = run(
+        ["-m", "mcp_wrapper_rs", "--url", mcp_server.url, "--log-level", "OFF"],
+        PING + b"not json\n",
+    )
+    assert result.returncode == 0, result.stderr
+    answers = sorted(lines(result.stdout), key=lambda a: str(a["id"]))
+    assert answers[0] == {"jsonrpc": "2.0", "id": 1, "result": {}}
+    assert answers[1]["id"] is None
+    assert answers[1]["error"]["code"] == -32700
+    assert result.stderr == b""
+
+
+def test_bridge_module_cli_reads_the_upstream_environment(mcp_server: Server) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_wrapper_rs"],
+        input=PING,
+        capture_output=True,
+        timeout=30,
+        check=False,
+        env={"MCP_SERVER_URL": mcp_server.base, "MCP_WRAPPER_LOG_LEVEL": "OFF", "PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stdout) == [{"jsonrpc": "2.0", "id": 1, "result": {}}]
+
+
+def test_bridge_module_cli_without_url_exits_2_with_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_wrapper_rs"],
+        input=b"",
+        capture_output=True,
+        timeout=30,
+        check=False,
+        env={"PATH": ""},
+    )
+    assert result.returncode == 2
+    assert result.stdout == b""
+    assert result.stderr.decode().count("\n") == 1
+    assert b"MCP_SERVER_URL" in result.stderr
+
+
+def test_run_bridge_takes_keyword_options(mcp_server: Server) -> None:
+    code = (
+        "import sys, mcp_wrapper_rs\n"
+        f"sys.exit(mcp_wrapper_rs.run_bridge({mcp_server.url!r}, timeout=5, concurrency=2,"
+        " headers={'X-Test': 'yes'}, log_level='OFF'))\n"
+    )
+    call = tool_call("e", "echo", {"a": 1})
+    result = run(["-c", code], call)
+    assert result.returncode == 0, result.stderr
+    [answer] = lines(result.stdout)
+    assert answer["id"] == "e"
+    assert answer["result"]["content"][0]["text"] == '{"a":1}'
+
+
+def test_run_bridge_answers_pending_requests_on_sigint(mcp_server: Server) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mcp_wrapper_rs", "--url", mcp_server.url, "--log-level", "OFF"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write(PING)
+    process.stdin.flush()
+    assert json.loads(process.stdout.readline())["id"] == 1, "the bridge is up"
+    sleep = tool_call(2, "sleep", {"ms": 30000})
+    process.stdin.write(sleep)
+    process.stdin.flush()
+    time.sleep(0.3)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    answer = json.loads(process.stdout.readline())
+    assert process.wait(timeout=10) == 0
+    assert time.monotonic() - started < 2
+    assert answer == {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "error": {"code": -32000, "message": "Bridge shutting down"},
+    }
+    process.stdin.close()
+    process.stdout.close()
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert b"Traceback" not in stderr, stderr
