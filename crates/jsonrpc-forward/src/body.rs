@@ -46,9 +46,14 @@ impl BodyFormat {
     }
 }
 
-/// An incremental body decoder: `push` chunks, pull messages with `next`, `finish` at the end.
+/// Splits a response body into messages by its [`BodyFormat`]: `push` each chunk, pull
+/// messages with `decode` until `Ok(None)`, and at the end call `decode_eof` until `Ok(None)`.
+///
+/// Messages are raw (check them with [`inbound`](crate::message::inbound)); SSE events with
+/// empty data are skipped. A message over the limit is reported once as
+/// [`Error::TooLarge`] and skipped; decoding goes on with the next one.
 #[derive(Debug)]
-pub(crate) struct BodyDecoder {
+pub struct BodyDecoder {
     buf: BytesMut,
     kind: Kind,
 }
@@ -57,13 +62,19 @@ pub(crate) struct BodyDecoder {
 enum Kind {
     Sse(SseDecoder),
     Ndjson(NdjsonDecoder),
-    Json { limit: usize, done: bool },
+    /// `failed` once the body passed the limit: the rest is dropped.
+    Json {
+        limit: usize,
+        done: bool,
+        failed: bool,
+    },
 }
 
 impl BodyDecoder {
-    /// `content_length` sizes the buffer of a JSON body at once, so a large one is not copied
-    /// while it grows.
-    pub(crate) fn new(format: BodyFormat, limit: usize, content_length: Option<u64>) -> Self {
+    /// A decoder for one body with messages of at most `limit` bytes. `content_length` sizes
+    /// the buffer of a JSON body at once, so a large one is not copied while it grows.
+    #[must_use]
+    pub fn new(format: BodyFormat, limit: usize, content_length: Option<u64>) -> Self {
         let kind = match format {
             BodyFormat::Sse => Kind::Sse(
                 SseDecoder::new()
@@ -71,7 +82,11 @@ impl BodyDecoder {
                     .lenient_eof(true),
             ),
             BodyFormat::Ndjson => Kind::Ndjson(NdjsonDecoder::new().with_max_line_bytes(limit)),
-            BodyFormat::Json => Kind::Json { limit, done: false },
+            BodyFormat::Json => Kind::Json {
+                limit,
+                done: false,
+                failed: false,
+            },
         };
         let capacity = match (&kind, content_length) {
             (Kind::Json { .. }, Some(n)) => usize::try_from(n).unwrap_or(0).min(limit),
@@ -100,18 +115,31 @@ impl BodyDecoder {
     }
 
     /// Adds a chunk of the body.
-    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), Error> {
-        if let Kind::Json { limit, .. } = self.kind
-            && self.buf.len() + chunk.len() > limit
-        {
-            return Err(Error::TooLarge { limit });
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] once when a JSON body passes the limit; the rest of it is dropped.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        if let Kind::Json { limit, failed, .. } = &mut self.kind {
+            if *failed {
+                return Ok(());
+            }
+            if self.buf.len() + chunk.len() > *limit {
+                *failed = true;
+                self.buf = BytesMut::new();
+                return Err(Error::TooLarge { limit: *limit });
+            }
         }
         self.buf.extend_from_slice(chunk);
         Ok(())
     }
 
     /// The next complete message, or `None` until more of the body arrives.
-    pub(crate) fn next(&mut self) -> Result<Option<Bytes>, Error> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] once for an SSE event or NDJSON record over the limit.
+    pub fn decode(&mut self) -> Result<Option<Bytes>, Error> {
         match &mut self.kind {
             Kind::Sse(d) => next_sse_data(d.decode(&mut self.buf)?, d, &mut self.buf, false),
             Kind::Ndjson(d) => Ok(d.decode(&mut self.buf)?),
@@ -120,12 +148,16 @@ impl BodyDecoder {
     }
 
     /// The body has ended: the remaining messages, one per call, then `None`.
-    pub(crate) fn finish(&mut self) -> Result<Option<Bytes>, Error> {
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`](Self::decode).
+    pub fn decode_eof(&mut self) -> Result<Option<Bytes>, Error> {
         match &mut self.kind {
             Kind::Sse(d) => next_sse_data(d.decode_eof(&mut self.buf)?, d, &mut self.buf, true),
             Kind::Ndjson(d) => Ok(d.decode_eof(&mut self.buf)?),
-            Kind::Json { done, .. } => {
-                if std::mem::replace(done, true) {
+            Kind::Json { done, failed, .. } => {
+                if std::mem::replace(done, true) || *failed {
                     return Ok(None);
                 }
                 Ok(Some(self.buf.split().freeze()))
@@ -178,14 +210,16 @@ mod tests {
         let mut d = BodyDecoder::new(BodyFormat::Sse, 1024, None);
         d.push(b"id: 1\ndata:\n\nid: 2\ndata: {}\n\n")
             .expect("fits");
-        assert_eq!(d.next().expect("ok").as_deref(), Some(&b"{}"[..]));
-        assert_eq!(d.next().expect("ok"), None);
+        assert_eq!(d.decode().expect("ok").as_deref(), Some(&b"{}"[..]));
+        assert_eq!(d.decode().expect("ok"), None);
     }
 
     #[test]
-    fn body_decoder_limits_a_json_body() {
+    fn body_decoder_limits_a_json_body_once_and_drops_the_rest() {
         let mut d = BodyDecoder::new(BodyFormat::Json, 4, Some(100));
         assert!(d.push(b"{}").is_ok());
         assert!(matches!(d.push(b"   "), Err(Error::TooLarge { limit: 4 })));
+        assert!(d.push(b"more").is_ok(), "reported once");
+        assert_eq!(d.decode_eof().expect("ok"), None);
     }
 }

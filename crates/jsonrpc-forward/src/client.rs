@@ -615,9 +615,9 @@ impl ListenStream {
     pub async fn next(&mut self) -> Option<Result<Bytes, Error>> {
         loop {
             let next = if self.ended {
-                self.body.finish()
+                self.body.decode_eof()
             } else {
-                self.body.next()
+                self.body.decode()
             };
             match next {
                 Ok(Some(raw)) => match inbound(raw, None) {
@@ -693,7 +693,7 @@ fn message_stream(
                     break 'body Some(e);
                 }
                 loop {
-                    let next = if eof { body.finish() } else { body.next() };
+                    let next = if eof { body.decode_eof() } else { body.decode() };
                     match next {
                         Ok(Some(raw)) => match inbound(raw, message.id()) {
                             Ok(Some(m)) => {

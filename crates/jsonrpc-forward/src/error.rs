@@ -122,6 +122,47 @@ impl Error {
         matches!(self, Error::Connect(_) | Error::Tls(_))
     }
 
+    /// Connecting took longer than the connect timeout.
+    #[must_use]
+    pub fn is_connect_timeout(&self) -> bool {
+        let Error::Connect(e) = self else {
+            return false;
+        };
+        let mut source: Option<&dyn std::error::Error> = Some(e);
+        while let Some(cause) = source {
+            if cause
+                .downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_timeout)
+            {
+                return true;
+            }
+            source = cause.source();
+        }
+        false
+    }
+
+    /// The server sent a message that could not be handed on: not JSON, or over the limit.
+    #[must_use]
+    pub fn is_decode(&self) -> bool {
+        matches!(self, Error::InvalidJson(_) | Error::TooLarge { .. })
+    }
+
+    /// The exchange broke after it started: the connection dropped mid-answer, the answer
+    /// never came, or the session could not be re-established.
+    #[must_use]
+    pub fn is_protocol(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport(_) | Error::StreamEnded | Error::SessionExpired(_)
+        )
+    }
+
+    /// The caller's mistake: an invalid configuration or message, not a server's.
+    #[must_use]
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Config(_) | Error::InvalidMessage(_))
+    }
+
     /// The HTTP status of a non-2xx answer.
     #[must_use]
     pub fn status(&self) -> Option<StatusCode> {

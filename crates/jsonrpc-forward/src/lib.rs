@@ -51,7 +51,7 @@ pub mod retry;
 mod session;
 mod stdio;
 
-pub use body::BodyFormat;
+pub use body::{BodyDecoder, BodyFormat};
 pub use bridge::{Bridge, Exit};
 pub use client::{Client, Forwarded, ListenStream, Messages, redact_url};
 pub use config::{

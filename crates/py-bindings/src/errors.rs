@@ -273,31 +273,22 @@ fn forward_error(
         Err(e) => return e,
     };
     let message = jsonrpc_forward::display_chain(error);
-    let class = if error.is_connect() {
-        if caused_by_timeout(error) {
-            &c.connect_timeout
-        } else {
-            &c.connect
-        }
+    let class = if error.is_usage() {
+        return PyValueError::new_err(message);
+    } else if error.is_connect_timeout() {
+        &c.connect_timeout
+    } else if error.is_connect() {
+        &c.connect
     } else if error.is_timeout() {
         &c.read_timeout
     } else if error.status().is_some() {
         &c.http_status
+    } else if error.is_decode() {
+        &c.decoding
+    } else if error.is_protocol() {
+        &c.remote_protocol
     } else {
-        // jsonrpc-forward has no predicates for these yet; the match has a fallback so a new
-        // variant still maps (to the base class).
-        match error {
-            jsonrpc_forward::Error::InvalidJson(_) | jsonrpc_forward::Error::TooLarge { .. } => {
-                &c.decoding
-            }
-            jsonrpc_forward::Error::Transport(_) | jsonrpc_forward::Error::StreamEnded => {
-                &c.remote_protocol
-            }
-            jsonrpc_forward::Error::Config(_) | jsonrpc_forward::Error::InvalidMessage(_) => {
-                return PyValueError::new_err(message);
-            }
-            _ => &c.base,
-        }
+        &c.base
     };
     let build = || -> PyResult<PyErr> {
         let mut attrs = Vec::new();
@@ -311,21 +302,6 @@ fn forward_error(
         Ok(new_error_with(py, class, message, &attrs))
     };
     build().unwrap_or_else(|e| e)
-}
-
-/// A connect error whose cause is reqwest's connect timeout.
-fn caused_by_timeout(error: &jsonrpc_forward::Error) -> bool {
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if cause
-            .downcast_ref::<reqwest::Error>()
-            .is_some_and(reqwest::Error::is_timeout)
-        {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
 }
 
 /// Adds the classes to the module.

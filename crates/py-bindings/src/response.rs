@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use jsonrpc_forward::BodyFormat;
+use jsonrpc_forward::{BodyDecoder, BodyFormat};
 use memchr::memchr2;
 use pyo3::IntoPyObjectExt as _;
 use pyo3::prelude::*;
@@ -428,9 +428,10 @@ impl PyResponse {
     )]
     fn aiter_messages(&self, py: Python<'_>, max_message_bytes: usize) -> PyResult<PyAsyncStream> {
         let format = BodyFormat::from_content_type(self.content_type());
-        self.iterator(Decoder::Messages(MessageFramer::new(
+        self.iterator(Decoder::Messages(BodyDecoder::new(
             format,
             max_message_bytes,
+            None,
         )))
         .map_err(|e| e.into_pyerr(py))
     }
@@ -487,7 +488,7 @@ enum Decoder {
     Bytes,
     Lines(LineSplitter),
     Sse(stream_parse::SseDecoder, BytesMut),
-    Messages(MessageFramer),
+    Messages(BodyDecoder),
 }
 
 impl Decoder {
@@ -503,7 +504,12 @@ impl Decoder {
                 buf.extend_from_slice(&chunk);
                 sse_events(out, || decoder.decode(buf));
             }
-            Decoder::Messages(framer) => framer.push(&chunk, out),
+            Decoder::Messages(decoder) => {
+                if let Err(e) = decoder.push(&chunk) {
+                    out.push_back(Err(e.into()));
+                }
+                messages(out, || decoder.decode());
+            }
         }
     }
 
@@ -512,7 +518,7 @@ impl Decoder {
             Decoder::Bytes => {}
             Decoder::Lines(lines) => lines.finish(out),
             Decoder::Sse(decoder, buf) => sse_events(out, || decoder.decode_eof(buf)),
-            Decoder::Messages(framer) => framer.finish(out),
+            Decoder::Messages(decoder) => messages(out, || decoder.decode_eof()),
         }
     }
 }
@@ -609,110 +615,19 @@ fn too_long(limit: usize) -> Error {
     stream_parse::Error::TooLong { limit }.into()
 }
 
-/// The framing of an MCP response body by its content type, as the bridge reads it.
-#[derive(Debug)]
-struct MessageFramer {
-    kind: Framing,
-    buf: BytesMut,
-    limit: usize,
-}
-
-#[derive(Debug)]
-enum Framing {
-    Sse(stream_parse::SseDecoder),
-    Ndjson(stream_parse::NdjsonDecoder),
-    /// The whole body is one message; `failed` once it passed the limit.
-    Json {
-        failed: bool,
-    },
-}
-
-impl MessageFramer {
-    fn new(format: BodyFormat, limit: usize) -> Self {
-        let kind = match format {
-            BodyFormat::Sse => Framing::Sse(
-                stream_parse::SseDecoder::new()
-                    .with_max_event_bytes(limit)
-                    .lenient_eof(true),
-            ),
-            BodyFormat::Json => Framing::Json { failed: false },
-            // `BodyFormat` is non-exhaustive: NDJSON is the bridge's reading of the unknown.
-            _ => Framing::Ndjson(stream_parse::NdjsonDecoder::new().with_max_line_bytes(limit)),
-        };
-        Self {
-            kind,
-            buf: BytesMut::new(),
-            limit,
+/// Pulls every message `step` yields (`next` or `finish` of the transport's decoder) into
+/// `out`, each checked and on one line, with over-long ones as errors in their place.
+fn messages(
+    out: &mut Pending,
+    mut step: impl FnMut() -> Result<Option<Bytes>, jsonrpc_forward::Error>,
+) {
+    loop {
+        match step() {
+            Ok(Some(raw)) => message(raw, out),
+            Ok(None) => break,
+            Err(e) => out.push_back(Err(e.into())),
         }
     }
-
-    fn push(&mut self, chunk: &[u8], out: &mut Pending) {
-        match &mut self.kind {
-            Framing::Json { failed } => {
-                if *failed {
-                    return;
-                }
-                if self.buf.len() + chunk.len() > self.limit {
-                    *failed = true;
-                    self.buf = BytesMut::new();
-                    out.push_back(Err(
-                        jsonrpc_forward::Error::TooLarge { limit: self.limit }.into()
-                    ));
-                } else {
-                    self.buf.extend_from_slice(chunk);
-                }
-            }
-            Framing::Sse(d) => {
-                self.buf.extend_from_slice(chunk);
-                loop {
-                    match d.decode(&mut self.buf) {
-                        Ok(Some(e)) => message(e.data().clone(), out),
-                        Ok(None) => break,
-                        Err(e) => out.push_back(Err(forward_too_large(e))),
-                    }
-                }
-            }
-            Framing::Ndjson(d) => {
-                self.buf.extend_from_slice(chunk);
-                loop {
-                    match d.decode(&mut self.buf) {
-                        Ok(Some(record)) => message(record, out),
-                        Ok(None) => break,
-                        Err(e) => out.push_back(Err(forward_too_large(e))),
-                    }
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self, out: &mut Pending) {
-        match &mut self.kind {
-            Framing::Json { failed } => {
-                if !*failed {
-                    message(self.buf.split().freeze(), out);
-                }
-            }
-            Framing::Sse(d) => loop {
-                match d.decode_eof(&mut self.buf) {
-                    Ok(Some(e)) => message(e.data().clone(), out),
-                    Ok(None) => break,
-                    Err(e) => out.push_back(Err(forward_too_large(e))),
-                }
-            },
-            Framing::Ndjson(d) => loop {
-                match d.decode_eof(&mut self.buf) {
-                    Ok(Some(record)) => message(record, out),
-                    Ok(None) => break,
-                    Err(e) => out.push_back(Err(forward_too_large(e))),
-                }
-            },
-        }
-    }
-}
-
-/// A decoder's over-long record, as the transport reports an over-long message.
-fn forward_too_large(error: stream_parse::Error) -> Error {
-    jsonrpc_forward::Error::from(error).into()
 }
 
 /// Checks one raw message (blank ones are skipped) and queues it on one line.
