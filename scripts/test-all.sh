@@ -33,6 +33,10 @@ python3 -m venv .venvs/test
 venv="$PWD/.venvs/test"
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -q -r python-tests/requirements.txt
+# The ContextForge gateway (PyPI mcp-contextforge-gateway) pins mcp 1.x: its own venv.
+python3 -m venv .venvs/gateway
+"$PWD/.venvs/gateway/bin/python" -m pip install -q --upgrade pip
+"$PWD/.venvs/gateway/bin/python" -m pip install -q -r python-tests/requirements-gateway.txt
 
 step "python: build the mcp-wrapper-rs wheel into the venv (maturin develop)"
 cargo build -p test-server -p jsonrpc-forward --bins --locked
@@ -42,12 +46,14 @@ step "python: ruff, mypy, stubtest"
 "$venv/bin/ruff" format --check crates/py-bindings/python python-tests
 "$venv/bin/ruff" check crates/py-bindings/python python-tests
 (cd crates/py-bindings && "$venv/bin/mypy" python/mcp_wrapper_rs)
-# Two `conftest.py` files: check each tree on its own.
-(cd python-tests && "$venv/bin/mypy" --exclude "^sdk/" . && "$venv/bin/mypy" sdk)
+# Three `conftest.py` files: check each tree on its own.
+(cd python-tests && "$venv/bin/mypy" --exclude "^(sdk|gateway)/" . && "$venv/bin/mypy" sdk && "$venv/bin/mypy" gateway)
 "$venv/bin/python" -m mypy.stubtest mcp_wrapper_rs._native
 
-step "pytest python-tests (bindings, the bridge in Python, the official MCP SDK)"
+step "pytest python-tests (bindings, the bridge in Python, the official MCP SDK, ContextForge)"
 bins="${CARGO_TARGET_DIR:-$PWD/target}/debug"
+# MCP_GATEWAY_REQUIRED=1: a gateway that cannot start fails the run instead of skipping.
+MCP_GATEWAY_REQUIRED=1 MCP_GATEWAY_PYTHON="$PWD/.venvs/gateway/bin/python" \
 MCP_WRAPPER_BIN="$bins/mcp-wrapper" MCP_TEST_SERVER_BIN="$bins/test-server" \
   "$venv/bin/python" -m pytest python-tests
 

@@ -414,6 +414,12 @@ impl Exchange {
     async fn fail(&self, error: &Error) {
         match self.token {
             Some(token) => {
+                tracing::warn!(
+                    method = self.message.method(),
+                    id = self.message.id(),
+                    error = %display_chain(error),
+                    "request failed; answering it with an error"
+                );
                 self.pending
                     .answer(token, &self.writer, |ids| {
                         ids.iter().map(|id| error.to_response(Some(id))).collect()

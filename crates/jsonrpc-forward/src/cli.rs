@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, env = "MCP_SERVER_URL", hide_env_values = true)]
     pub url: Option<String>,
 
-    /// Authorization header value, e.g. "Bearer <token>" (never logged).
+    /// Authorization header value, e.g. `"Bearer <token>"` (never logged).
     #[arg(long, env = "MCP_AUTH", hide_env_values = true)]
     pub auth: Option<String>,
 
