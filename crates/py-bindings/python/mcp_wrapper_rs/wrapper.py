@@ -1,0 +1,854 @@
+"""A drop-in replacement for ``mcpgateway.wrapper`` whose parsing and HTTP run in Rust.
+
+The stdio side speaks newline-delimited JSON-RPC; every line read from stdin is POSTed to an MCP
+server's Streamable HTTP endpoint and whatever the server answers (JSON, NDJSON or SSE) is
+written back to stdout, one JSON value per line. Diagnostics go to stderr only.
+
+This module keeps the public surface of ``mcpgateway.wrapper``: the same module-level names,
+signatures, constants, defaults, command line and environment variables, and the same
+observable behaviour, so code (and tests) written against that module keep working, including
+code that monkeypatches one of its functions: every internal call looks its callee up on this
+module when it runs. Underneath, the stream decoders are :class:`mcp_wrapper_rs.SseDecoder`
+and :class:`mcp_wrapper_rs.NdjsonDecoder`, HTTP is :class:`mcp_wrapper_rs.Client` and JSON is
+``orjson``.
+
+Configuration (a flag wins over its variable):
+
+- ``--url`` / ``MCP_SERVER_URL``: the server's URL (``/sse`` becomes ``/mcp/``, and ``/mcp/``
+  is appended when missing).
+- ``--auth`` / ``MCP_AUTH``: the ``Authorization`` header value.
+- ``--timeout`` / ``MCP_TOOL_CALL_TIMEOUT``: response timeout in seconds (default 60).
+- ``--log-level`` / ``MCP_WRAPPER_LOG_LEVEL``: a logging level, or ``OFF``.
+- ``CONCURRENCY``: requests in flight at once (default 10).
+- ``FORGE_CONTENT_TYPE``: how request bodies are encoded (default ``application/json``).
+- ``SKIP_SSL_VERIFY``: a true value (``1``, ``true``, ``yes``, ``on``) turns off certificate
+  checks.
+
+Run it with ``python -m mcp_wrapper_rs.wrapper --url http://localhost:4444/servers/UUID``. The
+native bridge (``mcp-wrapper`` or ``python -m mcp_wrapper_rs``) is the faster and stricter
+choice for new deployments: see ``docs/migrating-from-mcpgateway-wrapper.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import urlencode
+
+import orjson
+
+from mcp_wrapper_rs import (
+    Client,
+    DecodingError,
+    NdjsonDecoder,
+    RemoteProtocolError,
+    Response,
+    SseDecoder,
+    TimeoutException,
+    TransportError,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "CONTENT_TYPE",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_RESPONSE_TIMEOUT",
+    "JSONRPC_INTERNAL_ERROR",
+    "JSONRPC_PARSE_ERROR",
+    "JSONRPC_SERVER_ERROR",
+    "NON_RETRYABLE_STATUS_CODES",
+    "RETRYABLE_STATUS_CODES",
+    "ResilientHttpClient",
+    "Settings",
+    "convert_url",
+    "forward_once",
+    "logger",
+    "main",
+    "main_async",
+    "make_error",
+    "make_request",
+    "ndjson_lines",
+    "parse_args",
+    "send_to_stdout",
+    "setup_logging",
+    "shutting_down",
+    "sse_events",
+    "stdin_reader",
+]
+
+# ---------------------------------------------------------------------------
+# Constants (read from the environment once, at import, as the original does)
+# ---------------------------------------------------------------------------
+
+DEFAULT_CONCURRENCY = int(os.environ.get("CONCURRENCY", "10"))
+DEFAULT_CONNECT_TIMEOUT = 15
+DEFAULT_RESPONSE_TIMEOUT = float(os.environ.get("MCP_TOOL_CALL_TIMEOUT", "60"))
+
+JSONRPC_PARSE_ERROR = -32700
+JSONRPC_INTERNAL_ERROR = -32603
+JSONRPC_SERVER_ERROR = -32000
+
+CONTENT_TYPE = os.getenv("FORGE_CONTENT_TYPE", "application/json")
+
+#: Statuses after which ``ResilientHttpClient`` opens the request again.
+RETRYABLE_STATUS_CODES = frozenset({408, 429, 502, 503, 504})
+#: Statuses that are handed to the caller at once.
+NON_RETRYABLE_STATUS_CODES = frozenset({400, 401, 403, 404, 405, 406})
+
+# The longest single SSE event or NDJSON record accepted from a server, as the native bridge's
+# default `--max-message-bytes`.
+_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+_TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
+_LOGGING_OFF_WORDS = frozenset({"OFF", "NONE", "DISABLE", "FALSE", "0"})
+
+# A JSON-RPC message as read from stdin: an object, a batch, or raw text.
+_Payload: TypeAlias = str | dict[str, Any] | list[Any]
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (not at import)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+logger = logging.getLogger("mcp_wrapper_rs.wrapper")
+logger.addHandler(_StderrHandler())
+logger.propagate = False
+logger.disabled = True
+
+# Set once the bridge should stop: stdin ended, stdout broke, or a signal arrived.
+_shutdown = asyncio.Event()
+
+
+def _mark_shutdown() -> None:
+    """Set the shutdown flag (idempotent).
+
+    >>> _mark_shutdown(); shutting_down()
+    True
+    >>> _shutdown.clear()
+    """
+    if not _shutdown.is_set():
+        _shutdown.set()
+
+
+def shutting_down() -> bool:
+    """Whether shutdown has begun.
+
+    >>> shutting_down()
+    False
+    """
+    return _shutdown.is_set()
+
+
+# ---------------------------------------------------------------------------
+# Small utilities
+# ---------------------------------------------------------------------------
+
+
+def setup_logging(level: str | None) -> None:
+    """Turn the module's logger on at ``level`` (case-insensitive), or off.
+
+    Empty, ``None``, ``OFF``, ``NONE``, ``DISABLE``, ``FALSE`` and ``0`` all turn it off; an
+    unknown level name means ``INFO``.
+
+    >>> setup_logging("debug"); logger.disabled, logger.level == logging.DEBUG
+    (False, True)
+    >>> setup_logging(None); logger.disabled
+    True
+    """
+    if not level:
+        logger.disabled = True
+        return
+    name = level.strip().upper()
+    if name in _LOGGING_OFF_WORDS:
+        logger.disabled = True
+        return
+    numeric = getattr(logging, name, logging.INFO)
+    logger.setLevel(numeric if isinstance(numeric, int) else logging.INFO)
+    formatter = logging.Formatter(
+        "%(asctime)s - %(name)s - %(levelname)s - %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
+    )
+    for handler in logger.handlers:
+        handler.setFormatter(formatter)
+    logger.disabled = False
+
+
+def convert_url(url: str) -> str:
+    """The Streamable HTTP endpoint for a server URL, always ending in ``/mcp/``.
+
+    >>> convert_url("http://h/servers/1")
+    'http://h/servers/1/mcp/'
+    >>> convert_url("http://h/servers/1/mcp")
+    'http://h/servers/1/mcp/'
+    >>> convert_url("http://h/servers/1/mcp/")
+    'http://h/servers/1/mcp/'
+    >>> convert_url("http://h/servers/1/sse")
+    'http://h/servers/1/mcp/'
+    """
+    if url.endswith("/mcp/"):
+        return url
+    if url.endswith("/mcp"):
+        return url + "/"
+    if url.endswith("/sse"):
+        # Every "/sse" in the URL is replaced, as in the original.
+        return url.replace("/sse", "/mcp/")
+    return url + "/mcp/"
+
+
+def send_to_stdout(obj: dict[str, Any] | list[Any] | str | bytes) -> None:
+    """Write ``obj`` to stdout as one line of compact JSON, and flush.
+
+    A value that JSON cannot encode is written as its text (bytes as they are). A failed write
+    (a closed pipe, say) is logged and starts shutdown instead of raising.
+    """
+    try:
+        line = orjson.dumps(obj)
+    except Exception:
+        line = obj if isinstance(obj, bytes) else str(obj).encode("utf-8")
+    try:
+        stdout = sys.stdout
+        if hasattr(stdout, "buffer"):
+            stdout.buffer.write(line + b"\n")
+            stdout.buffer.flush()
+        else:
+            # A text-only stand-in for stdout (some test doubles, embedded interpreters).
+            stdout.write(line.decode("utf-8") + "\n")
+            stdout.flush()
+    except OSError as error:
+        logger.error("OS error: %s", error)
+        _mark_shutdown()
+
+
+def make_error(
+    message: str, code: int = JSONRPC_INTERNAL_ERROR, data: Any = None
+) -> dict[str, Any]:
+    """A JSON-RPC error response from the bridge itself (its ``id`` is ``"bridge"``).
+
+    >>> make_error("nope", code=-32600)
+    {'jsonrpc': '2.0', 'id': 'bridge', 'error': {'code': -32600, 'message': 'nope'}}
+    >>> make_error("nope", data=[1])["error"]
+    {'code': -32603, 'message': 'nope', 'data': [1]}
+    """
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "id": "bridge", "error": error}
+
+
+async def stdin_reader(queue: asyncio.Queue[Any]) -> None:
+    """Read stdin line by line (in a worker thread) and queue each parsed JSON value.
+
+    Blank lines are skipped; a line that is not JSON is queued as a parse error made by
+    :func:`make_error` (code -32700, the line as ``data``). At end of input ``None`` is queued
+    and shutdown starts.
+    """
+    while True:
+        stdin = sys.stdin
+        if hasattr(stdin, "buffer"):
+            line = await asyncio.to_thread(stdin.buffer.readline)
+        else:
+            text = await asyncio.to_thread(stdin.readline)
+            line = text.encode("utf-8") if text else b""
+        if not line:
+            await queue.put(None)
+            _mark_shutdown()
+            return
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            message = orjson.loads(line)
+        except Exception:
+            message = make_error("Invalid JSON from stdin", JSONRPC_PARSE_ERROR, _as_text(line))
+        await queue.put(message)
+
+
+def _as_text(line: Any) -> str:
+    """``line`` as text for an error's ``data``: decoded leniently, else ``str(line)``."""
+    try:
+        return str(line.decode("utf-8", errors="replace"))
+    except Exception:
+        return str(line)
+
+
+# ---------------------------------------------------------------------------
+# Response body decoders (native underneath)
+# ---------------------------------------------------------------------------
+
+
+class _RecordTooLarge(DecodingError):
+    """A server's NDJSON record or SSE event over the size limit (64 MiB)."""
+
+
+def _decode(decoder: NdjsonDecoder | SseDecoder, chunk: bytes | None) -> tuple[list[Any], Any]:
+    """What ``chunk`` (``None``: the end of the body) completes, and the error after it, if any.
+
+    The native decoders hand out the records before an over-long one and raise for it on the
+    next call; asking again at once (with no new bytes) reports it now rather than with the
+    next chunk, which may be a long time coming on a live stream.
+    """
+    items: list[Any] = []
+    try:
+        more: list[Any] = decoder.finish() if chunk is None else decoder.feed(chunk)
+        while more:
+            items.extend(more)
+            more = decoder.feed(b"")
+    except DecodingError as error:
+        too_large = _RecordTooLarge(str(error))
+        too_large.__cause__ = error
+        return items, too_large
+    return items, None
+
+
+async def ndjson_lines(resp: Any) -> AsyncIterator[bytes]:
+    """Yield the non-blank lines of a newline-delimited JSON body, trimmed, as bytes.
+
+    ``resp`` needs only ``aiter_bytes()``. A last line without a newline is yielded too.
+    Decoding stops (keeping what was already buffered) once shutdown has begun. A line longer
+    than 64 MiB raises :class:`mcp_wrapper_rs.DecodingError` after the lines before it.
+    """
+    decoder = NdjsonDecoder(max_line_bytes=_MAX_MESSAGE_BYTES)
+    async for chunk in resp.aiter_bytes():
+        if shutting_down():
+            break
+        if not chunk:
+            continue
+        lines, error = _decode(decoder, chunk)
+        for line in lines:
+            yield line
+        if error is not None:
+            raise error
+    lines, error = _decode(decoder, None)
+    for line in lines:
+        yield line
+    if error is not None:
+        raise error
+
+
+async def sse_events(resp: Any) -> AsyncIterator[bytes]:
+    """Yield the data of each Server-Sent Event in a body, as bytes.
+
+    ``resp`` needs only ``aiter_bytes()``. Several ``data:`` lines of one event are joined with
+    newlines; comments and other fields are skipped, and events without data are not yielded.
+    An event cut off by the end of the body is still yielded. Decoding stops once shutdown
+    has begun. An event over 64 MiB raises :class:`mcp_wrapper_rs.DecodingError`.
+    """
+    decoder = SseDecoder(max_event_bytes=_MAX_MESSAGE_BYTES, lenient_eof=True)
+    async for chunk in resp.aiter_bytes():
+        if shutting_down():
+            break
+        if not chunk:
+            continue
+        events, error = _decode(decoder, chunk)
+        for event in events:
+            yield event.data_bytes
+        if error is not None:
+            raise error
+    events, error = _decode(decoder, None)
+    for event in events:
+        yield event.data_bytes
+    if error is not None:
+        raise error
+
+
+# ---------------------------------------------------------------------------
+# One request to the server
+# ---------------------------------------------------------------------------
+
+
+def _encode_body(payload: _Payload, content_type: str) -> tuple[bytes, str]:
+    """The request body for ``payload`` and its ``Content-Type``.
+
+    ``application/x-www-form-urlencoded`` form-encodes a dict (anything else goes as its
+    text), ``application/json`` sends JSON (a string as it is), and any other setting picks
+    form encoding for a dict of plain scalars and JSON otherwise.
+    """
+    json_type = "application/json; charset=utf-8"
+    form_type = "application/x-www-form-urlencoded"
+    if content_type == form_type:
+        text = urlencode(payload) if isinstance(payload, dict) else str(payload)
+        return text.encode("utf-8"), form_type
+    if content_type != "application/json" and (
+        isinstance(payload, dict)
+        and all(isinstance(v, (str, int, float, bool, type(None))) for v in payload.values())
+    ):
+        return urlencode(payload).encode("utf-8"), form_type
+    if isinstance(payload, str):
+        return payload.encode("utf-8"), json_type
+    return orjson.dumps(payload), json_type
+
+
+async def forward_once(client: Any, settings: Settings, payload: _Payload) -> None:
+    """POST one payload to the server and write every JSON value of its answer to stdout.
+
+    The answer may be ``application/json`` (one value; an empty body writes nothing),
+    ``application/x-ndjson`` or ``text/event-stream`` (each record or event's data is one
+    value); any other type is read as NDJSON. A value that is not JSON is written as a -32700
+    error, a non-2xx status as an error whose code is the status. Nothing is sent or written
+    once shutdown has begun. Transport errors propagate (:func:`make_request` retries them).
+    """
+    if shutting_down():
+        return
+
+    content_type = getattr(settings, "content_type", None) or CONTENT_TYPE
+    body, body_type = _encode_body(payload, content_type)
+    headers = {
+        "Content-Type": body_type,
+        "Accept": "application/json, application/x-ndjson, text/event-stream",
+    }
+    if settings.auth_header:
+        headers["Authorization"] = settings.auth_header
+
+    async with client.stream("POST", settings.server_url, data=body, headers=headers) as resp:
+        ctype = (resp.headers.get("Content-Type") or "").lower()
+        status = resp.status_code
+        logger.debug("HTTP %s %s", status, ctype)
+
+        if shutting_down():
+            return
+        if status < 200 or status >= 300:
+            send_to_stdout(make_error(f"HTTP {status}", code=status))
+            return
+
+        async def write_value(raw: bytes) -> None:
+            """Write one JSON value of the answer, or a parse error in its place."""
+            if shutting_down():
+                return
+            try:
+                value = orjson.loads(raw)
+            except Exception:
+                logger.warning("Invalid JSON from server: %s", raw)
+                text = raw if isinstance(raw, str) else str(raw)
+                send_to_stdout(make_error("Invalid JSON from server", JSONRPC_PARSE_ERROR, text))
+                return
+            send_to_stdout(value)
+
+        try:
+            if "event-stream" in ctype:
+                async for data in sse_events(resp):
+                    if shutting_down():
+                        break
+                    if not data:
+                        continue
+                    await write_value(data)
+                return
+
+            if "ndjson" in ctype:
+                async for line in ndjson_lines(resp):
+                    if shutting_down():
+                        break
+                    await write_value(line)
+                return
+
+            if "application/json" in ctype:
+                raw = await resp.aread()
+                if shutting_down() or not raw.strip():
+                    return
+                try:
+                    value = orjson.loads(raw)
+                except Exception:
+                    text = raw.decode("utf-8", "replace")
+                    send_to_stdout(make_error("Invalid JSON response", JSONRPC_PARSE_ERROR, text))
+                    return
+                send_to_stdout(value)
+                return
+
+            # Any other (or no) content type: try it as NDJSON.
+            async for line in ndjson_lines(resp):
+                if shutting_down():
+                    break
+                await write_value(line)
+        except _RecordTooLarge as error:
+            # The server did answer: sending the request again would not make the record
+            # smaller, so report it here instead of letting make_request retry.
+            logger.warning("Response record over the size limit: %s", error)
+            send_to_stdout(make_error("Response exceeds the size limit", data=str(error)))
+
+
+async def make_request(
+    client: Any,
+    settings: Settings,
+    payload: _Payload,
+    *,
+    max_retries: int = 5,
+    base_delay: float = 0.25,
+) -> None:
+    """Call :func:`forward_once`, retrying on any exception with exponential backoff.
+
+    The n-th retry waits ``min(base_delay * 2 ** (n - 1), 8)`` seconds. After ``max_retries``
+    retries a ``max retries exceeded`` error (code -32000) is written. Shutdown stops it.
+    """
+    failures = 0
+    while not shutting_down():
+        try:
+            await forward_once(client, settings, payload)
+            return
+        except Exception as error:
+            if shutting_down():
+                return
+            logger.warning("Network or unexpected error in forward_once: %s", error)
+            failures += 1
+            if failures > max_retries:
+                send_to_stdout(make_error("max retries exceeded", JSONRPC_SERVER_ERROR))
+                return
+            await asyncio.sleep(min(base_delay * (2 ** (failures - 1)), 8.0))
+
+
+# ---------------------------------------------------------------------------
+# HTTP client with retries on open
+# ---------------------------------------------------------------------------
+
+_CLIENT_OPTIONS = frozenset(
+    {"connect_timeout", "verify", "cert", "http2", "headers", "max_retries", "follow_redirects"}
+)
+
+
+def _client_options(client_args: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for :class:`mcp_wrapper_rs.Client` from httpx-style ``client_args``.
+
+    ``timeout`` may be seconds, ``None`` (no limit) or an ``httpx.Timeout``-like object (its
+    ``read`` and ``connect``). ``limits`` is accepted and ignored (the native pool sizes
+    itself). The native client's own connect retries are off unless ``max_retries`` is given:
+    :class:`ResilientHttpClient` does the retrying.
+    """
+    options: dict[str, Any] = {"max_retries": 0}
+    connect_given = "connect_timeout" in client_args
+    for key, value in client_args.items():
+        if key == "timeout":
+            if value is None or isinstance(value, (int, float)):
+                options["timeout"] = value
+                if not connect_given:
+                    options["connect_timeout"] = value
+            else:
+                options["timeout"] = getattr(value, "read", None)
+                if not connect_given:
+                    options["connect_timeout"] = getattr(value, "connect", None)
+        elif key in _CLIENT_OPTIONS:
+            options[key] = value
+        elif key != "limits":
+            raise TypeError(f"ResilientHttpClient: unsupported client argument {key!r}")
+    return options
+
+
+def _request_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for ``Client.stream``: httpx's ``data=`` bytes/str become ``content=``."""
+    options: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key == "data" and isinstance(value, (bytes, bytearray, memoryview, str)):
+            options["content"] = value
+        elif key in ("content", "data", "json", "headers"):
+            options[key] = value
+        else:
+            raise TypeError(f"ResilientHttpClient: unsupported request argument {key!r}")
+    return options
+
+
+def _retryable_error(error: BaseException) -> bool:
+    """Connect failures, timeouts and broken connections are worth another try."""
+    return isinstance(error, (TimeoutException, RemoteProtocolError)) or (
+        isinstance(error, TransportError) and isinstance(error, ConnectionError)
+    )
+
+
+class ResilientHttpClient:
+    """An HTTP client that opens requests again after transient failures.
+
+    The same constructor and methods as ``mcpgateway.utils.retry_manager.ResilientHttpClient``,
+    on :class:`mcp_wrapper_rs.Client`. A request is opened up to ``max_retries`` times: after
+    a connect error, a timeout or a broken connection, and after a 408, 429, 502, 503 or 504
+    status, it waits ``base_backoff * 2 ** attempt`` seconds plus up to ``jitter_max`` of that
+    again, capped at ``max_delay`` (a 429's numeric ``Retry-After`` instead), then sends
+    again. Any other status is handed to the caller. Errors while the caller reads the body
+    are not retried here.
+
+    ``client_args`` are httpx-style client options: ``timeout`` (seconds, ``None`` or an
+    ``httpx.Timeout``-like object), ``verify``, ``cert``, ``http2``, ``headers``,
+    ``follow_redirects`` (and ``limits``, ignored), plus the native ``connect_timeout`` and
+    ``max_retries``.
+    """
+
+    def __init__(
+        self,
+        max_retries: int = 3,
+        base_backoff: float = 1.0,
+        max_delay: float = 60,
+        jitter_max: float = 0.5,
+        client_args: dict[str, Any] | None = None,
+    ) -> None:
+        self.max_retries = max_retries
+        self.base_backoff = base_backoff
+        self.max_delay = max_delay
+        self.jitter_max = jitter_max
+        self.client_args: dict[str, Any] = dict(client_args or {})
+        self.client = Client(**_client_options(self.client_args))
+
+    async def _sleep_with_jitter(self, base: float, jitter_range: float) -> None:
+        """Sleep ``base`` plus a random part of ``jitter_range`` seconds, at most ``max_delay``."""
+        await asyncio.sleep(min(base + random.uniform(0, jitter_range), self.max_delay))
+
+    async def _backoff(self, attempt: int) -> None:
+        delay = self.base_backoff * (2**attempt)
+        await self._sleep_with_jitter(delay, delay * self.jitter_max)
+
+    @contextlib.asynccontextmanager
+    async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[Response]:
+        """``async with client.stream("POST", url, data=..., headers=...) as response:``.
+
+        Raises ``RuntimeError`` once every attempt failed (from the last error, if any).
+        """
+        options = _request_options(kwargs)
+        last_error: Exception | None = None
+        attempt = 0
+        while attempt < self.max_retries:
+            context = self.client.stream(method, url, **options)
+            try:
+                response = await context.__aenter__()
+            except Exception as error:
+                if not _retryable_error(error):
+                    raise
+                last_error = error
+                logger.warning("Error opening stream (will retry): %s", error)
+            else:
+                status = response.status_code
+                if 200 <= status < 300 or status not in RETRYABLE_STATUS_CODES:
+                    try:
+                        yield response
+                    finally:
+                        await context.__aexit__(None, None, None)
+                    return
+                retry_after = response.headers.get("Retry-After") if status == 429 else None
+                await context.__aexit__(None, None, None)
+                logger.info("Response %s: opening the request again", status)
+                wait = _seconds(retry_after)
+                if wait:
+                    await asyncio.sleep(wait)
+                    attempt += 1
+                    continue
+            await self._backoff(attempt)
+            attempt += 1
+        if last_error is not None:
+            raise RuntimeError(str(last_error)) from last_error
+        raise RuntimeError("Max retries reached opening stream")
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        """Send a request with the retries of :meth:`stream` and read the whole response."""
+        async with self.stream(method, url, **kwargs) as response:
+            await response.aread()
+            return response
+
+    async def get(self, url: str, **kwargs: Any) -> Response:
+        """``request("GET", url, ...)``."""
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> Response:
+        """``request("POST", url, ...)``."""
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> Response:
+        """``request("PUT", url, ...)``."""
+        return await self.request("PUT", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> Response:
+        """``request("DELETE", url, ...)``."""
+        return await self.request("DELETE", url, **kwargs)
+
+    async def aclose(self) -> None:
+        """Close the underlying client."""
+        await self.client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc_info: object) -> None:
+        await self.aclose()
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` given in seconds, else ``None``."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Settings, main loop and command line
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    """How the bridge runs: where to, with which credentials, timeouts and concurrency.
+
+    An optional ``content_type`` attribute set on an instance overrides
+    ``FORGE_CONTENT_TYPE`` for :func:`forward_once`.
+
+    >>> Settings("http://h/mcp/", None).concurrency == DEFAULT_CONCURRENCY
+    True
+    """
+
+    server_url: str
+    auth_header: str | None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    response_timeout: float = DEFAULT_RESPONSE_TIMEOUT
+    concurrency: int = DEFAULT_CONCURRENCY
+    log_level: str | None = None
+
+
+def _ssl_verify() -> bool:
+    """Certificates are checked unless ``SKIP_SSL_VERIFY`` is a true value."""
+    return os.environ.get("SKIP_SSL_VERIFY", "").strip().lower() not in _TRUE_WORDS
+
+
+async def main_async(settings: Settings) -> None:
+    """Run the bridge until stdin ends or shutdown begins.
+
+    A reader task queues stdin's messages; each one is forwarded by its own task through
+    :func:`make_request`, at most ``settings.concurrency`` at once. When the loop stops, the
+    tasks still running are cancelled and the HTTP client is closed.
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    reader = asyncio.create_task(stdin_reader(queue))
+    slots = asyncio.Semaphore(settings.concurrency)
+    client = ResilientHttpClient(
+        max_retries=5,
+        base_backoff=0.25,
+        max_delay=8.0,
+        jitter_max=0.25,
+        client_args={
+            "timeout": settings.response_timeout,
+            "connect_timeout": settings.connect_timeout,
+            "http2": True,
+            "verify": _ssl_verify(),
+        },
+    )
+
+    tasks: set[asyncio.Task[None]] = set()
+    try:
+        while not shutting_down():
+            item = await queue.get()
+            if item is None:
+                break
+
+            async def worker(payload: _Payload = item) -> None:
+                async with slots:
+                    if not shutting_down():
+                        await make_request(client, settings, payload)
+
+            task = asyncio.create_task(worker())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        _mark_shutdown()
+        for task in list(tasks):
+            task.cancel()
+        if tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks)
+    finally:
+        reader.cancel()
+        # Wait for the reader without raising what ended it: when shutdown came from a signal
+        # or a broken stdout, it is cancelled mid-read (the original let that CancelledError
+        # escape from here).
+        with contextlib.suppress(Exception):
+            await asyncio.wait([reader])
+            if not reader.cancelled():
+                reader.exception()
+        with contextlib.suppress(Exception):
+            await client.aclose()
+
+
+def parse_args() -> Settings:
+    """Build :class:`Settings` from ``sys.argv`` and the environment.
+
+    Exits with status 2 (after a message on stderr) when no server URL is given.
+    """
+    parser = argparse.ArgumentParser(description="Stdio MCP Client <-> MCP HTTP Bridge")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("MCP_SERVER_URL"),
+        help="MCP server URL (env: MCP_SERVER_URL)",
+    )
+    parser.add_argument(
+        "--auth",
+        default=os.environ.get("MCP_AUTH"),
+        help="Authorization header value (env: MCP_AUTH)",
+    )
+    parser.add_argument(
+        "--timeout",
+        default=os.environ.get("MCP_TOOL_CALL_TIMEOUT"),
+        help="Response timeout in seconds (env: MCP_TOOL_CALL_TIMEOUT, default 60)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("MCP_WRAPPER_LOG_LEVEL", "INFO"),
+        help="Logging level, or OFF (env: MCP_WRAPPER_LOG_LEVEL, default INFO)",
+    )
+    args = parser.parse_args()
+    if not args.url:
+        print("Error: MCP server URL must be provided via --url or MCP_SERVER_URL", file=sys.stderr)
+        sys.exit(2)
+    return Settings(
+        server_url=convert_url(args.url),
+        auth_header=args.auth,
+        connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+        response_timeout=float(args.timeout) if args.timeout else DEFAULT_RESPONSE_TIMEOUT,
+        concurrency=DEFAULT_CONCURRENCY,
+        log_level=args.log_level,
+    )
+
+
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    """Make SIGINT and SIGTERM start shutdown, where the platform and loop allow it."""
+    for signum in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)):
+        if signum is None:
+            continue
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, _mark_shutdown)
+
+
+def main() -> None:
+    """The command line: parse settings, set up logging and run :func:`main_async`."""
+    settings = parse_args()
+    setup_logging(settings.log_level)
+    if not logger.disabled:
+        logger.info("Starting MCP stdio wrapper -> %s", settings.server_url)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    _install_signal_handlers(loop)
+    try:
+        loop.run_until_complete(main_async(settings))
+    finally:
+        loop.run_until_complete(asyncio.sleep(0))
+        with contextlib.suppress(Exception):
+            loop.close()
+        if not logger.disabled:
+            logger.info("Shutdown complete.")
+
+
+if __name__ == "__main__":
+    main()
