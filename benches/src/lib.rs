@@ -1,5 +1,6 @@
 //! Shared helpers for the benchmarks of mcp-wrapper-rs: payload generators, the requests the
-//! forwarding benches send to `test-server`, and readers of `/proc` for memory and CPU.
+//! forwarding benches send to `test-server`, and readers of `/proc` for memory and CPU
+//! (of this process, of another one, or of a process and its descendants).
 //!
 //! The generators build what an MCP server streams back for `tools/call`: a JSON-RPC result
 //! whose one text content item is padded so the whole message has an exact byte length. They
@@ -190,6 +191,17 @@ pub fn sse_stream_request(id: u64, count: u64, event_bytes: usize) -> String {
     )
 }
 
+/// A `tools/call` of `echo` that asks test-server (through its `test-server/fault` `_meta`)
+/// for one answer of exactly `message_bytes` bytes in the body format `format` (`json`,
+/// `sse` or `ndjson`: the names of `test_server::BodyFormat`), with test-server's default
+/// framing (a `Content-Length` for JSON, chunked for the streaming formats).
+#[must_use]
+pub fn message_request(id: u64, format: &str, message_bytes: usize) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{}},"_meta":{{"test-server/fault":{{"message_bytes":{message_bytes},"format":"{format}"}}}}}}}}"#
+    )
+}
+
 /// The bytes on the wire of one SSE event as test-server sends it for a message of `len`
 /// bytes: `event: message\ndata: <message>\n\n`.
 #[must_use]
@@ -201,16 +213,139 @@ pub fn test_server_sse_event_bytes(len: usize) -> usize {
 #[must_use]
 pub fn proc_status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_kib(&status, field)
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmHWM`, `VmRSS`, …) in KiB; `None` off Linux or
+/// once the process is gone.
+#[must_use]
+pub fn pid_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status_kib(&status, field)
+}
+
+fn status_kib(status: &str, field: &str) -> Option<u64> {
     status.lines().find_map(|line| {
         let rest = line.strip_prefix(field)?.strip_prefix(':')?;
         rest.trim().strip_suffix("kB")?.trim().parse().ok()
     })
 }
 
+/// `pid` and every live process descended from it (children, grandchildren, …), `pid`
+/// first: the processes of a command that starts helpers (`npx`, a shell, a Python
+/// launcher). Found by reading the parent pid of every process in `/proc`; empty off Linux.
+#[must_use]
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parents: Vec<(u32, u32)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let child: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // The command name may hold spaces and parentheses: fields are counted after
+            // its last closing parenthesis; the parent pid is the second of them.
+            let parent = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            Some((child, parent.parse().ok()?))
+        })
+        .collect();
+    let mut tree = vec![pid];
+    // Breadth first; each pass over `parents` adds the children of one member, so the loop
+    // ends after at most one pass per process.
+    let mut next = 0;
+    while next < tree.len() {
+        let parent = tree[next];
+        for &(child, of) in &parents {
+            if of == parent && !tree.contains(&child) {
+                tree.push(child);
+            }
+        }
+        next += 1;
+    }
+    tree
+}
+
+/// The sum of a `kB` field of `/proc/<pid>/status` over [`process_tree`]`(pid)`, in KiB;
+/// `None` when `pid` itself cannot be read. For `VmHWM` this is the sum of each process's
+/// own peak, an upper bound of the tree's peak.
+#[must_use]
+pub fn tree_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let own = pid_status_kib(pid, field)?;
+    let others: u64 = process_tree(pid)
+        .into_iter()
+        .skip(1)
+        .filter_map(|member| pid_status_kib(member, field))
+        .sum();
+    Some(own + others)
+}
+
+/// Context switches (voluntary and not) of every live thread of [`process_tree`]`(pid)`,
+/// from `/proc/<pid>/task/*/status`; `None` when `pid` itself cannot be read. Threads that
+/// already ended are not counted. Each hop of a message from one thread to another costs
+/// (at least) one.
+#[must_use]
+pub fn tree_context_switches(pid: u32) -> Option<u64> {
+    let own = pid_context_switches(pid)?;
+    let others: u64 = process_tree(pid)
+        .into_iter()
+        .skip(1)
+        .filter_map(pid_context_switches)
+        .sum();
+    Some(own + others)
+}
+
+/// Context switches (voluntary and not) of every live thread of process `pid` alone, from
+/// `/proc/<pid>/task/*/status`; `None` off Linux or once the process is gone.
+#[must_use]
+pub fn pid_context_switches(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue; // the thread has just exited
+        };
+        for field in ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"] {
+            total += status
+                .lines()
+                .find_map(|line| {
+                    line.strip_prefix(field)?
+                        .strip_prefix(':')?
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+                .unwrap_or(0);
+        }
+    }
+    Some(total)
+}
+
+/// The CPU time (user + system) used so far by [`process_tree`]`(pid)`, in seconds, with
+/// what each process has collected from its children that ended (`cutime`, `cstime`);
+/// `None` when `pid` itself cannot be read. Resolution: one tick (10 ms).
+#[must_use]
+pub fn tree_cpu_seconds(pid: u32) -> Option<f64> {
+    let own = stat_cpu_seconds(Some(pid), true)?;
+    let others: f64 = process_tree(pid)
+        .into_iter()
+        .skip(1)
+        .filter_map(|member| stat_cpu_seconds(Some(member), true))
+        .sum();
+    Some(own + others)
+}
+
 /// The CPU time (user + system) a process has used so far, in seconds, from
 /// `/proc/<pid>/stat` (`/proc/self/stat` for `None`); `None` off Linux.
 #[must_use]
 pub fn proc_cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    stat_cpu_seconds(pid, false)
+}
+
+/// `utime + stime` (and `cutime + cstime` with `children`) of `/proc/<pid>/stat`, seconds.
+fn stat_cpu_seconds(pid: Option<u32>, children: bool) -> Option<f64> {
     /// `USER_HZ`: the unit of `/proc/*/stat` times, 100 on every Linux ABI.
     const TICKS_PER_SECOND: f64 = 100.0;
     let path = pid.map_or_else(
@@ -223,8 +358,14 @@ pub fn proc_cpu_seconds(pid: Option<u32>) -> Option<f64> {
     // Fields 14 and 15 of stat(5) (utime, stime) are the 12th and 13th after the name.
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
+    let mut ticks = utime + stime;
+    if children {
+        let cutime: u64 = fields.next()?.parse().ok()?;
+        let cstime: u64 = fields.next()?.parse().ok()?;
+        ticks += cutime + cstime;
+    }
     #[allow(clippy::cast_precision_loss)] // ticks stay far below 2^52
-    Some((utime + stime) as f64 / TICKS_PER_SECOND)
+    Some(ticks as f64 / TICKS_PER_SECOND)
 }
 
 /// The CPU time, in nanoseconds, used so far by the threads of this process whose name does
@@ -312,6 +453,7 @@ mod tests {
             (echo_request(1), "echo"),
             (large_json_request(2, 1 << 28), "echo"),
             (sse_stream_request(3, 1 << 20, 1024), "stream"),
+            (message_request(4, "sse", 1 << 25), "echo"),
         ] {
             let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
             assert_eq!(value["method"], "tools/call");
@@ -331,6 +473,13 @@ mod tests {
             assert!(proc_status_kib("VmHWM").is_some_and(|kib| kib > 0));
             assert!(proc_cpu_seconds(None).is_some());
             assert!(proc_cpu_seconds(Some(std::process::id())).is_some());
+            let me = std::process::id();
+            assert_eq!(process_tree(me).first(), Some(&me));
+            assert!(pid_status_kib(me, "VmHWM").is_some_and(|kib| kib > 0));
+            assert!(tree_status_kib(me, "VmHWM").is_some_and(|kib| kib > 0));
+            assert!(tree_cpu_seconds(me).is_some());
+            assert!(tree_context_switches(me).is_some());
+            assert!(pid_context_switches(me).is_some());
             let spin = std::time::Instant::now();
             let before = threads_cpu_ns("no-such-thread").expect("schedstat");
             while spin.elapsed() < std::time::Duration::from_millis(5) {}
