@@ -128,12 +128,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(stdin);
     let status = child.wait()?;
     println!("\nstdin closed: the bridge exited with {status}");
-    let posts = server
+    let posts: Vec<_> = server
         .requests()
-        .iter()
+        .into_iter()
         .filter(|r| r.method == "POST")
+        .collect();
+    let with_session = posts
+        .iter()
+        .filter(|r| r.header("mcp-session-id").is_some())
         .count();
-    println!("test-server received {posts} POSTs, all with session id after initialize");
+    println!(
+        "test-server received {} POSTs; {with_session} carried the session id it gave at initialize",
+        posts.len()
+    );
     Ok(())
 }
 
