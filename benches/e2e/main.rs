@@ -340,22 +340,7 @@ impl Server {
                 child: None,
             });
         }
-        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        let mut child = Command::new(exe)
-            .arg("serve")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("starting the server process: {e}"))?;
-        let mut url = String::new();
-        let stdout = child.stdout.take().ok_or("no server stdout")?;
-        BufReader::new(stdout)
-            .read_line(&mut url)
-            .map_err(|e| format!("reading the server URL: {e}"))?;
-        let url = url.trim().to_owned();
-        if url.is_empty() {
-            return Err("the server process printed no URL".to_owned());
-        }
+        let (child, url) = benches::spawn_server_process()?;
         Ok(Self {
             url,
             child: Some(child),

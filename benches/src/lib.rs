@@ -394,6 +394,34 @@ pub fn threads_cpu_ns(exclude_prefix: &str) -> Option<u64> {
     Some(total)
 }
 
+/// Re-runs this executable as `<exe> serve` (a loopback server in a process of its own, so
+/// that its CPU and memory are not counted as the client's) and returns the child and the
+/// URL it prints as its first line. Closing the child's stdin stops it.
+///
+/// # Errors
+///
+/// When the process cannot be started or prints no URL.
+pub fn spawn_server_process() -> Result<(std::process::Child, String), String> {
+    use std::io::BufRead as _;
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut child = std::process::Command::new(exe)
+        .arg("serve")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting the server process: {e}"))?;
+    let mut url = String::new();
+    let stdout = child.stdout.take().ok_or("no server stdout")?;
+    std::io::BufReader::new(stdout)
+        .read_line(&mut url)
+        .map_err(|e| format!("reading the server URL: {e}"))?;
+    let url = url.trim().to_owned();
+    if url.is_empty() {
+        return Err("the server process printed no URL".to_owned());
+    }
+    Ok((child, url))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

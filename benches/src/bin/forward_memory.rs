@@ -26,8 +26,8 @@
 //! Options: `--client ours|reqwest` (a bare reqwest read of the body's chunks, the floor of
 //! the same HTTP stack) and `--runtime spawn|block_on|current` (see [`Flavour`]).
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::process::{Command, ExitCode, Stdio};
+use std::io::{Read as _, Write as _};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use benches::{
@@ -141,21 +141,7 @@ fn orchestrate(args: &[String]) -> Result<(), String> {
         return Err(format!("unknown case {bad:?}: expected json or sse"));
     }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let mut server = Command::new(&exe)
-        .arg("serve")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("starting the server process: {e}"))?;
-    let mut url = String::new();
-    let stdout = server.stdout.take().ok_or("no server stdout")?;
-    BufReader::new(stdout)
-        .read_line(&mut url)
-        .map_err(|e| format!("reading the server URL: {e}"))?;
-    let url = url.trim().to_owned();
-    if url.is_empty() {
-        return Err("the server process printed no URL".to_owned());
-    }
+    let (mut server, url) = benches::spawn_server_process()?;
     println!(
         "server: pid {} at {url}; client: fresh process per case",
         server.id()
