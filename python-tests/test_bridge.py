@@ -93,6 +93,25 @@ def test_run_bridge_takes_keyword_options(mcp_server: Server) -> None:
     assert answer["result"]["content"][0]["text"] == '{"a":1}'
 
 
+def test_run_bridge_leaves_stdin_and_stdout_blocking_for_the_program_after_it(
+    mcp_server: Server,
+) -> None:
+    # The bridge serves pipes non-blocking on its runtime; the program that called it must
+    # get them back as they were (a non-blocking stdout makes `print` fail on a full pipe).
+    code = (
+        "import fcntl, os, sys, mcp_wrapper_rs\n"
+        "flags = lambda fd: fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK\n"
+        "before = (flags(0), flags(1))\n"
+        f"code = mcp_wrapper_rs.run_bridge({mcp_server.url!r}, log_level='OFF')\n"
+        "print(f'flags before {before} after {(flags(0), flags(1))} exit {code}')\n"
+    )
+    result = run(["-c", code], PING)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode().splitlines()
+    assert json.loads(out[0]) == {"jsonrpc": "2.0", "id": 1, "result": {}}
+    assert out[1] == "flags before (0, 0) after (0, 0) exit 0"
+
+
 def test_run_bridge_answers_pending_requests_on_sigint(mcp_server: Server) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "mcp_wrapper_rs", "--url", mcp_server.url, "--log-level", "OFF"],

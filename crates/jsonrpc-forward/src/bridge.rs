@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio_util::task::TaskTracker;
 
 use crate::client::Client;
@@ -29,7 +29,10 @@ use crate::error::{Error, display_chain};
 use crate::message::{Outgoing, error_response};
 use crate::peek::PeekError;
 use crate::session::Session;
-use crate::stdio::{Line, Out, spawn_reader, spawn_writer};
+use crate::stdio::{
+    Line, Out, async_stdin, async_stdout, spawn_async_reader, spawn_async_writer, spawn_reader,
+    spawn_writer,
+};
 
 /// The default number of requests in flight.
 pub const DEFAULT_CONCURRENCY: usize = 10;
@@ -74,16 +77,46 @@ impl Bridge {
     /// Runs on the process's stdin and stdout until stdin ends, SIGINT or SIGTERM arrives,
     /// or stdout closes.
     ///
-    /// The thread reading stdin may stay blocked in `read` after this returns; a process
-    /// exits anyway.
+    /// A stdin or stdout that is a pipe or a socket is made non-blocking and served on this
+    /// runtime (and put back in blocking mode at the end); a file or a terminal gets a
+    /// thread. Such a thread reading stdin may stay blocked in `read` after this returns; a
+    /// process exits anyway.
     ///
     /// # Errors
     ///
     /// When the IO threads or the signal handlers cannot be set up.
     pub async fn run_stdio(self) -> std::io::Result<Exit> {
         let shutdown = shutdown_signal()?;
-        self.run(std::io::stdin(), std::io::stdout(), shutdown)
-            .await
+        let (stdout, stdin) = (async_stdout(), async_stdin());
+        let kind = |on_runtime: bool| if on_runtime { "runtime" } else { "thread" };
+        tracing::debug!(
+            stdin = kind(stdin.is_some()),
+            stdout = kind(stdout.is_some()),
+            "stdio served by"
+        );
+        // Held until the end: they put the descriptors back in blocking mode.
+        let mut restore = Vec::new();
+        let output = match stdout {
+            Some((stdout, back)) => {
+                restore.push(back);
+                spawn_async_writer(stdout)
+            }
+            None => spawn_writer(std::io::stdout())?,
+        };
+        let (lines, reader) = match stdin {
+            Some((stdin, back)) => {
+                restore.push(back);
+                let (lines, task) = spawn_async_reader(stdin, self.max_line_bytes);
+                (lines, Some(task))
+            }
+            None => (spawn_reader(std::io::stdin(), self.max_line_bytes)?, None),
+        };
+        let exit = self.serve(lines, output, shutdown).await;
+        if let Some(reader) = reader {
+            reader.abort();
+        }
+        drop(restore);
+        Ok(exit)
     }
 
     /// Runs on `input` and `output` until `input` ends, `shutdown` completes, or `output`
@@ -98,8 +131,18 @@ impl Bridge {
         W: Write + Send + 'static,
         S: Future<Output = ()>,
     {
-        let (writer, mut output_closed) = spawn_writer(output)?;
+        let output = spawn_writer(output)?;
         let lines = spawn_reader(input, self.max_line_bytes)?;
+        Ok(self.serve(lines, output, shutdown).await)
+    }
+
+    /// The bridge between a reader's lines and a writer, whichever kind they are.
+    async fn serve<S: Future<Output = ()>>(
+        self,
+        lines: mpsc::Receiver<Line>,
+        (writer, mut output_closed): (mpsc::Sender<Out>, watch::Receiver<bool>),
+        shutdown: S,
+    ) -> Exit {
         let pending = Arc::new(Pending::default());
         let tasks = TaskTracker::new();
         let session = Arc::new(Session::default());
@@ -141,7 +184,7 @@ impl Bridge {
             }
             Exit::OutputClosed => {}
         }
-        Ok(exit)
+        exit
     }
 }
 

@@ -7,8 +7,10 @@ use jsonrpc_forward::cli::{Args, run};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One runtime thread: stdin and stdout pipes are served on it too (see `stdio`), so a
+    // request crosses no thread on its way; a second worker would be woken for every
+    // exchange (twice the context switches, no gain for IO-bound work).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

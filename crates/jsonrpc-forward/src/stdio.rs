@@ -1,18 +1,28 @@
-//! The bridge's two pipes, each owned by one thread.
+//! The bridge's two pipes: a reader that frames input into lines and a writer that owns the
+//! output, each talking to the bridge through a channel.
 //!
-//! A reader thread frames stdin into lines with [`NdjsonDecoder`] (blank lines skipped, an
-//! over-long line reported and skipped without being buffered) and hands them to the async
-//! side through a bounded channel, so a fast client waits rather than filling memory. A writer
-//! thread owns stdout: one line per message, buffered, flushed whenever its queue runs empty,
-//! so lines never interleave and a burst costs one write. Blocking threads, not tokio's
-//! async stdio, because tokio runs each stdio call on its blocking pool anyway, and a thread
-//! that stays in `read` costs no hop per line.
+//! The reader frames input with [`NdjsonDecoder`] (blank lines skipped, an over-long line
+//! reported and skipped without being buffered) and hands lines over through a bounded
+//! channel, so a fast client waits rather than filling memory. The writer writes one line per
+//! message, buffered, flushed whenever its queue runs empty, so lines never interleave and a
+//! burst costs one write.
+//!
+//! Each comes in two kinds. When stdin or stdout is a pipe or a socket (as MCP clients spawn
+//! servers: pipes, or socketpairs from Node's libuv), it is made non-blocking and served by a
+//! task on the bridge's own runtime ([`async_stdin`], [`async_stdout`]): a request then wakes
+//! no other thread on its way in or out, and on a VM each thread wake-up costs ~10 µs of CPU.
+//! Anything else (a file, a terminal, the `Read`/`Write` values of [`Bridge::run`]) gets a
+//! blocking thread ([`spawn_reader`], [`spawn_writer`]), because epoll cannot wait on files
+//! and a terminal must not be left non-blocking for the shell.
+//!
+//! [`Bridge::run`]: crate::Bridge::run
 
 use std::io::{self, BufWriter, Read, Write};
 use std::thread;
 
 use bytes::{Bytes, BytesMut};
 use stream_parse::NdjsonDecoder;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// One framed line of input.
@@ -34,13 +44,40 @@ pub(crate) enum Out {
 }
 
 const READ_CHUNK: usize = 64 * 1024;
+/// Lines read ahead of the bridge.
+const LINES_AHEAD: usize = 64;
+/// Messages queued for output.
+const OUTPUT_QUEUE: usize = 1024;
+
+/// The next framed line of `buf` (at the end of input when `eof`), if a whole one is there.
+fn next_line(decoder: &mut NdjsonDecoder, buf: &mut BytesMut, eof: bool) -> Option<Line> {
+    let framed = if eof {
+        decoder.decode_eof(buf)
+    } else {
+        decoder.decode(buf)
+    };
+    match framed {
+        Ok(Some(line)) => Some(Line::Message(line)),
+        Ok(None) => None,
+        Err(stream_parse::Error::TooLong { limit }) => Some(Line::TooLong { limit }),
+        Err(e) => {
+            tracing::warn!(error = %e, "stdin framing failed");
+            None
+        }
+    }
+}
+
+/// What a failed read means: the end of input, after a warning (EINTR is retried).
+fn read_failed(e: &io::Error) {
+    tracing::warn!(error = %e, "reading stdin failed; treating it as its end");
+}
 
 /// Starts the reader thread. The channel closes at end of input (or on a read error).
 pub(crate) fn spawn_reader<R: Read + Send + 'static>(
     mut input: R,
     max_line_bytes: usize,
 ) -> io::Result<mpsc::Receiver<Line>> {
-    let (tx, rx) = mpsc::channel(64);
+    let (tx, rx) = mpsc::channel(LINES_AHEAD);
     thread::Builder::new()
         .name("mcp-wrapper-stdin".into())
         .spawn(move || {
@@ -52,26 +89,13 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        tracing::warn!(error = %e, "reading stdin failed; treating it as its end");
+                        read_failed(&e);
                         0
                     }
                 };
                 let eof = n == 0;
                 buf.extend_from_slice(&chunk[..n]);
-                loop {
-                    let item = match if eof {
-                        decoder.decode_eof(&mut buf)
-                    } else {
-                        decoder.decode(&mut buf)
-                    } {
-                        Ok(Some(line)) => Line::Message(line),
-                        Ok(None) => break,
-                        Err(stream_parse::Error::TooLong { limit }) => Line::TooLong { limit },
-                        Err(e) => {
-                            tracing::warn!(error = %e, "stdin framing failed");
-                            break;
-                        }
-                    };
+                while let Some(item) = next_line(&mut decoder, &mut buf, eof) {
                     if tx.blocking_send(item).is_err() {
                         return; // The bridge stopped.
                     }
@@ -84,11 +108,47 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
     Ok(rx)
 }
 
+/// Starts the reader as a task on the current runtime (see [`async_stdin`]).
+///
+/// Unlike a thread blocked in `read`, the task can be stopped: the returned handle aborts
+/// it, so that nothing keeps reading stdin once the bridge is done.
+pub(crate) fn spawn_async_reader(
+    mut input: Box<dyn AsyncRead + Send + Unpin>,
+    max_line_bytes: usize,
+) -> (mpsc::Receiver<Line>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(LINES_AHEAD);
+    let task = tokio::spawn(async move {
+        let mut decoder = NdjsonDecoder::new().with_max_line_bytes(max_line_bytes);
+        let mut buf = BytesMut::new();
+        loop {
+            buf.reserve(READ_CHUNK);
+            let n = match input.read_buf(&mut buf).await {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    read_failed(&e);
+                    0
+                }
+            };
+            let eof = n == 0;
+            while let Some(item) = next_line(&mut decoder, &mut buf, eof) {
+                if tx.send(item).await.is_err() {
+                    return; // The bridge stopped.
+                }
+            }
+            if eof {
+                return;
+            }
+        }
+    });
+    (rx, task)
+}
+
 /// Starts the writer thread. The watch turns `true` when output failed (stdout closed).
 pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     output: W,
 ) -> io::Result<(mpsc::Sender<Out>, watch::Receiver<bool>)> {
-    let (tx, mut rx) = mpsc::channel::<Out>(1024);
+    let (tx, mut rx) = mpsc::channel::<Out>(OUTPUT_QUEUE);
     let (closed_tx, closed_rx) = watch::channel(false);
     thread::Builder::new()
         .name("mcp-wrapper-stdout".into())
@@ -118,4 +178,160 @@ pub(crate) fn spawn_writer<W: Write + Send + 'static>(
             let _ = out.flush();
         })?;
     Ok((tx, closed_rx))
+}
+
+/// Starts the writer as a task on the current runtime (see [`async_stdout`]). The watch
+/// turns `true` when output failed.
+pub(crate) fn spawn_async_writer(
+    output: Box<dyn AsyncWrite + Send + Unpin>,
+) -> (mpsc::Sender<Out>, watch::Receiver<bool>) {
+    let (tx, mut rx) = mpsc::channel::<Out>(OUTPUT_QUEUE);
+    let (closed_tx, closed_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut out = tokio::io::BufWriter::with_capacity(READ_CHUNK, output);
+        while let Some(item) = rx.recv().await {
+            match item {
+                Out::Line(line) => {
+                    let mut written = out.write_all(&line).await;
+                    if written.is_ok() {
+                        written = out.write_all(b"\n").await;
+                    }
+                    if written.is_ok() && rx.is_empty() {
+                        written = out.flush().await;
+                    }
+                    if let Err(e) = written {
+                        tracing::debug!(error = %e, "stdout is closed");
+                        let _ = closed_tx.send(true);
+                        return;
+                    }
+                }
+                Out::Finish(done) => {
+                    if out.flush().await.is_err() {
+                        let _ = closed_tx.send(true);
+                    }
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+        let _ = out.flush().await;
+    });
+    (tx, closed_rx)
+}
+
+/// A stream served on the runtime, and what puts its descriptor back as it was.
+pub(crate) type OnRuntime<T> = (T, Restore);
+
+/// Stdin as a non-blocking stream on the current runtime, when it is a pipe or a socket;
+/// `None` otherwise (a file, a terminal), or off Unix.
+///
+/// The flag lands on the open file description that stdin shares with whoever else holds
+/// that pipe end; the [`Restore`] puts it back when the bridge is done (it matters when the
+/// bridge runs inside a bigger program: `run_bridge` from Python).
+pub(crate) fn async_stdin() -> Option<OnRuntime<Box<dyn AsyncRead + Send + Unpin>>> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd as _;
+        let fd = io::stdin().as_fd().try_clone_to_owned().ok()?;
+        let kind = unix::Kind::of(&fd)?;
+        let restore = unix::set_nonblocking(&fd)?;
+        let stream: Box<dyn AsyncRead + Send + Unpin> = match kind {
+            unix::Kind::Fifo => Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()?),
+            unix::Kind::Socket => Box::new(unix::socket(fd)?),
+        };
+        Some((stream, restore))
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Stdout as a non-blocking stream on the current runtime, when it is a pipe or a socket
+/// that stderr does not share (`2>&1`: a non-blocking stderr could drop log lines); `None`
+/// otherwise, or off Unix. See [`async_stdin`].
+pub(crate) fn async_stdout() -> Option<OnRuntime<Box<dyn AsyncWrite + Send + Unpin>>> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd as _;
+        let fd = io::stdout().as_fd().try_clone_to_owned().ok()?;
+        if unix::same_file(fd.as_fd(), io::stderr().as_fd())? {
+            return None;
+        }
+        let kind = unix::Kind::of(&fd)?;
+        let restore = unix::set_nonblocking(&fd)?;
+        let stream: Box<dyn AsyncWrite + Send + Unpin> = match kind {
+            unix::Kind::Fifo => Box::new(tokio::net::unix::pipe::Sender::from_owned_fd(fd).ok()?),
+            unix::Kind::Socket => Box::new(unix::socket(fd)?),
+        };
+        Some((stream, restore))
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+#[cfg(unix)]
+pub(crate) use unix::Restore;
+
+/// Off Unix nothing is served on the runtime, so there is nothing to restore.
+#[cfg(not(unix))]
+#[derive(Debug)]
+pub(crate) struct Restore;
+
+#[cfg(unix)]
+mod unix {
+    use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+    use rustix::fs::{FileType, OFlags, fcntl_getfl, fcntl_setfl, fstat};
+
+    /// The descriptors served by a task rather than a thread.
+    pub(super) enum Kind {
+        Fifo,
+        Socket,
+    }
+
+    impl Kind {
+        pub(super) fn of(fd: &OwnedFd) -> Option<Self> {
+            match FileType::from_raw_mode(fstat(fd).ok()?.st_mode) {
+                FileType::Fifo => Some(Self::Fifo),
+                FileType::Socket => Some(Self::Socket),
+                _ => None,
+            }
+        }
+    }
+
+    /// Whether two descriptors are the same file (`2>&1`). `None` when one cannot be read.
+    pub(super) fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> Option<bool> {
+        let (a, b) = (fstat(a).ok()?, fstat(b).ok()?);
+        Some(a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    }
+
+    /// Puts the file status flags of a descriptor back as they were, when dropped.
+    #[derive(Debug)]
+    pub(crate) struct Restore {
+        fd: OwnedFd,
+        flags: OFlags,
+    }
+
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = fcntl_setfl(&self.fd, self.flags);
+        }
+    }
+
+    /// Sets `O_NONBLOCK` on `fd`'s open file description.
+    pub(super) fn set_nonblocking(fd: &OwnedFd) -> Option<Restore> {
+        let flags = fcntl_getfl(fd).ok()?;
+        let restore = Restore {
+            fd: fd.try_clone().ok()?,
+            flags,
+        };
+        fcntl_setfl(fd.as_fd(), flags | OFlags::NONBLOCK).ok()?;
+        Some(restore)
+    }
+
+    /// A socket (a socketpair end from a Node parent; or TCP from inetd: reads and writes
+    /// are the same system calls, which is all a `UnixStream` makes of it), already
+    /// non-blocking.
+    pub(super) fn socket(fd: OwnedFd) -> Option<tokio::net::UnixStream> {
+        tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd)).ok()
+    }
 }

@@ -308,3 +308,145 @@ fn bridge_records_the_session_id_and_sends_it_on_later_requests() {
         "the notification reached the server first"
     );
 }
+
+/// Starts `mcp-wrapper` on the given stdio.
+fn run_on(
+    url: &str,
+    stdin: std::process::Stdio,
+    stdout: std::process::Stdio,
+    stderr: std::process::Stdio,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    std::process::Command::new(common::wrapper::BIN)
+        .args(["--url", url])
+        .env("MCP_WRAPPER_LOG_LEVEL", "OFF")
+        .envs(env.iter().copied())
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn mcp-wrapper")
+}
+
+fn wait_exit(child: &mut std::process::Child) -> i32 {
+    let deadline = Instant::now() + T;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(Instant::now() < deadline, "the bridge did not exit in time");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The ids answered with a result in `text`, one JSON line each (other lines ignored).
+fn answered_ids(text: &str) -> Vec<u64> {
+    let mut ids: Vec<u64> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m.get("result").is_some())
+        .filter_map(|m| m["id"].as_u64())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn requests(ids: std::ops::RangeInclusive<u64>) -> String {
+    ids.map(|id| call(id, "echo", json!({"n": id})).to_string() + "\n")
+        .collect()
+}
+
+// Pipes take the non-blocking path on the runtime (every other test here); a regular file
+// and a terminal take the thread path, sockets (Node's libuv spawns with socketpairs) the
+// non-blocking one again, and a stdout shared with stderr the thread path for stdout only.
+
+#[test]
+fn bridge_reads_a_file_and_writes_a_file() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let dir = std::env::temp_dir().join(format!("bridge-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (input, output, log) = (
+        dir.join("in.jsonl"),
+        dir.join("out.jsonl"),
+        dir.join("err.log"),
+    );
+    std::fs::write(&input, requests(1..=20)).expect("write input");
+    let mut child = run_on(
+        &server.url(),
+        std::fs::File::open(&input).expect("input").into(),
+        std::fs::File::create(&output).expect("output").into(),
+        std::fs::File::create(&log).expect("log").into(),
+        &[("MCP_WRAPPER_LOG_LEVEL", "debug")],
+    );
+    assert_eq!(wait_exit(&mut child), 0);
+    let text = std::fs::read_to_string(&output).expect("output");
+    let log = std::fs::read_to_string(&log).expect("log");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(answered_ids(&text), (1..=20).collect::<Vec<_>>(), "{text}");
+    assert!(log.contains(r#"stdin="thread" stdout="thread""#), "{log}");
+}
+
+#[cfg(unix)]
+#[test]
+fn bridge_serves_socketpairs_as_a_node_parent_spawns_it() {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::net::UnixStream;
+
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let (mut to_child, child_in) = UnixStream::pair().expect("socketpair");
+    let (mut from_child, child_out) = UnixStream::pair().expect("socketpair");
+    let log_path = std::env::temp_dir().join(format!("bridge-socket-{}.log", std::process::id()));
+    let mut child = run_on(
+        &server.url(),
+        std::os::fd::OwnedFd::from(child_in).into(),
+        std::os::fd::OwnedFd::from(child_out).into(),
+        std::fs::File::create(&log_path).expect("log").into(),
+        &[("MCP_WRAPPER_LOG_LEVEL", "debug")],
+    );
+    to_child
+        .write_all(requests(1..=50).as_bytes())
+        .expect("write");
+    to_child
+        .shutdown(std::net::Shutdown::Write)
+        .expect("end of input");
+    from_child.set_read_timeout(Some(T)).expect("timeout");
+    let mut text = String::new();
+    from_child
+        .read_to_string(&mut text)
+        .expect("read to the end");
+    assert_eq!(wait_exit(&mut child), 0);
+    assert_eq!(answered_ids(&text), (1..=50).collect::<Vec<_>>(), "{text}");
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    let _ = std::fs::remove_file(&log_path);
+    assert!(log.contains(r#"stdin="runtime" stdout="runtime""#), "{log}");
+}
+
+#[test]
+fn bridge_keeps_answers_whole_when_stderr_shares_stdout() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    let (child_in, mut feed) = std::io::pipe().expect("pipe");
+    let mut child = run_on(
+        &server.url(),
+        child_in.into(),
+        writer.try_clone().expect("dup").into(),
+        writer.into(),
+        // Logs on stderr interleave with the answers on the same pipe (`2>&1`).
+        &[("MCP_WRAPPER_LOG_LEVEL", "debug")],
+    );
+    let collect = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut { reader }, &mut text);
+        text
+    });
+    std::io::Write::write_all(&mut feed, requests(1..=30).as_bytes()).expect("write");
+    drop(feed);
+    assert_eq!(wait_exit(&mut child), 0);
+    let text = collect.join().expect("reader");
+    // Stdout shared with stderr stays blocking (a thread writes it); stdin is a pipe.
+    assert!(
+        text.contains("stdio served by stdin=\"runtime\" stdout=\"thread\""),
+        "{text}"
+    );
+    assert_eq!(answered_ids(&text), (1..=30).collect::<Vec<_>>(), "{text}");
+}

@@ -36,8 +36,11 @@ async fn ten_thousand_messages_over_one_client_reuse_connections() {
     for task in tasks {
         task.await.expect("lane");
     }
+    // One connection per lane, give or take a race: hyper hands a connection back to the
+    // pool from its connection task, so a lane's next request can start just before that
+    // and open one more. Without pooling it would be 10 000.
     assert!(
-        server.accepts() <= 4,
+        server.accepts() <= 8,
         "connections opened: {}",
         server.accepts()
     );
