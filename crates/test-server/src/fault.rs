@@ -47,9 +47,15 @@ pub struct Fault {
     /// Apply the fault only while the request id has arrived at most this many times
     /// (see [`TestServer::hits`](crate::TestServer::hits)): `Some(1)` is "fail once, then
     /// succeed". `None` applies it every time. Ignored for scripted faults and for POSTs that
-    /// carry no request id.
+    /// carry no request id (unless [`Fault::times_key`] is set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub times: Option<u32>,
+
+    /// Count [`Fault::times`] per this key instead of per request id: each POST that carries
+    /// a fault with this key counts once. For clients that send a retry under a new id (a
+    /// bridge that renumbers requests, as SDK-based proxies do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub times_key: Option<String>,
 
     /// Silence before the response headers, in milliseconds.
     #[serde(skip_serializing_if = "is_zero")]

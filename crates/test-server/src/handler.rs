@@ -245,10 +245,12 @@ fn select_fault(messages: &[Value], state: &State) -> Result<Fault, Value> {
             let text = format!("Invalid params: bad {FAULT_META_KEY}: {e}");
             error(id.cloned().unwrap_or(Value::Null), -32602, &text)
         })?;
-        let applies = match (fault.times, id) {
-            (Some(times), Some(id)) => {
-                state.hits(&id_text(id)) <= usize::try_from(times).unwrap_or(usize::MAX)
-            }
+        let limit = fault
+            .times
+            .map(|t| usize::try_from(t).unwrap_or(usize::MAX));
+        let applies = match (limit, &fault.times_key, id) {
+            (Some(limit), Some(key), _) => state.hit_key(key) <= limit,
+            (Some(limit), None, Some(id)) => state.hits(&id_text(id)) <= limit,
             _ => true,
         };
         return Ok(if applies { fault } else { Fault::default() });

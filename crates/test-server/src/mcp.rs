@@ -162,16 +162,40 @@ fn progress_token(message: &Value) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Pads a message to exactly `target` bytes of compact JSON with a `padding` string inside
-/// its `result` or `params` object (else at the top level), when it is shorter.
+/// Pads a message to exactly `target` bytes of compact JSON, when it is shorter. The padding
+/// goes where a real message carries bulk, so that bridges which rebuild messages from a
+/// schema (SDK-based proxies) keep it: the text of a tool result's first content item, or
+/// the `message` of a progress notification; else a `padding` string inside its `result` or
+/// `params` object (else at the top level).
 pub(crate) fn pad(message: &mut Value, target: usize) {
     if !message.is_object() {
         return;
     }
-    padding_slot(message)["padding"] = Value::String(String::new());
+    let has_text = |m: &Value| {
+        m.pointer("/result/content/0/text")
+            .or_else(|| m.pointer("/params/message"))
+            .is_some_and(Value::is_string)
+    };
+    if !has_text(message) {
+        padding_slot(message)["padding"] = Value::String(String::new());
+    }
     let base = message.to_string().len();
-    if let Some(extra) = target.checked_sub(base).filter(|n| *n > 0) {
-        padding_slot(message)["padding"] = Value::String("x".repeat(extra));
+    let Some(extra) = target.checked_sub(base).filter(|n| *n > 0) else {
+        return;
+    };
+    // An ASCII letter adds exactly one byte to the compact JSON of a string.
+    let slot = if has_text(message) {
+        let path = if message.pointer("/result/content/0/text").is_some() {
+            "/result/content/0/text"
+        } else {
+            "/params/message"
+        };
+        message.pointer_mut(path)
+    } else {
+        padding_slot(message).get_mut("padding")
+    };
+    if let Some(Value::String(text)) = slot {
+        text.extend(std::iter::repeat_n('x', extra));
     }
 }
 
@@ -417,6 +441,32 @@ mod tests {
         pad(&mut note, 1024);
         assert_eq!(note.to_string().len(), 1024);
         assert!(note["params"]["padding"].is_string());
+    }
+
+    #[test]
+    fn pad_grows_the_text_of_a_tool_result_or_a_progress_message() {
+        let mut response = result(json!(1), text_content("{}".to_owned()));
+        pad(&mut response, 4096);
+        assert_eq!(response.to_string().len(), 4096);
+        assert!(response["result"].get("padding").is_none());
+        let text = response["result"]["content"][0]["text"]
+            .as_str()
+            .expect("text");
+        assert!(text.starts_with("{}x") && text.ends_with('x'));
+        let mut note = progress(&json!("t"), 1, Some(2));
+        pad(&mut note, 777);
+        assert_eq!(note.to_string().len(), 777);
+        assert!(note["params"].get("padding").is_none());
+        assert!(
+            note["params"]["message"]
+                .as_str()
+                .expect("message")
+                .starts_with("step 1x")
+        );
+        // Already long enough: left alone.
+        let before = response.clone();
+        pad(&mut response, 10);
+        assert_eq!(response, before);
     }
 
     #[test]

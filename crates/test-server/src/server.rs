@@ -239,6 +239,8 @@ pub(crate) struct State {
     pub(crate) scenario: Scenario,
     /// Arrivals per request id (its JSON text).
     hits: Mutex<HashMap<String, usize>>,
+    /// Arrivals per [`Fault::times_key`].
+    keyed_hits: Mutex<HashMap<String, usize>>,
     accepts: AtomicUsize,
     requests: Mutex<Vec<RecordedRequest>>,
     sessions: Mutex<HashSet<String>>,
@@ -254,6 +256,7 @@ impl State {
         Self {
             scenario,
             hits: Mutex::default(),
+            keyed_hits: Mutex::default(),
             accepts: AtomicUsize::new(0),
             requests: Mutex::default(),
             sessions: Mutex::default(),
@@ -269,6 +272,14 @@ impl State {
 
     pub(crate) fn hits(&self, id: &str) -> usize {
         lock(&self.hits).get(id).copied().unwrap_or(0)
+    }
+
+    /// Counts one more arrival of a fault with this [`Fault::times_key`]; returns the count.
+    pub(crate) fn hit_key(&self, key: &str) -> usize {
+        let mut hits = lock(&self.keyed_hits);
+        let count = hits.entry(key.to_owned()).or_default();
+        *count += 1;
+        *count
     }
 
     pub(crate) fn record(&self, request: RecordedRequest) {

@@ -188,6 +188,42 @@ async fn status_503_with_retry_after_once_then_success() {
 }
 
 #[tokio::test]
+async fn times_key_counts_a_retry_under_a_new_id_as_the_same_call() {
+    let server = server();
+    let fault = Fault {
+        status: Some(429),
+        times: Some(1),
+        times_key: Some("call-a".to_owned()),
+        ..Fault::default()
+    };
+    bounded(async {
+        let mut client = Client::connect(server.addr()).await.expect("connect");
+        let first = client
+            .post(&echo_with(json!(10), &fault, &json!({})))
+            .await
+            .expect("first");
+        assert_eq!(first.status, StatusCode::TOO_MANY_REQUESTS);
+        // The retry comes with another id (a renumbering proxy): the key still counts it.
+        let retry = client
+            .post(&echo_with(json!(11), &fault, &json!({})))
+            .await
+            .expect("retry");
+        assert_eq!(retry.status, StatusCode::OK);
+        // Another key is a call of its own.
+        let other = Fault {
+            times_key: Some("call-b".to_owned()),
+            ..fault.clone()
+        };
+        let third = client
+            .post(&echo_with(json!(10), &other, &json!({})))
+            .await
+            .expect("other key");
+        assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn status_429_with_an_http_date_and_no_body() {
     let server = server();
     let date = http_date(std::time::SystemTime::now() + Duration::from_secs(1));
