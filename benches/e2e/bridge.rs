@@ -52,7 +52,7 @@ impl BridgeSpec {
         Ok(Self { name, words })
     }
 
-    fn command(&self, launch: &Launch<'_>) -> Command {
+    pub(crate) fn command(&self, launch: &Launch<'_>) -> Command {
         let fill = |word: &str| {
             word.replace("{url}", launch.url)
                 .replace("{concurrency}", &launch.concurrency.to_string())
@@ -193,6 +193,10 @@ impl BridgeProcess {
             bytes += self.read_line()? as u64;
             match answer_id(self.head()) {
                 Some(got) if got == id => {
+                    if !is_response(self.head()) {
+                        let head = String::from_utf8_lossy(self.head()).into_owned();
+                        return Err(self.fail(&format!("line with id {id} is no answer: {head}")));
+                    }
                     if is_error(self.head()) {
                         let head = String::from_utf8_lossy(self.head()).into_owned();
                         return Err(self.fail(&format!("answered {id} with an error: {head}")));
@@ -234,7 +238,7 @@ impl BridgeProcess {
             self.read_line()?;
             let index = answer_id(self.head())
                 .and_then(|id| id.checked_sub(first_id))
-                .filter(|i| *i < total && !is_error(self.head()))
+                .filter(|i| *i < total && is_response(self.head()) && !is_error(self.head()))
                 .and_then(|i| usize::try_from(i).ok());
             match index {
                 Some(i) if !seen[i] => seen[i] = true,
@@ -409,6 +413,12 @@ pub(crate) fn answer_id(head: &[u8]) -> Option<u64> {
     let rest = rest.trim_ascii_start();
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// Whether the first bytes of a line hold a `"result"` or an `"error"` member (a request
+/// echoed back holds neither).
+pub(crate) fn is_response(head: &[u8]) -> bool {
+    memchr::memmem::find(head, b"\"result\"").is_some() || is_error(head)
 }
 
 /// Whether the first bytes of an answer hold an `"error"` member.

@@ -35,6 +35,7 @@
 
 mod bridge;
 mod direct;
+mod matrix;
 mod report;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -50,7 +51,7 @@ use bytes::Bytes;
 use crate::bridge::{BridgeProcess, BridgeSpec, Launch};
 use crate::direct::Direct;
 use crate::report::{
-    Dist, LatencyRow, Pass, Report, StartupRow, ThroughputRow, TransferRow, cpu_delta,
+    Dist, Failure, LatencyRow, Pass, Report, StartupRow, ThroughputRow, TransferRow, cpu_delta,
 };
 
 const KIB: usize = 1024;
@@ -71,6 +72,12 @@ fn main() -> ExitCode {
             println!("hello");
             Ok(())
         }
+        Some("matrix") => Options::parse(&args[1..]).and_then(|options| {
+            if options.default_bridge && options.build {
+                build_default_bridge()?;
+            }
+            matrix::run(&options)
+        }),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -405,9 +412,11 @@ fn run(options: &Options) -> Result<(), String> {
     for case in &options.cases {
         eprintln!("e2e: case {}", case.label());
         match case {
-            Case::Startup => report.startup = startup(options, &server)?,
-            Case::Latency => report.latency = latency(options, &server)?,
-            Case::Throughput => report.throughput = throughput(options, &server)?,
+            Case::Startup => report.startup = startup(options, &server, &mut report.failures)?,
+            Case::Latency => report.latency = latency(options, &server, &mut report.failures)?,
+            Case::Throughput => {
+                report.throughput = throughput(options, &server, &mut report.failures)?;
+            }
             Case::Stream {
                 events,
                 event_bytes,
@@ -418,15 +427,24 @@ fn run(options: &Options) -> Result<(), String> {
                     &server,
                     &case.label(),
                     &request,
-                    *events,
+                    (*events, 0),
                     DEFAULT_MAX_MESSAGE_BYTES,
+                    &mut report.failures,
                 )?;
                 report.transfers.extend(rows);
             }
             Case::Message { format, bytes } => {
                 let request = message_request(1, format, *bytes);
                 let limit = DEFAULT_MAX_MESSAGE_BYTES.max(bytes + MIB);
-                let rows = transfer(options, &server, &case.label(), &request, 0, limit)?;
+                let rows = transfer(
+                    options,
+                    &server,
+                    &case.label(),
+                    &request,
+                    (0, *bytes as u64),
+                    limit,
+                    &mut report.failures,
+                )?;
                 report.transfers.extend(rows);
             }
         }
@@ -453,7 +471,11 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Spawn to first answer, for each bridge and for the floor (`e2e hello`), interleaved.
-fn startup(options: &Options, server: &Server) -> Result<Vec<StartupRow>, String> {
+fn startup(
+    options: &Options,
+    server: &Server,
+    failures: &mut Vec<Failure>,
+) -> Result<Vec<StartupRow>, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let launch = options.launch(&server.url, DEFAULT_MAX_MESSAGE_BYTES);
     let mut floor = Vec::with_capacity(options.spawns);
@@ -475,15 +497,27 @@ fn startup(options: &Options, server: &Server) -> Result<Vec<StartupRow>, String
         floor.push(ms(start.elapsed()));
         let _ = hello.wait();
         for (i, spec) in options.bridges.iter().enumerate() {
-            let mut process = BridgeProcess::spawn(spec, &launch)?;
-            process.send(&bridge::initialize_request(0).into_bytes())?;
-            process.read_answer(0, 16)?;
-            first[i].push(ms(process.started().elapsed()));
-            let (status, took) = process.close()?;
-            if !status.success() {
-                eprintln!("e2e: {} exited with {status}", spec.name);
+            if failed(failures, "startup", &spec.name) {
+                continue;
             }
-            exits[i].push(ms(took));
+            let once = || {
+                let mut process = BridgeProcess::spawn(spec, &launch)?;
+                process.send(&bridge::initialize_request(0).into_bytes())?;
+                process.read_answer(0, 16)?;
+                let first = ms(process.started().elapsed());
+                let (status, took) = process.close()?;
+                if !status.success() {
+                    eprintln!("e2e: {} exited with {status}", spec.name);
+                }
+                Ok::<_, String>((first, ms(took)))
+            };
+            match once() {
+                Ok((first_ms, exit_ms)) => {
+                    first[i].push(first_ms);
+                    exits[i].push(exit_ms);
+                }
+                Err(error) => fail(failures, "startup", &spec.name, error),
+            }
         }
     }
     let mut rows = vec![StartupRow::new(
@@ -492,7 +526,9 @@ fn startup(options: &Options, server: &Server) -> Result<Vec<StartupRow>, String
         None,
     )];
     for ((spec, first), exits) in options.bridges.iter().zip(first).zip(exits) {
-        rows.push(StartupRow::new(&spec.name, &first, Some(&exits)));
+        if !failed(failures, "startup", &spec.name) {
+            rows.push(StartupRow::new(&spec.name, &first, Some(&exits)));
+        }
     }
     Ok(rows)
 }
@@ -504,22 +540,21 @@ fn driver_cpu_ns() -> u64 {
 }
 
 /// Sequential round trips, contenders taking turns batch by batch.
-fn latency(options: &Options, server: &Server) -> Result<Vec<LatencyRow>, String> {
+fn latency(
+    options: &Options,
+    server: &Server,
+    failures: &mut Vec<Failure>,
+) -> Result<Vec<LatencyRow>, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     let direct = Direct::new(&server.url, options.deadline)?;
     let launch = options.launch(&server.url, DEFAULT_MAX_MESSAGE_BYTES);
-    let mut processes = Vec::with_capacity(options.bridges.len());
-    for spec in &options.bridges {
-        let mut process = BridgeProcess::spawn(spec, &launch)?;
-        process.initialize(0)?;
-        processes.push(process);
-    }
+    let mut processes = start_bridges(options, &launch, "latency", failures);
     let contenders = 1 + processes.len();
     let mut next_id = 1u64;
-    let mut round_trip = |contender: usize, processes: &mut [BridgeProcess]| {
+    let mut round_trip = |contender: usize, processes: &mut [Option<BridgeProcess>]| {
         let id = next_id;
         next_id += 1;
         let request = echo_request(id);
@@ -530,7 +565,7 @@ fn latency(options: &Options, server: &Server) -> Result<Vec<LatencyRow>, String
             Ok::<Duration, String>(start.elapsed())
         } else {
             let line = line(&request);
-            let process = &mut processes[contender - 1];
+            let process = processes[contender - 1].as_mut().ok_or("gone")?;
             let start = Instant::now();
             process.send(&line)?;
             process.read_answer(id, 4)?;
@@ -539,30 +574,66 @@ fn latency(options: &Options, server: &Server) -> Result<Vec<LatencyRow>, String
     };
     for contender in 0..contenders {
         for _ in 0..options.warmup {
-            round_trip(contender, &mut processes)?;
+            if contender > 0 && processes[contender - 1].is_none() {
+                break;
+            }
+            if let Err(error) = round_trip(contender, &mut processes) {
+                if contender == 0 {
+                    return Err(error);
+                }
+                processes[contender - 1] = None;
+                fail(
+                    failures,
+                    "latency",
+                    &options.bridges[contender - 1].name,
+                    error,
+                );
+            }
         }
     }
     let mut samples = vec![Vec::with_capacity(options.requests); contenders];
     let mut driver_ns = vec![0u64; contenders];
     let mut switches = vec![Some(0u64); contenders];
     let me = std::process::id();
-    let switches_of = |contender: usize, processes: &[BridgeProcess]| {
+    let switches_of = |contender: usize, processes: &[Option<BridgeProcess>]| {
         if contender == 0 {
             pid_context_switches(me)
         } else {
-            processes[contender - 1].context_switches()
+            processes[contender - 1]
+                .as_ref()
+                .and_then(BridgeProcess::context_switches)
         }
     };
-    let cpu_before: Vec<Option<f64>> = processes.iter().map(BridgeProcess::cpu_seconds).collect();
+    let cpu_before: Vec<Option<f64>> = processes
+        .iter()
+        .map(|p| p.as_ref().and_then(BridgeProcess::cpu_seconds))
+        .collect();
     let server_before = server.cpu_seconds();
     for batch in 0..options.requests.div_ceil(options.batch) {
         let n = options.batch.min(options.requests - batch * options.batch);
         for contender in 0..contenders {
+            if contender > 0 && processes[contender - 1].is_none() {
+                continue;
+            }
             let switches_before = switches_of(contender, &processes);
             let before = driver_cpu_ns();
             for _ in 0..n {
-                let took = round_trip(contender, &mut processes)?;
-                samples[contender].push(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+                match round_trip(contender, &mut processes) {
+                    Ok(took) => {
+                        samples[contender].push(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+                    }
+                    Err(error) if contender > 0 => {
+                        processes[contender - 1] = None;
+                        fail(
+                            failures,
+                            "latency",
+                            &options.bridges[contender - 1].name,
+                            error,
+                        );
+                        break;
+                    }
+                    Err(error) => return Err(error),
+                }
             }
             driver_ns[contender] += driver_cpu_ns().saturating_sub(before);
             let switched = switches_of(contender, &processes)
@@ -582,7 +653,9 @@ fn latency(options: &Options, server: &Server) -> Result<Vec<LatencyRow>, String
                 Some(driver_us),
             )
         } else {
-            let process = &processes[contender - 1];
+            let Some(process) = &processes[contender - 1] else {
+                continue;
+            };
             let cpu = cpu_delta(cpu_before[contender - 1], process.cpu_seconds());
             (
                 options.bridges[contender - 1].name.clone(),
@@ -603,14 +676,16 @@ fn latency(options: &Options, server: &Server) -> Result<Vec<LatencyRow>, String
             total * 1e6 / (requests * contenders as f64)
         );
     }
-    for process in processes {
-        process.close()?;
-    }
+    close_bridges(processes, "latency", options, failures);
     Ok(rows)
 }
 
 /// `in_flight` requests in flight: the floor on two runtimes, each bridge over its pipes.
-fn throughput(options: &Options, server: &Server) -> Result<Vec<ThroughputRow>, String> {
+fn throughput(
+    options: &Options,
+    server: &Server,
+    failures: &mut Vec<Failure>,
+) -> Result<Vec<ThroughputRow>, String> {
     let multi = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -624,12 +699,7 @@ fn throughput(options: &Options, server: &Server) -> Result<Vec<ThroughputRow>, 
     let direct_multi = Direct::new(&server.url, options.deadline)?;
     let direct_current = Direct::new(&server.url, options.deadline)?;
     let launch = options.launch(&server.url, DEFAULT_MAX_MESSAGE_BYTES);
-    let mut processes = Vec::with_capacity(options.bridges.len());
-    for spec in &options.bridges {
-        let mut process = BridgeProcess::spawn(spec, &launch)?;
-        process.initialize(0)?;
-        processes.push(process);
-    }
+    let mut processes = start_bridges(options, &launch, "throughput", failures);
     let in_flight = options.in_flight;
     let total = options.throughput_requests;
     let warmup = options.warmup as u64;
@@ -646,7 +716,7 @@ fn throughput(options: &Options, server: &Server) -> Result<Vec<ThroughputRow>, 
     // One pass of `count` requests by one contender; returns its time and what it cost.
     let mut pass = |contender: usize,
                     count: u64,
-                    processes: &mut [BridgeProcess]|
+                    processes: &mut [Option<BridgeProcess>]|
      -> Result<Pass, String> {
         let first = next_id;
         next_id += count;
@@ -663,7 +733,7 @@ fn throughput(options: &Options, server: &Server) -> Result<Vec<ThroughputRow>, 
                 (None, before.zip(pid_context_switches(me)))
             }
             _ => {
-                let process = &mut processes[contender - 2];
+                let process = processes[contender - 2].as_mut().ok_or("gone")?;
                 let before = (process.cpu_seconds(), process.context_switches());
                 process.pump(first, count, in_flight, echo_request)?;
                 (
@@ -687,31 +757,69 @@ fn throughput(options: &Options, server: &Server) -> Result<Vec<ThroughputRow>, 
             switches: switches.map(|(before, after)| after.saturating_sub(before)),
         })
     };
+    // A bridge that fails is dropped (killed) and left out of the table.
+    let mut drop_bridge = |contender: usize,
+                           error: String,
+                           processes: &mut [Option<BridgeProcess>]|
+     -> Result<(), String> {
+        if contender < 2 {
+            return Err(error);
+        }
+        processes[contender - 2] = None;
+        fail(
+            failures,
+            "throughput",
+            &options.bridges[contender - 2].name,
+            error,
+        );
+        Ok(())
+    };
+    let live = |contender: usize, processes: &[Option<BridgeProcess>]| {
+        contender < 2 || processes[contender - 2].is_some()
+    };
     for contender in 0..rows.len() {
-        pass(contender, warmup, &mut processes)?;
+        if live(contender, &processes)
+            && let Err(error) = pass(contender, warmup, &mut processes)
+        {
+            drop_bridge(contender, error, &mut processes)?;
+        }
     }
     for _ in 0..options.rounds {
         for (contender, row) in rows.iter_mut().enumerate() {
+            if !live(contender, &processes) {
+                continue;
+            }
             let server_before = server.cpu_seconds();
-            let mut result = pass(contender, total, &mut processes)?;
-            result.server_cpu = cpu_delta(server_before, server.cpu_seconds());
-            row.add(total, &result);
+            match pass(contender, total, &mut processes) {
+                Ok(mut result) => {
+                    result.server_cpu = cpu_delta(server_before, server.cpu_seconds());
+                    row.add(total, &result);
+                }
+                Err(error) => drop_bridge(contender, error, &mut processes)?,
+            }
         }
     }
-    for process in processes {
-        process.close()?;
-    }
+    let rows = rows
+        .into_iter()
+        .enumerate()
+        .filter(|(contender, _)| live(*contender, &processes))
+        .map(|(_, row)| row)
+        .collect();
+    close_bridges(processes, "throughput", options, failures);
     Ok(rows)
 }
 
 /// One large answer (or stream): the floor's time, then each bridge in a fresh process.
+/// `expected`: the progress lines before the answer, and the answer's least size in bytes
+/// (a bridge must deliver 90 % of it; 0 for no check).
 fn transfer(
     options: &Options,
     server: &Server,
     label: &str,
     request: &str,
-    expected_lines: u64,
+    expected: (u64, u64),
     max_message_bytes: usize,
+    failures: &mut Vec<Failure>,
 ) -> Result<Vec<TransferRow>, String> {
     let mut rows = Vec::with_capacity(1 + options.bridges.len());
     {
@@ -742,37 +850,110 @@ fn transfer(
     }
     let launch = options.launch(&server.url, max_message_bytes);
     for spec in &options.bridges {
-        let mut process = BridgeProcess::spawn(spec, &launch)?;
-        process.initialize(0)?;
-        let rss_ready = process.peak_rss_kib();
-        let cpu_before = process.cpu_seconds();
-        let server_before = server.cpu_seconds();
-        let start = Instant::now();
-        process.send(&line(request))?;
-        let (before, bytes) = process.read_answer(1, expected_lines + 16)?;
-        let took = start.elapsed();
-        // Read just before stdin closes: the peak while the answer flowed through.
-        let rss_peak = process.peak_rss_kib();
-        let cpu = cpu_delta(cpu_before, process.cpu_seconds());
-        let server_cpu = cpu_delta(server_before, server.cpu_seconds());
-        if before != expected_lines {
-            eprintln!(
-                "e2e: {}: {before} lines before the answer, expected {expected_lines}",
-                spec.name
-            );
+        match transfer_one(spec, &launch, label, request, expected, server) {
+            Ok(row) => rows.push(row),
+            Err(error) => fail(failures, label, &spec.name, error),
         }
-        process.close()?;
-        rows.push(TransferRow {
-            case: label.to_owned(),
-            name: spec.name.clone(),
-            time: took,
-            lines: Some(before + 1),
-            bytes,
-            rss_ready_kib: rss_ready,
-            rss_peak_kib: rss_peak,
-            cpu,
-            server_cpu,
-        });
     }
     Ok(rows)
+}
+
+/// One large answer through one bridge, in a fresh process.
+fn transfer_one(
+    spec: &BridgeSpec,
+    launch: &Launch<'_>,
+    label: &str,
+    request: &str,
+    (expected_lines, expected_bytes): (u64, u64),
+    server: &Server,
+) -> Result<TransferRow, String> {
+    let mut process = BridgeProcess::spawn(spec, launch)?;
+    process.initialize(0)?;
+    let rss_ready = process.peak_rss_kib();
+    let cpu_before = process.cpu_seconds();
+    let server_before = server.cpu_seconds();
+    let start = Instant::now();
+    process.send(&line(request))?;
+    let (before, bytes) = process.read_answer(1, expected_lines + 16)?;
+    let took = start.elapsed();
+    // Read just before stdin closes: the peak while the answer flowed through.
+    let rss_peak = process.peak_rss_kib();
+    let cpu = cpu_delta(cpu_before, process.cpu_seconds());
+    let server_cpu = cpu_delta(server_before, server.cpu_seconds());
+    if before != expected_lines {
+        eprintln!(
+            "e2e: {}: {before} lines before the answer, expected {expected_lines}",
+            spec.name
+        );
+    }
+    process.close()?;
+    // A bridge that loses the request's fault arguments answers small: not a comparison.
+    if bytes < expected_bytes / 10 * 9 {
+        return Err(format!(
+            "the answer had {bytes} bytes, expected about {expected_bytes}"
+        ));
+    }
+    Ok(TransferRow {
+        case: label.to_owned(),
+        name: spec.name.clone(),
+        time: took,
+        lines: Some(before + 1),
+        bytes,
+        rss_ready_kib: rss_ready,
+        rss_peak_kib: rss_peak,
+        cpu,
+        server_cpu,
+    })
+}
+
+/// Starts and initializes every bridge for a case; one that fails is recorded and `None`.
+fn start_bridges(
+    options: &Options,
+    launch: &Launch<'_>,
+    case: &str,
+    failures: &mut Vec<Failure>,
+) -> Vec<Option<BridgeProcess>> {
+    options
+        .bridges
+        .iter()
+        .map(|spec| {
+            let started = BridgeProcess::spawn(spec, launch).and_then(|mut process| {
+                process.initialize(0)?;
+                Ok(process)
+            });
+            started
+                .map_err(|error| fail(failures, case, &spec.name, error))
+                .ok()
+        })
+        .collect()
+}
+
+/// Closes the bridges still running at the end of a case.
+fn close_bridges(
+    processes: Vec<Option<BridgeProcess>>,
+    case: &str,
+    options: &Options,
+    failures: &mut Vec<Failure>,
+) {
+    for (spec, process) in options.bridges.iter().zip(processes) {
+        if let Some(Err(error)) = process.map(BridgeProcess::close) {
+            fail(failures, &format!("{case} (exit)"), &spec.name, error);
+        }
+    }
+}
+
+/// Records that a bridge failed a case (it is then left out of that case's table).
+fn fail(failures: &mut Vec<Failure>, case: &str, bridge: &str, error: String) {
+    eprintln!("e2e: {bridge} failed {case}: {error}");
+    failures.push(Failure {
+        case: case.to_owned(),
+        bridge: bridge.to_owned(),
+        error,
+    });
+}
+
+fn failed(failures: &[Failure], case: &str, bridge: &str) -> bool {
+    failures
+        .iter()
+        .any(|f| f.case == case && f.bridge == bridge)
 }

@@ -191,6 +191,14 @@ pub(crate) struct TransferRow {
     pub(crate) server_cpu: Option<f64>,
 }
 
+/// A bridge that failed a case: it is left out of that case's table.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub(crate) case: String,
+    pub(crate) bridge: String,
+    pub(crate) error: String,
+}
+
 /// Everything one run measured.
 #[derive(Debug)]
 pub(crate) struct Report {
@@ -211,6 +219,7 @@ pub(crate) struct Report {
     pub(crate) latency: Vec<LatencyRow>,
     pub(crate) throughput: Vec<ThroughputRow>,
     pub(crate) transfers: Vec<TransferRow>,
+    pub(crate) failures: Vec<Failure>,
 }
 
 #[derive(Debug)]
@@ -302,6 +311,7 @@ impl Report {
             latency: Vec::new(),
             throughput: Vec::new(),
             transfers: Vec::new(),
+            failures: Vec::new(),
         }
     }
 
@@ -457,6 +467,17 @@ impl Report {
             }
         }
 
+        if !self.failures.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n### Failures (the bridge is left out of that case)\n\n| case | bridge | error |\n| --- | --- | --- |"
+            );
+            for f in &self.failures {
+                let error: String = f.error.replace('|', "\\|").replace('\n', " ");
+                let _ = writeln!(out, "| {} | {} | {error} |", f.case, f.bridge);
+            }
+        }
+
         let targets = self.targets();
         if !targets.is_empty() {
             let _ = writeln!(
@@ -578,6 +599,9 @@ impl Report {
                 "lines": r.lines, "bytes": r.bytes, "rss_ready_kib": r.rss_ready_kib,
                 "rss_peak_kib": r.rss_peak_kib, "client_cpu_s": r.cpu,
                 "server_cpu_s": r.server_cpu,
+            })).collect::<Vec<_>>(),
+            "failures": self.failures.iter().map(|f| json!({
+                "case": f.case, "bridge": f.bridge, "error": f.error,
             })).collect::<Vec<_>>(),
             "targets": self.targets().into_iter().map(|(b, t, v, met)| json!({
                 "bridge": b, "target": t, "measured": v, "met": met,

@@ -191,14 +191,15 @@ pub fn sse_stream_request(id: u64, count: u64, event_bytes: usize) -> String {
     )
 }
 
-/// A `tools/call` of `echo` that asks test-server (through its `test-server/fault` `_meta`)
-/// for one answer of exactly `message_bytes` bytes in the body format `format` (`json`,
-/// `sse` or `ndjson`: the names of `test_server::BodyFormat`), with test-server's default
-/// framing (a `Content-Length` for JSON, chunked for the streaming formats).
+/// A `tools/call` of test-server's `fault` tool that asks for one answer of exactly
+/// `message_bytes` bytes in the body format `format` (`json`, `sse` or `ndjson`: the names
+/// of `test_server::BodyFormat`), with test-server's default framing (a `Content-Length` for
+/// JSON, chunked for the streaming formats). The fault is in the tool's arguments, not in
+/// `_meta`, so that it survives bridges that rebuild each request (SDK-based proxies).
 #[must_use]
 pub fn message_request(id: u64, format: &str, message_bytes: usize) -> String {
     format!(
-        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{}},"_meta":{{"test-server/fault":{{"message_bytes":{message_bytes},"format":"{format}"}}}}}}}}"#
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"fault","arguments":{{"message_bytes":{message_bytes},"format":"{format}"}}}}}}"#
     )
 }
 
@@ -481,7 +482,7 @@ mod tests {
             (echo_request(1), "echo"),
             (large_json_request(2, 1 << 28), "echo"),
             (sse_stream_request(3, 1 << 20, 1024), "stream"),
-            (message_request(4, "sse", 1 << 25), "echo"),
+            (message_request(4, "sse", 1 << 25), "fault"),
         ] {
             let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
             assert_eq!(value["method"], "tools/call");

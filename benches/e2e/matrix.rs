@@ -1,0 +1,530 @@
+//! `e2e matrix`: what each bridge does when something goes wrong, observed against scripted
+//! test-server scenarios (every cell is what happened, not what a bridge's docs say).
+//!
+//! Each scenario starts a fresh server and a fresh bridge process, sends `initialize` and
+//! `notifications/initialized` as an MCP client does, provokes one situation and records
+//! what came out of the bridge's stdout (with a deadline) and what reached the server.
+//! In-process `TestServer`s record every request; the "server killed" scenario uses a server
+//! process (`e2e serve`) so that it can really be killed with `SIGKILL`.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use test_server::{Scenario, TestServer};
+
+use crate::Options;
+use crate::bridge::{BridgeSpec, Launch, initialize_request};
+
+/// How long a scenario waits for an answer before calling it lost.
+const ANSWER_WAIT: Duration = Duration::from_secs(10);
+
+/// One observation: the text of a cell, and whether it is what a user would want.
+#[derive(Debug, Clone)]
+struct Cell {
+    text: String,
+    good: bool,
+}
+
+impl Cell {
+    fn good(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            good: true,
+        }
+    }
+
+    fn bad(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            good: false,
+        }
+    }
+}
+
+/// The scenarios, in table order: (key, row title).
+const SCENARIOS: [(&str, &str); 9] = [
+    ("session_id", "session id echoed on every later request"),
+    ("session_404", "404 for an expired session: recovered?"),
+    (
+        "server_killed",
+        "server killed mid-call: is every request answered?",
+    ),
+    ("invalid_stdin", "invalid JSON on stdin"),
+    (
+        "retry_after_429",
+        "429 with `Retry-After: 1` on `tools/call`",
+    ),
+    (
+        "status_502",
+        "502 on `tools/call`: how often did the call reach the server?",
+    ),
+    ("sse_cr", "SSE answer with CR-only line ends"),
+    ("ndjson", "NDJSON answer body (`application/x-ndjson`)"),
+    (
+        "eof_in_flight",
+        "stdin EOF with a call in flight: answered or lost?",
+    ),
+];
+
+/// A bridge process with a reader thread, so that every wait has a deadline.
+struct Peer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    /// Answers read while waiting for another id, in arrival order.
+    early: Vec<Value>,
+}
+
+impl Peer {
+    fn spawn(spec: &BridgeSpec, url: &str, options: &Options) -> Result<Self, String> {
+        let launch = Launch {
+            url,
+            concurrency: options.in_flight,
+            max_message_bytes: 64 << 20,
+            deadline: Duration::from_secs(120),
+        };
+        let stderr = std::fs::File::create(std::env::temp_dir().join(format!(
+            "e2e-matrix-{}-{}.stderr",
+            spec.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+            std::process::id()
+        )))
+        .map_err(|e| format!("stderr file: {e}"))?;
+        let mut child = spec
+            .command(&launch)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", spec.name))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Self {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            early: Vec::new(),
+        })
+    }
+
+    fn send(&mut self, line: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("stdin closed")?;
+        stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| stdin.write_all(b"\n"))
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("writing stdin: {e}"))
+    }
+
+    fn close_stdin(&mut self) {
+        drop(self.stdin.take());
+    }
+
+    /// The next JSON-RPC answer (a line with an `id` and a `result` or an `error`) to `id`
+    /// (`Value::Null` for an answer with a null id) before `deadline`; `Err(true)` when stdout
+    /// ended first, `Err(false)` on timeout. Notifications and other lines are skipped;
+    /// answers to other ids are kept for their turn.
+    fn answer(&mut self, id: &Value, deadline: Instant) -> Result<Value, bool> {
+        if let Some(at) = self.early.iter().position(|m| m.get("id") == Some(id)) {
+            return Ok(self.early.remove(at));
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let Ok(message) = serde_json::from_str::<Value>(&line) else {
+                        continue;
+                    };
+                    let is_answer =
+                        message.get("result").is_some() || message.get("error").is_some();
+                    if is_answer && message.get("id").unwrap_or(&Value::Null) == id {
+                        return Ok(message);
+                    }
+                    if is_answer {
+                        self.early.push(message);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => return Err(false),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(true),
+            }
+        }
+    }
+
+    fn initialize(&mut self) -> Result<(), String> {
+        self.send(initialize_request(0).trim_end())?;
+        self.answer(&json!(0), Instant::now() + Duration::from_secs(30))
+            .map_err(|ended| {
+                if ended {
+                    "stdout ended before the initialize answer".to_owned()
+                } else {
+                    "no initialize answer in 30 s".to_owned()
+                }
+            })?;
+        self.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if !self.alive() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `tools/call` line.
+fn call(id: u64, tool: &str, arguments: &Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": tool, "arguments": arguments}})
+    .to_string()
+}
+
+/// How an answer reads in a cell: `result`, or the error's code and message.
+fn describe(answer: &Value) -> String {
+    match answer.get("error") {
+        Some(error) => {
+            let message = error["message"].as_str().unwrap_or("");
+            let short: String = message.chars().take(60).collect();
+            let ellipsis = if short.len() < message.len() {
+                "…"
+            } else {
+                ""
+            };
+            format!("error {} \"{short}{ellipsis}\"", error["code"])
+        }
+        None if answer["result"]["isError"] == true => "result with isError".to_owned(),
+        None => "result".to_owned(),
+    }
+}
+
+fn is_result(answer: &Value) -> bool {
+    answer.get("result").is_some() && answer["result"]["isError"] != true
+}
+
+/// The JSON-RPC messages of the POSTs the server received (a batch counts each).
+fn posted(server: &TestServer) -> Vec<(test_server::RecordedRequest, Value)> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .flat_map(|r| {
+            let messages = match r.json() {
+                Some(Value::Array(batch)) => batch,
+                Some(one) => vec![one],
+                None => Vec::new(),
+            };
+            messages.into_iter().map(move |m| (r.clone(), m))
+        })
+        .collect()
+}
+
+fn count_method(server: &TestServer, method: &str) -> usize {
+    posted(server)
+        .iter()
+        .filter(|(_, m)| m["method"] == method)
+        .count()
+}
+
+fn start(scenario: Scenario) -> Result<TestServer, String> {
+    TestServer::start(scenario.lifetime(Duration::from_secs(300)))
+        .map_err(|e| format!("test-server: {e}"))
+}
+
+fn lost(ended: bool, waited: Duration) -> Cell {
+    if ended {
+        Cell::bad("lost: stdout ended with no answer")
+    } else {
+        Cell::bad(format!("lost: no answer in {} s", waited.as_secs()))
+    }
+}
+
+/// Runs one scenario against one bridge.
+fn observe(key: &str, spec: &BridgeSpec, options: &Options) -> Result<Cell, String> {
+    let wait = || Instant::now() + ANSWER_WAIT;
+    match key {
+        "session_id" => {
+            let server = start(Scenario::default().sessions(true))?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            peer.send(&call(1, "echo", &json!({"text": "a"})))?;
+            let first = peer.answer(&json!(1), wait());
+            peer.send(&call(2, "echo", &json!({"text": "b"})))?;
+            let second = peer.answer(&json!(2), wait());
+            // `server/discover` (the 2026 handshake) comes before a session exists.
+            let later: Vec<_> = posted(&server)
+                .into_iter()
+                .filter(|(_, m)| m["method"] != "initialize" && m["method"] != "server/discover")
+                .collect();
+            let with_id = later
+                .iter()
+                .filter(|(r, _)| r.header("mcp-session-id").is_some_and(|v| !v.is_empty()))
+                .count();
+            let sessions = later
+                .iter()
+                .filter_map(|(r, _)| r.header("mcp-session-id"))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            let answered =
+                matches!((&first, &second), (Ok(a), Ok(b)) if is_result(a) && is_result(b));
+            let text = format!(
+                "{with_id} of {} later POSTs carry one ({sessions} session{}); calls {}",
+                later.len(),
+                if sessions == 1 { "" } else { "s" },
+                if answered { "answered" } else { "failed" }
+            );
+            // test-server answers 400/404 to a missing or unknown id, so answered calls also
+            // prove the ids were the ones it issued.
+            Ok(if with_id == later.len() && answered {
+                Cell::good(format!("yes: {text}"))
+            } else {
+                Cell::bad(format!("no: {text}"))
+            })
+        }
+        "session_404" => {
+            let server = start(Scenario::default().sessions(true))?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            peer.send(&call(1, "echo", &json!({"text": "a"})))?;
+            match peer.answer(&json!(1), wait()) {
+                Ok(a) if is_result(&a) => {}
+                Ok(a) => {
+                    return Ok(Cell::bad(format!(
+                        "sessions fail before any 404: the first call got {}",
+                        describe(&a)
+                    )));
+                }
+                Err(ended) => {
+                    return Ok(Cell::bad(format!(
+                        "sessions fail before any 404: the first call was {}",
+                        lost(ended, ANSWER_WAIT).text
+                    )));
+                }
+            }
+            let initializes = count_method(&server, "initialize");
+            server.expire_sessions();
+            peer.send(&call(2, "echo", &json!({"text": "b"})))?;
+            let answer = peer.answer(&json!(2), wait());
+            let again = count_method(&server, "initialize") - initializes;
+            let reinit = if again > 0 {
+                format!("re-initialized ({again}×)")
+            } else {
+                "no new initialize".to_owned()
+            };
+            Ok(match answer {
+                Ok(a) if is_result(&a) => Cell::good(format!("recovered: {reinit}, call answered")),
+                Ok(a) => Cell::bad(format!("{}; {reinit}", describe(&a))),
+                Err(ended) => Cell::bad(format!("{}; {reinit}", lost(ended, ANSWER_WAIT).text)),
+            })
+        }
+        "server_killed" => {
+            let (mut server, url) = benches::spawn_server_process()?;
+            let mut peer = Peer::spawn(spec, &url, options)?;
+            let outcome = (|| {
+                peer.initialize()?;
+                for id in 1..=2 {
+                    peer.send(&call(id, "sleep", &json!({"ms": 5000})))?;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                let _ = server.kill();
+                let _ = server.wait();
+                let killed = Instant::now();
+                let deadline = killed + ANSWER_WAIT;
+                let answers: Vec<_> = (1..=2)
+                    .map(|id| peer.answer(&json!(id), deadline))
+                    .collect();
+                let answered: Vec<_> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
+                let alive = peer.alive();
+                let how = answered
+                    .first()
+                    .map(|a| format!(" ({})", describe(a)))
+                    .unwrap_or_default();
+                let text = format!(
+                    "{} of 2 answered{how} within {:.1} s; bridge {}",
+                    answered.len(),
+                    killed.elapsed().as_secs_f64(),
+                    if alive { "still running" } else { "exited" }
+                );
+                Ok::<_, String>(if answered.len() == 2 && alive {
+                    Cell::good(text)
+                } else {
+                    Cell::bad(text)
+                })
+            })();
+            let _ = server.kill();
+            let _ = server.wait();
+            outcome
+        }
+        "invalid_stdin" => {
+            let server = start(Scenario::default())?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            peer.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":"#)?;
+            let reply = peer.answer(&Value::Null, Instant::now() + Duration::from_secs(3));
+            peer.send(&call(2, "echo", &json!({"text": "after"})))?;
+            let next = peer.answer(&json!(2), wait());
+            let reply = match &reply {
+                Ok(a) => format!("{} with id null", describe(a)),
+                Err(true) => "stdout ended".to_owned(),
+                Err(false) => "no reply".to_owned(),
+            };
+            Ok(match next {
+                Ok(a) if is_result(&a) => {
+                    let text = format!("{reply}; next call answered");
+                    if reply.contains("-32700") {
+                        Cell::good(text)
+                    } else {
+                        Cell::bad(text)
+                    }
+                }
+                Ok(a) => Cell::bad(format!("{reply}; next call: {}", describe(&a))),
+                Err(ended) => Cell::bad(format!(
+                    "{reply}; next call {}",
+                    lost(ended, ANSWER_WAIT).text
+                )),
+            })
+        }
+        "retry_after_429" | "status_502" => {
+            let server = start(Scenario::default())?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            // The fault rides in the call's arguments, so it meets that call's POSTs only
+            // (a scripted fault could meet a bridge's own requests first).
+            let fault = if key == "status_502" {
+                json!({"status": 502})
+            } else {
+                // Counted by key: a bridge may resend under a new request id.
+                json!({"status": 429, "retry_after": "1", "times": 1, "times_key": "429"})
+            };
+            let sent = Instant::now();
+            peer.send(&call(1, "fault", &fault))?;
+            let answer = peer.answer(&json!(1), wait());
+            let took = sent.elapsed().as_secs_f64();
+            let posts = count_method(&server, "tools/call");
+            Ok(match (key, answer) {
+                ("status_502", Ok(a)) => {
+                    let text = format!("{}; reached the server {posts}×", describe(&a));
+                    if posts == 1 && !is_result(&a) {
+                        Cell::good(text)
+                    } else {
+                        Cell::bad(text)
+                    }
+                }
+                (_, Ok(a)) if is_result(&a) => {
+                    let text = format!("retried, answered after {took:.1} s ({posts} POSTs)");
+                    if took >= 0.9 {
+                        Cell::good(text)
+                    } else {
+                        Cell::bad(format!("{text}: Retry-After ignored"))
+                    }
+                }
+                (_, Ok(a)) => Cell::bad(format!(
+                    "{} after {took:.1} s ({posts} POSTs)",
+                    describe(&a)
+                )),
+                (_, Err(ended)) => {
+                    Cell::bad(format!("{} ({posts} POSTs)", lost(ended, ANSWER_WAIT).text))
+                }
+            })
+        }
+        "sse_cr" | "ndjson" => {
+            let server = start(Scenario::default())?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            let fault = if key == "sse_cr" {
+                json!({"format": "sse", "line_ending": "cr"})
+            } else {
+                json!({"format": "ndjson"})
+            };
+            peer.send(&call(1, "fault", &fault))?;
+            Ok(match peer.answer(&json!(1), wait()) {
+                Ok(a) if is_result(&a) => Cell::good("answered"),
+                Ok(a) => Cell::bad(describe(&a)),
+                Err(ended) => lost(ended, ANSWER_WAIT),
+            })
+        }
+        "eof_in_flight" => {
+            let server = start(Scenario::default())?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            peer.send(&call(1, "sleep", &json!({"ms": 1000})))?;
+            let closed = Instant::now();
+            peer.close_stdin();
+            let answer = peer.answer(&json!(1), Instant::now() + Duration::from_secs(15));
+            let took = closed.elapsed().as_secs_f64();
+            Ok(match answer {
+                Ok(a) if is_result(&a) => Cell::good(format!("answered {took:.1} s after EOF")),
+                Ok(a) => Cell::bad(format!("{} {took:.1} s after EOF", describe(&a))),
+                Err(true) => Cell::bad(format!("lost: exited {took:.1} s after EOF, no answer")),
+                Err(false) => Cell::bad("lost: no answer and still running 15 s after EOF"),
+            })
+        }
+        _ => Err(format!("unknown scenario {key}")),
+    }
+}
+
+/// `e2e matrix`: every scenario for every bridge; a markdown table on stdout, JSON to
+/// `--json`.
+pub(crate) fn run(options: &Options) -> Result<(), String> {
+    let mut cells = Vec::new();
+    for (key, title) in SCENARIOS {
+        let mut row = Vec::new();
+        for spec in &options.bridges {
+            eprintln!("e2e matrix: {key} / {}", spec.name);
+            let cell = observe(key, spec, options)
+                .unwrap_or_else(|e| Cell::bad(format!("scenario failed: {e}")));
+            eprintln!("  {} {}", if cell.good { "ok " } else { "BAD" }, cell.text);
+            row.push(cell);
+        }
+        cells.push((key, title, row));
+    }
+    let mut out = String::from("| situation |");
+    for spec in &options.bridges {
+        out.push_str(&format!(" {} |", spec.name));
+    }
+    out.push_str("\n| --- |");
+    out.push_str(&" --- |".repeat(options.bridges.len()));
+    out.push('\n');
+    for (_, title, row) in &cells {
+        out.push_str(&format!("| {title} |"));
+        for cell in row {
+            let mark = if cell.good { "✅" } else { "❌" };
+            out.push_str(&format!(" {mark} {} |", cell.text.replace('|', "\\|")));
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    if let Some(path) = &options.json {
+        let value = json!({
+            "bridges": options.bridges.iter().map(|b| json!({"name": b.name, "command": b.to_string()})).collect::<Vec<_>>(),
+            "scenarios": cells.iter().map(|(key, title, row)| json!({
+                "key": key, "title": title,
+                "cells": row.iter().map(|c| json!({"text": c.text, "good": c.good})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        std::fs::write(path, value.to_string())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        eprintln!("e2e matrix: wrote {}", path.display());
+    }
+    Ok(())
+}
