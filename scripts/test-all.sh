@@ -43,8 +43,8 @@ cargo build -p test-server -p jsonrpc-forward --bins --locked
 (cd crates/py-bindings && VIRTUAL_ENV="$venv" "$venv/bin/maturin" develop --locked --quiet)
 
 step "python: ruff, mypy, stubtest"
-"$venv/bin/ruff" format --check crates/py-bindings/python python-tests
-"$venv/bin/ruff" check crates/py-bindings/python python-tests
+"$venv/bin/ruff" format --check crates/py-bindings/python python-tests benches
+"$venv/bin/ruff" check crates/py-bindings/python python-tests benches
 (cd crates/py-bindings && "$venv/bin/mypy" python/mcp_wrapper_rs)
 # Three `conftest.py` files: check each tree on its own.
 (cd python-tests && "$venv/bin/mypy" --exclude "^(sdk|gateway)/" . && "$venv/bin/mypy" sdk && "$venv/bin/mypy" gateway)

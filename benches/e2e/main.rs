@@ -32,6 +32,9 @@
 //! `MCP_SERVER_URL`, `CONCURRENCY` and `MCP_WRAPPER_LOG_LEVEL=OFF`. Default: the
 //! `mcp-wrapper` next to this executable (built first with `cargo build` when run under
 //! `cargo run`).
+//!
+//! `e2e matrix` runs the behaviour matrix instead (see `matrix.rs`): what each bridge does
+//! under faults, observed against scripted test-servers.
 
 mod bridge;
 mod direct;
@@ -62,7 +65,8 @@ const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * MIB;
 const USAGE: &str = "usage: e2e [--bridge NAME=COMMAND]... [--bridge-cmd COMMAND] \
     [--cases startup,latency,throughput,stream[:EVENTSxBYTES],message[:json|sse|ndjson:BYTES]] \
     [--requests N] [--warmup N] [--batch N] [--throughput-requests N] [--in-flight N] \
-    [--rounds N] [--spawns N] [--server-url URL] [--json FILE] [--deadline-secs N] [--no-build]";
+    [--rounds N] [--spawns N] [--server-url URL] [--json FILE] [--deadline-secs N] [--no-build]
+       e2e matrix [--bridge NAME=COMMAND]... [--json FILE] [--no-build]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -81,7 +81,21 @@ pub(crate) fn run_bridge(
     run_detached(py, &args)
 }
 
+/// Runs the bridge on a current-thread runtime of its own, on this thread, as the
+/// `mcp-wrapper` binary does: stdin and stdout pipes are served on that one thread, so a
+/// request wakes no other (the shared multi-thread runtime would hand every exchange to a
+/// worker). The calling thread is blocked for the whole run anyway.
 fn run_detached(py: Python<'_>, args: &Args) -> i32 {
-    let runtime = pyo3_async_runtimes::tokio::get_runtime();
-    py.detach(|| run(args, runtime))
+    py.detach(|| {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => run(args, &runtime),
+            Err(e) => {
+                eprintln!("mcp-wrapper: error: cannot start the runtime: {e}");
+                1
+            }
+        }
+    })
 }

@@ -115,6 +115,8 @@ impl Renderer {
                 let Some(text) = self.message_text(message) else {
                     return out;
                 };
+                // Sized once: a message can be hundreds of MiB (no regrowth copies).
+                out.reserve(text.len() + 64);
                 if !sse {
                     out.extend_from_slice(text.as_bytes());
                     out.extend_from_slice(eol);
