@@ -375,7 +375,12 @@ def plot_sizes(run: dict[str, Any], path: Path) -> None:
         ax.set_title(f"One message over {fmt_name.upper()}")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("time to deliver it (s, log scale)")
-    axes[1].legend(fontsize=8)
+    # One legend for both panels: a bridge that failed every SSE size is only on the left.
+    labelled: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            labelled.setdefault(label, handle)
+    axes[1].legend(labelled.values(), labelled.keys(), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
