@@ -79,9 +79,18 @@ def floor_latency(run: dict[str, Any]) -> dict[str, Any] | None:
     return next((r for r in run["latency"] if r["name"].startswith("direct")), None)
 
 
+def best_direct_row(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The faster of the floor's throughput rows (2 workers, current thread)."""
+    return max(
+        (r for r in run["throughput"] if r["name"].startswith("direct")),
+        key=lambda r: r["median_rate"],
+        default=None,
+    )
+
+
 def best_direct_rate(run: dict[str, Any]) -> float | None:
-    rates = [r["median_rate"] for r in run["throughput"] if r["name"].startswith("direct")]
-    return max(rates) if rates else None
+    row = best_direct_row(run)
+    return None if row is None else float(row["median_rate"])
 
 
 def fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
@@ -145,15 +154,7 @@ def side_by_side(run: dict[str, Any]) -> str:
 
     values, cpu = [], []
     for name in columns:
-        row = (
-            max(
-                (r for r in run["throughput"] if r["name"].startswith("direct")),
-                key=lambda r: r["median_rate"],
-                default=None,
-            )
-            if name == DIRECT
-            else by_name(run["throughput"], name)
-        )
+        row = best_direct_row(run) if name == DIRECT else by_name(run["throughput"], name)
         if row is None:
             values.append(cell("throughput", name, None))
             cpu.append(cell("throughput", name, None))
@@ -318,11 +319,7 @@ def plot_throughput(run: dict[str, Any], path: Path) -> None:
     names = bridges(run)
     color = colors(names)
     rows = [r for r in run["throughput"] if not r["name"].startswith("direct")]
-    best = max(
-        (r for r in run["throughput"] if r["name"].startswith("direct")),
-        key=lambda r: r["median_rate"],
-        default=None,
-    )
+    best = best_direct_row(run)
     if best is not None:
         rows.insert(0, {**best, "name": DIRECT})
     fig, ax = plt.subplots(figsize=(8, 4.5))

@@ -576,22 +576,31 @@ fn latency(
             Ok(start.elapsed())
         }
     };
+    // A bridge that fails is dropped (killed) and left out of the table; the floor failing
+    // ends the case.
+    let mut drop_bridge = |contender: usize,
+                           error: String,
+                           processes: &mut [Option<BridgeProcess>]|
+     -> Result<(), String> {
+        if contender == 0 {
+            return Err(error);
+        }
+        processes[contender - 1] = None;
+        fail(
+            failures,
+            "latency",
+            &options.bridges[contender - 1].name,
+            error,
+        );
+        Ok(())
+    };
     for contender in 0..contenders {
         for _ in 0..options.warmup {
             if contender > 0 && processes[contender - 1].is_none() {
                 break;
             }
             if let Err(error) = round_trip(contender, &mut processes) {
-                if contender == 0 {
-                    return Err(error);
-                }
-                processes[contender - 1] = None;
-                fail(
-                    failures,
-                    "latency",
-                    &options.bridges[contender - 1].name,
-                    error,
-                );
+                drop_bridge(contender, error, &mut processes)?;
             }
         }
     }
@@ -626,17 +635,10 @@ fn latency(
                     Ok(took) => {
                         samples[contender].push(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
                     }
-                    Err(error) if contender > 0 => {
-                        processes[contender - 1] = None;
-                        fail(
-                            failures,
-                            "latency",
-                            &options.bridges[contender - 1].name,
-                            error,
-                        );
+                    Err(error) => {
+                        drop_bridge(contender, error, &mut processes)?;
                         break;
                     }
-                    Err(error) => return Err(error),
                 }
             }
             driver_ns[contender] += driver_cpu_ns().saturating_sub(before);
