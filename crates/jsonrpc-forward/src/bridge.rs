@@ -402,7 +402,7 @@ impl Exchange {
 
     /// Sends the message; if the server forgot the session, recovers it and sends once more.
     async fn send(&self) -> Result<crate::client::Forwarded, Error> {
-        let ctx = self.session.headers();
+        let ctx = self.session.settled_headers().await;
         match self.client.forward_peeked(self.message.clone(), &ctx).await {
             Err(e) if Session::is_expired(&e, &ctx, &self.message) => {
                 self.session

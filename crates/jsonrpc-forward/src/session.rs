@@ -13,7 +13,8 @@
 //!   the id is dropped, the saved `initialize` and `notifications/initialized` are replayed
 //!   (their answers hidden from stdout), the client's `resources/subscribe` calls re-issued,
 //!   the listen stream reopened, and the failed message sent once more. Concurrent 404s of
-//!   one session recover it once.
+//!   one session recover it once, and messages that arrive meanwhile wait for the new
+//!   session.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -54,6 +55,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Session {
+    /// The headers for a client message, once any recovery in progress is over: while one
+    /// runs the session id is unset, and a message sent then would carry none (a 400, not
+    /// a 404 that would recover).
+    pub(crate) async fn settled_headers(&self) -> RequestHeaders {
+        drop(self.recovery.lock().await);
+        self.headers()
+    }
+
     /// The headers for the next request.
     pub(crate) fn headers(&self) -> RequestHeaders {
         self.headers

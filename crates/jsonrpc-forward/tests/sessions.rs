@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::wrapper::Wrapper;
 use serde_json::{Value, json};
-use test_server::{Scenario, TestServer};
+use test_server::{Fault, Scenario, TestServer};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -72,6 +72,42 @@ fn session_recovers_from_404_by_replaying_initialize_unseen() {
     );
     w.close_stdin();
     assert!(w.recv_all(T).is_empty(), "no hidden answer leaked");
+    assert_eq!(w.wait(T), 0);
+}
+
+#[test]
+fn a_request_sent_while_the_session_is_recovering_waits_for_the_new_session() {
+    let server = TestServer::start(Scenario::default().sessions(true)).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    initialize(&mut w);
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+    assert!(w.recv(T)["result"]["tools"].is_array());
+
+    server.expire_sessions();
+    // The 404 is answered before any fault is chosen, so this slows the replayed
+    // `initialize`: the recovery takes half a second.
+    server.push_script(Fault {
+        delay_headers_ms: 500,
+        ..Fault::default()
+    });
+    let echo = |id: u64| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"n": id}}});
+    w.send_json(&echo(2));
+    std::thread::sleep(Duration::from_millis(150));
+    // Mid-recovery: there is no session id to send yet.
+    w.send_json(&echo(3));
+    let mut answers = [w.recv(T), w.recv(T)];
+    answers.sort_by_key(|a| a["id"].as_u64());
+    for (answer, id) in answers.iter().zip([2, 3]) {
+        assert_eq!(answer["id"], id, "{answer}");
+        assert!(answer["result"].is_object(), "{answer}");
+    }
+    assert_eq!(posts_of(&server, "initialize"), 2, "one recovery");
+    assert_eq!(
+        server.hits("3"),
+        1,
+        "the later request went once, with the new session"
+    );
+    w.close_stdin();
     assert_eq!(w.wait(T), 0);
 }
 
