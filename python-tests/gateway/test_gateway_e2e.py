@@ -21,20 +21,12 @@ pytest.importorskip(
 import anyio
 import mcp_types as types
 
+# The federated upstream's tools (python-tests is on sys.path through the root conftest).
+from sdk.mcp_server import TOOL_NAMES as UPSTREAM_TOOLS
+
 # The first test of each mode also pays for the gateway's start-up (~10-40 s).
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(180)]
 
-UPSTREAM_TOOLS = {
-    "echo",
-    "slow_progress",
-    "sample",
-    "elicit_name",
-    "log_messages",
-    "touch",
-    "ping_client",
-    "resumable",
-    "pid",
-}
 TEXT = 'héllo ✓ 𝄞 "quoted"\nsecond line\\ <b>&amp;</b>'
 
 

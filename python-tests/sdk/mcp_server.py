@@ -41,6 +41,21 @@ from mcp_types import JSONRPCMessage
 from pydantic import BaseModel, Field
 
 RESOURCE_URI = "memo://counter"
+# The tools `build_server` defines: what the SDK tests and the gateway tests (which federate
+# this server) expect to see listed through the bridge.
+TOOL_NAMES = frozenset(
+    {
+        "echo",
+        "slow_progress",
+        "sample",
+        "elicit_name",
+        "log_messages",
+        "touch",
+        "ping_client",
+        "resumable",
+        "pid",
+    }
+)
 
 # Session id -> number of GET (listen) streams currently open on it, maintained by
 # the request-log middleware. Standalone server messages (resources/updated, ping)

@@ -18,20 +18,9 @@ pytest.importorskip(
 
 import anyio
 import mcp_types as types
+from mcp_server import TOOL_NAMES
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
-
-TOOLS = {
-    "echo",
-    "slow_progress",
-    "sample",
-    "elicit_name",
-    "log_messages",
-    "touch",
-    "ping_client",
-    "resumable",
-    "pid",
-}
 
 
 async def test_initialize_list_and_call(shared_server: Any, open_bridge: Any, sdk: Any) -> None:
@@ -48,7 +37,7 @@ async def test_initialize_list_and_call(shared_server: Any, open_bridge: Any, sd
         assert init.capabilities.resources.subscribe
 
         listed = await session.list_tools()
-        assert {tool.name for tool in listed.tools} >= TOOLS
+        assert {tool.name for tool in listed.tools} == TOOL_NAMES
 
         result = await session.call_tool("echo", {"text": text})
         assert sdk.text(result) == text
