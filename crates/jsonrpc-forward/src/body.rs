@@ -1,7 +1,8 @@
 //! Turning a response body into messages, by its content type.
 //!
 //! `text/event-stream` is SSE (an unterminated last event is still delivered, as
-//! `mcpgateway.wrapper` did), each non-empty `data` one message; a type containing `ndjson`
+//! `mcpgateway.wrapper` did), each non-empty `data` of an event with no type or type
+//! `message` one message; a type containing `ndjson`
 //! is NDJSON; `application/json` (and `+json`) is one message, the whole body (empty: none);
 //! anything else, or no type, is read as NDJSON, which also covers a plain single JSON body.
 
@@ -166,7 +167,22 @@ impl BodyDecoder {
     }
 }
 
-/// Skips events whose data is empty (priming events that only carry an id).
+/// Whether an SSE event carries a JSON-RPC message: no `event` field, or `event: message`
+/// (what the official TypeScript and Python SDK clients accept). A non-empty `data` is
+/// needed too: priming events carry only an id. Other events (`event: ping`, `data: ping`)
+/// are skipped.
+fn carries_message(event: &stream_parse::SseEvent) -> bool {
+    if !matches!(event.event_type(), "" | "message") {
+        tracing::debug!(
+            event = event.event_type(),
+            "skipping an SSE event of another type"
+        );
+        return false;
+    }
+    !event.data().trim_ascii().is_empty()
+}
+
+/// The data of the next event that carries a message (see [`carries_message`]).
 fn next_sse_data(
     mut event: Option<stream_parse::SseEvent>,
     decoder: &mut SseDecoder,
@@ -176,7 +192,7 @@ fn next_sse_data(
     loop {
         match event {
             None => return Ok(None),
-            Some(e) if !e.data().trim_ascii().is_empty() => return Ok(Some(e.data().clone())),
+            Some(e) if carries_message(&e) => return Ok(Some(e.data().clone())),
             Some(_) => {
                 event = if eof {
                     decoder.decode_eof(buf)?
@@ -211,6 +227,16 @@ mod tests {
         d.push(b"id: 1\ndata:\n\nid: 2\ndata: {}\n\n")
             .expect("fits");
         assert_eq!(d.decode().expect("ok").as_deref(), Some(&b"{}"[..]));
+        assert_eq!(d.decode().expect("ok"), None);
+    }
+
+    #[test]
+    fn body_decoder_skips_sse_events_of_other_types() {
+        let mut d = BodyDecoder::new(BodyFormat::Sse, 1024, None);
+        d.push(b"event: ping\ndata: ping\n\nevent: message\ndata: {}\n\ndata: []\n\n")
+            .expect("fits");
+        assert_eq!(d.decode().expect("ok").as_deref(), Some(&b"{}"[..]));
+        assert_eq!(d.decode().expect("ok").as_deref(), Some(&b"[]"[..]));
         assert_eq!(d.decode().expect("ok"), None);
     }
 

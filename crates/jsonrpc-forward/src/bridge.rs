@@ -1,37 +1,53 @@
 //! The stdio bridge: stdin -> HTTP -> stdout, with exactly one answer per request.
 //!
-//! - Each stdin line is one message. A request (`id` and `method`) runs in its own task, at
-//!   most `concurrency` at a time (more wait: stdin is simply read later, nothing is dropped).
-//!   A notification or a response is sent before the next line is read (up to its response
-//!   headers), so the server sees `notifications/initialized` before the requests after it.
+//! - Each stdin line is one message. A request (`id` and `method`, or a batch holding
+//!   requests) is owed exactly one answer per id: it is entered in the pending table at
+//!   once and runs in its own task, at most `concurrency` at a time; more wait in order
+//!   (nothing is dropped). Only requests take a permit: the client's notifications and its
+//!   responses to the server's requests (an elicitation, say) never wait for one, and never
+//!   wait behind a request. A notification or a response is sent before the next line is
+//!   read (up to its response headers), so the server sees `notifications/initialized`
+//!   before the requests after it.
 //! - Exactly one answer per request: the server's, or the bridge's own error with the request's
-//!   id (see [`Error::to_response`]). Notifications and responses get no answer; their
-//!   failures are logged. A line that is not JSON gets `-32700` and one over the size limit
-//!   `-32600`, both with `id: null`, and the next line is read normally.
+//!   id (see [`Error::to_response`]). Ids are compared as JSON values. A response the server
+//!   sends for an id that is not owed on that stream (a duplicate, another request's id, one
+//!   on the GET stream) is logged and never written. Notifications and responses get no
+//!   answer; their failures are logged. A line that is not JSON gets `-32700` and one over
+//!   the size limit `-32600`, both with `id: null`, and the next line is read normally.
+//! - Every line written is valid JSON on one line ([`JsonLine`]). The output queue and the
+//!   lines read ahead are each bounded by bytes ([`crate::budget`]): a client that reads
+//!   slowly holds the server's streams back instead of filling memory.
+//! - `notifications/cancelled` from the client is forwarded, then the request it names is
+//!   dropped: its upstream stream is closed (on a 2026-07-28 server that *is* the
+//!   cancellation), its permit released, and nothing more is written for its id.
 //! - End of stdin: stop reading, let the pending requests finish (each within its timeout),
 //!   return [`Exit::Eof`]. The shutdown future (SIGINT/SIGTERM for [`Bridge::run_stdio`]):
-//!   answer every pending request with `Bridge shutting down` and return at once. Output
-//!   closed (EPIPE): return at once.
+//!   answer every pending request, including those still waiting for a permit, with
+//!   `Bridge shutting down` and return at once, even when the client stopped reading stdout.
+//!   Output closed (EPIPE): return at once.
+//! - A failure inside the bridge on one exchange (a bug, a panic) answers that request with
+//!   `-32603 Internal error` and ends nothing else.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{Read, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::client::Client;
+use crate::budget::Charge;
+use crate::client::{Client, Forwarded, HeaderSource};
 use crate::error::{Error, display_chain};
-use crate::message::{Outgoing, error_response};
+use crate::message::{IdKey, JsonLine, Outgoing, OwedId, error_response};
 use crate::peek::PeekError;
 use crate::session::Session;
 use crate::stdio::{
-    Line, Out, async_stdin, async_stdout, spawn_async_reader, spawn_async_writer, spawn_reader,
-    spawn_writer,
+    Line, Output, QUEUED_MESSAGES, async_stdin, async_stdout, spawn_async_reader,
+    spawn_async_writer, spawn_reader, spawn_writer,
 };
 
 /// The default number of requests in flight.
@@ -74,6 +90,11 @@ impl Bridge {
         }
     }
 
+    /// The most bytes the output queue holds.
+    fn output_budget(&self) -> usize {
+        QUEUED_MESSAGES.saturating_mul(self.client.max_message_bytes())
+    }
+
     /// Runs on the process's stdin and stdout until stdin ends, SIGINT or SIGTERM arrives,
     /// or stdout closes.
     ///
@@ -99,9 +120,9 @@ impl Bridge {
         let output = match stdout {
             Some((stdout, back)) => {
                 restore.push(back);
-                spawn_async_writer(stdout)
+                spawn_async_writer(stdout, self.output_budget())
             }
-            None => spawn_writer(std::io::stdout())?,
+            None => spawn_writer(std::io::stdout(), self.output_budget())?,
         };
         let (lines, reader) = match stdin {
             Some((stdin, back)) => {
@@ -131,7 +152,7 @@ impl Bridge {
         W: Write + Send + 'static,
         S: Future<Output = ()>,
     {
-        let output = spawn_writer(output)?;
+        let output = spawn_writer(output, self.output_budget())?;
         let lines = spawn_reader(input, self.max_line_bytes)?;
         Ok(self.serve(lines, output, shutdown).await)
     }
@@ -139,22 +160,38 @@ impl Bridge {
     /// The bridge between a reader's lines and a writer, whichever kind they are.
     async fn serve<S: Future<Output = ()>>(
         self,
-        lines: mpsc::Receiver<Line>,
-        (writer, mut output_closed): (mpsc::Sender<Out>, watch::Receiver<bool>),
+        lines: mpsc::UnboundedReceiver<Line>,
+        (output, mut output_closed): (Output, watch::Receiver<bool>),
         shutdown: S,
     ) -> Exit {
-        let pending = Arc::new(Pending::default());
+        let stopping = CancellationToken::new();
+        let pending = Arc::new(Pending::new(output.clone(), stopping.clone()));
         let tasks = TaskTracker::new();
         let session = Arc::new(Session::default());
-        let dispatcher = Dispatcher {
+        let (queue, queued) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let ctx = Context {
             client: self.client.clone(),
             session: Arc::clone(&session),
-            permits: Arc::new(Semaphore::new(self.concurrency)),
             pending: Arc::clone(&pending),
-            writer: writer.clone(),
+            output: output.clone(),
             tasks: tasks.clone(),
         };
-        let mut reading = tokio::spawn(dispatcher.run(lines));
+        let permits = Arc::new(Semaphore::new(self.concurrency));
+        tasks.spawn(launch(
+            ctx.clone(),
+            queued,
+            Arc::clone(&permits),
+            Arc::clone(&waiting),
+        ));
+        let dispatcher = Dispatcher {
+            ctx,
+            permits,
+            queue,
+            waiting,
+        };
+        let (stop_reading, stop_rx) = watch::channel(false);
+        let mut reading = tokio::spawn(dispatcher.run(lines, stop_rx));
         tokio::pin!(shutdown);
 
         let mut input_done = false;
@@ -169,20 +206,31 @@ impl Bridge {
                 () = tasks.wait(), if input_done => break Exit::Eof,
             }
         };
-        reading.abort();
         session.stop_listening();
         match exit {
             Exit::Shutdown => {
                 tracing::info!("shutting down: answering pending requests");
-                pending.shut_down(&writer).await;
-                finish(&writer).await;
+                // Stop reading first, so that no request is entered after the table is
+                // emptied; the lines already read are answered too.
+                let _ = stop_reading.send(true);
+                let unread = if input_done {
+                    Vec::new()
+                } else {
+                    (&mut reading).await.unwrap_or_default()
+                };
+                pending.shut_down(&unread);
+                stopping.cancel();
+                output.finish(FLUSH_DEADLINE).await;
                 end_session(&self.client, &session, SIGNAL_DELETE_DEADLINE).await;
             }
             Exit::Eof => {
-                finish(&writer).await;
+                output.finish(FLUSH_DEADLINE).await;
                 end_session(&self.client, &session, DELETE_DEADLINE).await;
             }
-            Exit::OutputClosed => {}
+            Exit::OutputClosed => {
+                reading.abort();
+                stopping.cancel();
+            }
         }
         exit
     }
@@ -198,17 +246,6 @@ async fn end_session(client: &Client, session: &Session, deadline: Duration) {
     if let Err(e) = client.delete_session(&session.headers(), deadline).await {
         tracing::debug!(error = %display_chain(&e), "ending the session failed");
     }
-}
-
-/// Flushes stdout, waiting at most [`FLUSH_DEADLINE`].
-async fn finish(writer: &mpsc::Sender<Out>) {
-    let (done_tx, done_rx) = oneshot::channel();
-    let flushed = async {
-        if writer.send(Out::Finish(done_tx)).await.is_ok() {
-            let _ = done_rx.await;
-        }
-    };
-    let _ = tokio::time::timeout(FLUSH_DEADLINE, flushed).await;
 }
 
 /// Completes on SIGINT or SIGTERM (Ctrl-C elsewhere).
@@ -233,138 +270,394 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     }
 }
 
-/// The requests still owed an answer. Taking an entry out is the right to answer, so a
-/// request is answered once even when a shutdown races its response.
-#[derive(Debug, Default)]
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The requests still owed an answer. Taking an id out is the right to answer it, so every
+/// id is answered once however a response, an error, a cancellation and a shutdown race.
+///
+/// The lock is never held across an `.await`: an answer draws its room in the output queue
+/// first, then takes its ids out and queues its line in one step, so that shutdown's answers
+/// can neither overtake nor duplicate it, and a shutdown never waits for stdout.
+#[derive(Debug)]
 struct Pending {
     next_token: AtomicU64,
-    /// Token -> the ids to answer (one, or a batch's requests). Held across the channel send
-    /// of an answer so that shutdown's answers cannot overtake or duplicate it.
-    owed: Mutex<HashMap<u64, Vec<Box<str>>>>,
+    owed: Mutex<HashMap<u64, Owed>>,
+    output: Output,
+    /// Cancelled at shutdown: every exchange's own token is a child of it.
+    stopping: CancellationToken,
+}
+
+/// One message's ids still owed an answer, and how to stop its exchange.
+#[derive(Debug)]
+struct Owed {
+    ids: Vec<OwedId>,
+    cancel: CancellationToken,
 }
 
 impl Pending {
-    async fn add(&self, ids: Vec<Box<str>>) -> u64 {
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        self.owed.lock().await.insert(token, ids);
-        token
+    fn new(output: Output, stopping: CancellationToken) -> Self {
+        Self {
+            next_token: AtomicU64::new(0),
+            owed: Mutex::default(),
+            output,
+            stopping,
+        }
     }
 
-    /// Writes `answer(ids)` if the entry is still owed; false if shutdown took it.
-    async fn answer(
-        &self,
-        token: u64,
-        writer: &mpsc::Sender<Out>,
-        answer: impl FnOnce(&[Box<str>]) -> Vec<Bytes>,
-    ) -> bool {
-        let mut owed = self.owed.lock().await;
-        let Some(ids) = owed.remove(&token) else {
-            return false;
-        };
-        for line in answer(&ids) {
-            let _ = writer.send(Out::Line(line)).await;
+    /// Enters a message owed these answers; returns its token and what cancels it.
+    fn add(&self, ids: Vec<OwedId>) -> (u64, CancellationToken) {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let cancel = self.stopping.child_token();
+        lock(&self.owed).insert(
+            token,
+            Owed {
+                ids,
+                cancel: cancel.clone(),
+            },
+        );
+        (token, cancel)
+    }
+
+    /// Whether any answer of this message is still owed.
+    fn is_owed(&self, token: u64) -> bool {
+        lock(&self.owed).contains_key(&token)
+    }
+
+    /// Writes `line`, which answers `answers`, if any of them is still owed; they are owed
+    /// no more. False when none was (cancelled, or shut down).
+    async fn answer(&self, token: u64, answers: &[IdKey], line: JsonLine) -> bool {
+        let charge = self.output.reserve(line.len()).await;
+        {
+            let mut owed = lock(&self.owed);
+            let Some(entry) = owed.get_mut(&token) else {
+                return false;
+            };
+            let before = entry.ids.len();
+            entry.ids.retain(|id| !answers.contains(&id.key));
+            if entry.ids.len() == before {
+                return false;
+            }
+            if entry.ids.is_empty() {
+                owed.remove(&token);
+            }
+            self.output.write_now(line, charge);
         }
         true
     }
 
-    /// Answers everything still owed with `Bridge shutting down`.
-    async fn shut_down(&self, writer: &mpsc::Sender<Out>) {
-        let mut owed = self.owed.lock().await;
-        for (_, ids) in owed.drain() {
-            for id in ids {
-                let line = error_response(Some(&id), -32000, "Bridge shutting down", None);
-                let sent = tokio::time::timeout(FLUSH_DEADLINE, writer.send(Out::Line(line)));
-                if !matches!(sent.await, Ok(Ok(()))) {
-                    return;
-                }
+    /// Answers every id of this message still owed with `answer(id)`.
+    fn fail_with(&self, token: u64, answer: impl Fn(&OwedId) -> JsonLine) {
+        let mut owed = lock(&self.owed);
+        let Some(entry) = owed.remove(&token) else {
+            return;
+        };
+        for id in &entry.ids {
+            // Small lines, one per request: never made to wait for room.
+            self.output.write_now(answer(id), Charge::none());
+        }
+    }
+
+    /// Answers every id of this message still owed with `error`.
+    fn fail(&self, token: u64, error: &Error) {
+        self.fail_with(token, |id| JsonLine::error(error, Some(&id.raw)));
+    }
+
+    /// The client gave up on `id` (`notifications/cancelled`): it is owed nothing more, and
+    /// a message with nothing left owed is stopped.
+    fn cancel(&self, id: &IdKey) {
+        let mut owed = lock(&self.owed);
+        let mut emptied = Vec::new();
+        for (token, entry) in owed.iter_mut() {
+            let before = entry.ids.len();
+            entry.ids.retain(|owed| owed.key != *id);
+            if entry.ids.len() != before && entry.ids.is_empty() {
+                emptied.push(*token);
             }
         }
+        for token in emptied {
+            if let Some(entry) = owed.remove(&token) {
+                tracing::debug!(%id, "the client cancelled the request; dropping its stream");
+                entry.cancel.cancel();
+            }
+        }
+    }
+
+    /// Answers everything still owed, and the requests among `unread` (lines read but not
+    /// yet dispatched), with `Bridge shutting down`.
+    fn shut_down(&self, unread: &[Outgoing]) {
+        let shutting_down = |raw: &str| {
+            JsonLine::new(error_response(
+                Some(raw),
+                -32000,
+                "Bridge shutting down",
+                None,
+            ))
+        };
+        let mut owed = lock(&self.owed);
+        for (_, entry) in owed.drain() {
+            for id in &entry.ids {
+                self.output
+                    .write_now(shutting_down(&id.raw), Charge::none());
+            }
+        }
+        for message in unread {
+            for id in message.owed() {
+                self.output
+                    .write_now(shutting_down(&id.raw), Charge::none());
+            }
+        }
+    }
+}
+
+/// What every part of a running bridge shares.
+#[derive(Debug, Clone)]
+struct Context {
+    client: Client,
+    session: Arc<Session>,
+    pending: Arc<Pending>,
+    output: Output,
+    tasks: TaskTracker,
+}
+
+impl Context {
+    /// The conversation's current headers, read anew by every attempt of a message.
+    fn header_source(&self) -> HeaderSource {
+        let session = Arc::clone(&self.session);
+        Arc::new(move || session.headers())
+    }
+
+    /// Sends `message`; if the server forgot the session, recovers it and sends once more.
+    async fn send(&self, message: &Outgoing) -> Result<Forwarded, Error> {
+        let expired = |cause| Error::SessionExpired(Some(Box::new(cause)));
+        let ctx = self
+            .session
+            .settled_headers(&self.client, &self.output)
+            .await
+            .map_err(expired)?;
+        let source = self.header_source();
+        match self
+            .client
+            .forward_with(message.clone(), source.clone())
+            .await
+        {
+            Err(e) if Session::is_expired(&e, &ctx, message) => {
+                self.session
+                    .recover_detached(&self.client, &self.output, Some(&ctx))
+                    .await
+                    .map_err(expired)?;
+                self.client.forward_with(message.clone(), source).await
+            }
+            other => other,
+        }
+    }
+
+    /// A session the server forgot, seen on a stream already under way: recover it in the
+    /// background, so that the next messages find a live session.
+    fn recover_later(&self, error: &Error, message: &Outgoing) {
+        let sent = self.session.headers();
+        if !Session::is_expired(error, &sent, message) {
+            return;
+        }
+        let (session, client, output) = (
+            Arc::clone(&self.session),
+            self.client.clone(),
+            self.output.clone(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = session.recover(&client, &output, Some(&sent)).await {
+                tracing::warn!(error = %display_chain(&e), "recovering the session failed");
+            }
+        });
+    }
+}
+
+/// A request waiting for a permit.
+struct Queued {
+    message: Outgoing,
+    token: u64,
+    cancel: CancellationToken,
+    /// Its share of the read-ahead budget, given back once it is sent.
+    charge: Charge,
+}
+
+/// Starts queued requests in order as permits come free; skips those cancelled or shut
+/// down while they waited.
+async fn launch(
+    ctx: Context,
+    mut queued: mpsc::UnboundedReceiver<Queued>,
+    permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+) {
+    while let Some(request) = queued.recv().await {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => permit.ok(),
+            () = request.cancel.cancelled() => None,
+        };
+        waiting.fetch_sub(1, Ordering::AcqRel);
+        let Some(permit) = permit else { continue };
+        if !ctx.pending.is_owed(request.token) {
+            continue;
+        }
+        drop(request.charge);
+        let exchange = Exchange {
+            ctx: ctx.clone(),
+            token: request.token,
+            cancel: request.cancel,
+            message: request.message,
+            _permit: permit,
+        };
+        ctx.tasks.spawn(exchange.run());
     }
 }
 
 /// Reads lines and starts their forwarding.
 struct Dispatcher {
-    client: Client,
-    session: Arc<Session>,
+    ctx: Context,
     permits: Arc<Semaphore>,
-    pending: Arc<Pending>,
-    writer: mpsc::Sender<Out>,
-    tasks: TaskTracker,
+    queue: mpsc::UnboundedSender<Queued>,
+    /// Requests in `queue`: while any wait, a new one queues behind them.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Dispatcher {
-    async fn run(self, mut lines: mpsc::Receiver<Line>) {
-        while let Some(line) = lines.recv().await {
-            match line {
-                Line::TooLong { limit } => {
-                    let message = format!("Invalid Request: message exceeds {limit} bytes");
-                    self.write(error_response(None, -32600, &message, None))
-                        .await;
-                }
-                Line::Message(bytes) => match Outgoing::new(bytes) {
-                    Ok(message) => self.dispatch(message).await,
-                    Err(e) => self.write(parse_error(&e)).await,
-                },
+    /// Dispatches lines until input ends or `stop` turns true; then returns the messages
+    /// read but not dispatched (their requests are owed a shutdown answer).
+    async fn run(
+        self,
+        mut lines: mpsc::UnboundedReceiver<Line>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Vec<Outgoing> {
+        loop {
+            let line = tokio::select! {
+                line = lines.recv() => line,
+                _ = stop.wait_for(|stop| *stop) => break,
+            };
+            let Some(line) = line else {
+                return Vec::new();
+            };
+            tokio::select! {
+                () = self.dispatch(line) => {}
+                _ = stop.wait_for(|stop| *stop) => break,
             }
+        }
+        let mut unread = Vec::new();
+        while let Ok(line) = lines.try_recv() {
+            if let Line::Message(bytes, _) = line
+                && let Ok(message) = Outgoing::new(bytes)
+            {
+                unread.push(message);
+            }
+        }
+        unread
+    }
+
+    async fn dispatch(&self, line: Line) {
+        let (bytes, charge) = match line {
+            Line::TooLong { limit } => {
+                let message = format!("Invalid Request: message exceeds {limit} bytes");
+                self.ctx
+                    .output
+                    .write(JsonLine::new(error_response(None, -32600, &message, None)))
+                    .await;
+                return;
+            }
+            Line::Message(bytes, charge) => (bytes, charge),
+        };
+        let message = match Outgoing::new(bytes) {
+            Ok(message) => message,
+            Err(e) => {
+                self.ctx.output.write(parse_error(&e)).await;
+                return;
+            }
+        };
+        self.ctx.session.on_send(&message);
+        if message.owed().is_empty() {
+            self.send_unanswered(message).await;
+            return;
+        }
+        let (token, cancel) = self.ctx.pending.add(message.owed().to_vec());
+        // No one waiting and a permit free: start now, without a hop through the queue.
+        if self.waiting.load(Ordering::Acquire) == 0
+            && let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned()
+        {
+            drop(charge);
+            let exchange = Exchange {
+                ctx: self.ctx.clone(),
+                token,
+                cancel,
+                message,
+                _permit: permit,
+            };
+            self.ctx.tasks.spawn(exchange.run());
+            return;
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let queued = Queued {
+            message,
+            token,
+            cancel,
+            charge,
+        };
+        if self.queue.send(queued).is_err() {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
-    async fn write(&self, line: Bytes) {
-        let _ = self.writer.send(Out::Line(line)).await;
-    }
-
-    async fn dispatch(&self, message: Outgoing) {
-        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
-            return; // The semaphore is never closed.
-        };
-        self.session.on_send(&message);
-        let owed: Vec<Box<str>> = if message.is_batch() {
-            message.batch_request_ids().to_vec()
-        } else if message.is_request() {
-            message.id().map(Box::from).into_iter().collect()
-        } else {
-            Vec::new()
-        };
-        let exchange = Exchange {
-            client: self.client.clone(),
-            session: Arc::clone(&self.session),
-            pending: Arc::clone(&self.pending),
-            writer: self.writer.clone(),
-            token: if owed.is_empty() {
-                None
-            } else {
-                Some(self.pending.add(owed).await)
-            },
-            message,
-            _permit: permit,
-        };
-        if exchange.token.is_some() {
-            self.tasks.spawn(exchange.run());
-        } else {
-            // Sent before the next line is read, so the server sees it first; its body (202
-            // and nothing, normally) is drained in the background.
-            match exchange.send().await {
+    /// Sends a notification or a response before the next line is read (so that the server
+    /// sees it before the requests after it), and drains its answer in the background. It
+    /// runs in a task of its own, so that a failure inside the bridge ends only this send.
+    async fn send_unanswered(&self, message: Outgoing) {
+        let ctx = self.ctx.clone();
+        let cancels = message.cancels().cloned();
+        let sent = tokio::spawn(async move {
+            match ctx.send(&message).await {
                 Ok(response) => {
-                    if exchange.message.method() == Some("notifications/initialized") {
-                        self.session
-                            .listen(self.client.clone(), self.writer.clone());
+                    if message.method() == Some("notifications/initialized") {
+                        ctx.session.listen(ctx.client.clone(), ctx.output.clone());
                     }
-                    self.tasks.spawn(exchange.drain(response));
+                    let exchange_ctx = ctx.clone();
+                    ctx.tasks.spawn(async move {
+                        drain_unanswered(&exchange_ctx, &message, response).await;
+                    });
                 }
-                Err(e) => log_unanswered(&exchange.message, &e),
+                Err(e) => log_unanswered(&message, &e),
             }
+        });
+        if let Err(e) = sent.await {
+            tracing::error!(error = %e, "forwarding a message failed inside the bridge");
+        }
+        if let Some(id) = cancels {
+            self.ctx.pending.cancel(&id);
         }
     }
 }
 
-fn parse_error(e: &PeekError) -> Bytes {
+/// Writes what the server sent back for a notification or a response (normally nothing:
+/// 202 with an empty body).
+async fn drain_unanswered(ctx: &Context, message: &Outgoing, mut response: Forwarded) {
+    let messages = response.messages();
+    while let Some(item) = messages.next_routed().await {
+        match item {
+            Ok(routed) => {
+                if !ctx.output.write(routed.line).await {
+                    return;
+                }
+            }
+            Err(e) => return log_unanswered(message, &e),
+        }
+    }
+}
+
+fn parse_error(e: &PeekError) -> JsonLine {
     let detail = display_chain(e);
-    match e {
+    JsonLine::new(match e {
         PeekError::NotAMessage => {
             error_response(None, -32600, &format!("Invalid Request: {detail}"), None)
         }
         _ => error_response(None, -32700, &format!("Parse error: {detail}"), None),
-    }
+    })
 }
 
 fn log_unanswered(message: &Outgoing, e: &Error) {
@@ -375,101 +668,89 @@ fn log_unanswered(message: &Outgoing, e: &Error) {
     );
 }
 
-fn line_starts_array(item: &Result<Bytes, Error>) -> bool {
-    matches!(item, Ok(line) if line.first() == Some(&b'['))
-}
-
-/// One forwarded message and what it owes.
+/// One forwarded request (or batch) and the answers it owes.
 struct Exchange {
-    client: Client,
-    session: Arc<Session>,
-    pending: Arc<Pending>,
-    writer: mpsc::Sender<Out>,
-    /// The entry in `pending` for the answers this message is owed.
-    token: Option<u64>,
+    ctx: Context,
+    /// The entry in the pending table for the answers this message is owed.
+    token: u64,
+    /// Cancelled when the client cancels the request, or at shutdown.
+    cancel: CancellationToken,
     message: Outgoing,
     _permit: OwnedSemaphorePermit,
 }
 
+/// Answers what is still owed if an exchange ends without doing so (a panic inside the
+/// bridge): the client must never wait forever.
+struct AnswerGuard {
+    pending: Arc<Pending>,
+    token: u64,
+}
+
+impl Drop for AnswerGuard {
+    fn drop(&mut self) {
+        self.pending.fail_with(self.token, |id| {
+            JsonLine::new(error_response(
+                Some(&id.raw),
+                -32603,
+                "Internal error: the bridge failed while forwarding this request",
+                None,
+            ))
+        });
+    }
+}
+
 impl Exchange {
-    /// Forwards a request and writes everything that comes back, ending with its answer.
+    /// Forwards the request and writes everything that comes back, ending with its answer;
+    /// stops at once (dropping the upstream stream) when cancelled.
     async fn run(self) {
-        match self.send().await {
-            Ok(response) => self.drain(response).await,
-            Err(e) => self.fail(&e).await,
+        let _guard = AnswerGuard {
+            pending: Arc::clone(&self.ctx.pending),
+            token: self.token,
+        };
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => {}
+            () = self.forward() => {}
         }
     }
 
-    /// Sends the message; if the server forgot the session, recovers it and sends once more.
-    async fn send(&self) -> Result<crate::client::Forwarded, Error> {
-        let ctx = self.session.settled_headers().await;
-        match self.client.forward_peeked(self.message.clone(), &ctx).await {
-            Err(e) if Session::is_expired(&e, &ctx, &self.message) => {
-                self.session
-                    .recover(&self.client, &self.writer, &ctx)
-                    .await
-                    .map_err(|cause| Error::SessionExpired(Some(Box::new(cause))))?;
-                let ctx = self.session.headers();
-                self.client.forward_peeked(self.message.clone(), &ctx).await
-            }
-            other => other,
-        }
-    }
-
-    /// Writes the messages of `response`; the answer only if it is still owed.
-    async fn drain(self, mut response: crate::client::Forwarded) {
-        self.session.on_response(&self.message, &response);
+    async fn forward(&self) {
+        let ctx = &self.ctx;
+        let mut response = match ctx.send(&self.message).await {
+            Ok(response) => response,
+            Err(e) => return self.fail(&e),
+        };
+        ctx.session.on_response(&self.message, &response);
         let messages = response.messages();
-        let mut answered = false;
-        while let Some(item) = messages.next().await {
-            let is_answer = if self.message.is_batch() {
-                // A batch's answer is one array that answers every request in it.
-                line_starts_array(&item)
-            } else {
-                messages.answered()
-            };
+        while let Some(item) = messages.next_routed().await {
             match item {
-                Ok(line) if !answered && is_answer => {
-                    answered = true;
-                    self.session.on_answer(&self.message, &line);
-                    let Some(token) = self.token else { continue };
-                    let sent = self
-                        .pending
-                        .answer(token, &self.writer, |_| vec![line])
-                        .await;
-                    if !sent {
-                        return; // Shutdown answered it.
+                Ok(routed) if routed.answers.is_empty() => {
+                    if !ctx.output.write(routed.line).await {
+                        return;
                     }
                 }
-                Ok(line) => {
-                    let _ = self.writer.send(Out::Line(line)).await;
+                Ok(routed) => {
+                    ctx.session
+                        .on_answer(&self.message, &routed.answers, &routed.line);
+                    ctx.pending
+                        .answer(self.token, &routed.answers, routed.line)
+                        .await;
                 }
-                Err(e) => return self.fail(&e).await,
+                Err(e) => {
+                    ctx.recover_later(&e, &self.message);
+                    return self.fail(&e);
+                }
             }
-        }
-        if !answered && self.message.is_batch() {
-            // No array came back: the batch's requests are owed an answer each.
-            self.fail(&Error::StreamEnded).await;
         }
     }
 
-    /// Answers what this message is owed with `error`, or logs it.
-    async fn fail(&self, error: &Error) {
-        match self.token {
-            Some(token) => {
-                tracing::warn!(
-                    method = self.message.method(),
-                    id = self.message.id(),
-                    error = %display_chain(error),
-                    "request failed; answering it with an error"
-                );
-                self.pending
-                    .answer(token, &self.writer, |ids| {
-                        ids.iter().map(|id| error.to_response(Some(id))).collect()
-                    })
-                    .await;
-            }
-            None => log_unanswered(&self.message, error),
-        }
+    /// Answers what this message is still owed with `error`.
+    fn fail(&self, error: &Error) {
+        tracing::warn!(
+            method = self.message.method(),
+            error = %display_chain(error),
+            "request failed; answering it with an error"
+        );
+        self.ctx.pending.fail(self.token, error);
     }
 }

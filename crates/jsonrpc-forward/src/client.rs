@@ -2,7 +2,6 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
@@ -18,7 +17,7 @@ use crate::body::{BodyDecoder, BodyFormat};
 use crate::config::ClientConfig;
 use crate::error::{Error, MAX_ERROR_BODY, StatusError};
 use crate::headers::{MCP_SESSION_ID, RequestHeaders, get_headers, post_headers, session_headers};
-use crate::message::{Outgoing, inbound};
+use crate::message::{IdKey, Inbound, JsonLine, Outgoing, inbound, retain_responses};
 use crate::retry::RetryPolicy;
 
 /// A pooled, keep-alive client for one MCP endpoint. Cheap to clone; clones share the pool.
@@ -206,29 +205,47 @@ impl Client {
         message: Outgoing,
         ctx: &RequestHeaders,
     ) -> Result<Forwarded, Error> {
+        let ctx = ctx.clone();
+        self.forward_with(message, Arc::new(move || ctx.clone()))
+            .await
+    }
+
+    /// As [`forward_peeked`](Self::forward_peeked), with the conversation's headers read
+    /// anew for every attempt, resend and resumption: a session recovered meanwhile is the
+    /// one they carry.
+    pub(crate) async fn forward_with(
+        &self,
+        message: Outgoing,
+        headers: HeaderSource,
+    ) -> Result<Forwarded, Error> {
         let started = Instant::now();
         let mut attempt = 0;
-        let response = self.send(&message, ctx, started, &mut attempt).await?;
+        let response = self.send(&message, &headers, started, &mut attempt).await?;
         Ok(Forwarded::new(
             self.clone(),
             message,
-            ctx.clone(),
+            headers,
             response,
             started,
             attempt,
         ))
     }
 
+    /// The policy that decides when requests are resent.
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
     /// Sends until a 2xx response head arrives or the policy gives up.
     async fn send(
         &self,
         message: &Outgoing,
-        ctx: &RequestHeaders,
+        headers: &HeaderSource,
         started: Instant,
         attempt: &mut u32,
     ) -> Result<Response, Error> {
         loop {
-            let error = match self.send_once(message, ctx).await {
+            let error = match self.send_once(message, &headers()).await {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
             };
@@ -247,7 +264,10 @@ impl Client {
         }
     }
 
-    /// The policy's delay, if it still fits in the request's time budget.
+    /// The policy's delay, if it ends within the request's time budget (the idle timeout from
+    /// the first attempt). A delay the server asked for (`Retry-After`, any size) that does
+    /// not fit ends the retries at once: waiting out the budget could not succeed sooner than
+    /// the server allows, so the request is answered with the server's status now.
     fn retry_delay(
         &self,
         error: &Error,
@@ -264,7 +284,8 @@ impl Client {
             .inner
             .retry
             .delay(error, attempt, method, fastrand::f64())?;
-        (started.elapsed() + delay < self.inner.idle_timeout).then_some(delay)
+        let remaining = self.inner.idle_timeout.saturating_sub(started.elapsed());
+        (delay < remaining).then_some(delay)
     }
 
     /// Opens the session's GET listen stream (resuming after `last_event_id` if given), on
@@ -468,6 +489,9 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
+/// Where a forwarded message reads the conversation's headers, for each attempt.
+pub(crate) type HeaderSource = Arc<dyn Fn() -> RequestHeaders + Send + Sync>;
+
 /// A 2xx response to a forwarded message, with its messages as they arrive.
 pub struct Forwarded {
     status: StatusCode,
@@ -490,7 +514,7 @@ impl Forwarded {
     fn new(
         client: Client,
         message: Outgoing,
-        ctx: RequestHeaders,
+        headers: HeaderSource,
         response: Response,
         started: Instant,
         attempt: u32,
@@ -499,21 +523,10 @@ impl Forwarded {
             status: response.status(),
             version: response.version(),
             headers: response.headers().clone(),
-            messages: {
-                let answered = Arc::new(AtomicBool::new(false));
-                let stream = message_stream(
-                    client,
-                    message,
-                    ctx,
-                    response,
-                    started,
-                    attempt,
-                    Arc::clone(&answered),
-                );
-                Messages {
-                    stream: Box::pin(stream),
-                    answered,
-                }
+            messages: Messages {
+                stream: Box::pin(message_stream(
+                    client, message, headers, response, started, attempt,
+                )),
             },
         }
     }
@@ -554,16 +567,26 @@ impl Forwarded {
     }
 }
 
+/// One message of a response, and the ids it answers (none for the server's own requests
+/// and notifications).
+#[derive(Debug)]
+pub(crate) struct Routed {
+    pub(crate) line: JsonLine,
+    pub(crate) answers: Vec<IdKey>,
+}
+
 /// The messages of one response, each valid JSON on one line, yielded as they arrive.
 ///
-/// For a request, the stream yields the server's messages (notifications and requests it
-/// sends first, then the response) and ends; if the body ends or fails before the response,
-/// the last item is the error that took the answer's place. After the response, a failure
-/// only ends the stream. Dropping the stream closes the response (on a 2026 server that
-/// cancels the call), so drop it only on purpose.
+/// For a request (or a batch), the stream yields the server's messages (its requests and
+/// notifications, then the answer) and ends once every id it is owed was answered: the rest
+/// of the body is read and dropped in the background (so the connection can be reused) but
+/// never yielded. A response whose id is not owed (another request's, or one already
+/// answered) is logged and skipped, so no id is answered twice. If the body ends or fails
+/// before every answer, the last item is the error that takes their place. Dropping the
+/// stream closes the response (on a 2026 server that cancels the call), so drop it only on
+/// purpose.
 pub struct Messages {
-    stream: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
-    answered: Arc<AtomicBool>,
+    stream: Pin<Box<dyn Stream<Item = Result<Routed, Error>> + Send>>,
 }
 
 impl std::fmt::Debug for Messages {
@@ -575,14 +598,13 @@ impl std::fmt::Debug for Messages {
 impl Messages {
     /// The next message, or `None` at the end.
     pub async fn next(&mut self) -> Option<Result<Bytes, Error>> {
-        poll_fn(|cx| self.stream.as_mut().poll_next(cx)).await
+        let routed = poll_fn(|cx| self.stream.as_mut().poll_next(cx)).await?;
+        Some(routed.map(|r| r.line.bytes().clone()))
     }
 
-    /// Whether the response to the forwarded request has been yielded: true from the item
-    /// that is the response on. Always false for notifications, responses and batches.
-    #[must_use]
-    pub fn answered(&self) -> bool {
-        self.answered.load(Ordering::Acquire)
+    /// The next message with the ids it answers.
+    pub(crate) async fn next_routed(&mut self) -> Option<Result<Routed, Error>> {
+        poll_fn(|cx| self.stream.as_mut().poll_next(cx)).await
     }
 }
 
@@ -590,7 +612,10 @@ impl Stream for Messages {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.stream.as_mut().poll_next(cx)
+        self.stream
+            .as_mut()
+            .poll_next(cx)
+            .map(|item| item.map(|r| r.map(|r| r.line.bytes().clone())))
     }
 }
 
@@ -611,8 +636,14 @@ impl std::fmt::Debug for ListenStream {
 
 impl ListenStream {
     /// The next message (valid JSON on one line), or `None` when the stream ends; an error
-    /// ends it too.
+    /// ends it too. Responses are logged and skipped: nothing is owed an answer on this
+    /// stream, and a response written to stdout would be a second answer.
     pub async fn next(&mut self) -> Option<Result<Bytes, Error>> {
+        Some(self.next_line().await?.map(|line| line.bytes().clone()))
+    }
+
+    /// [`next`](Self::next), as a line for the bridge's output.
+    pub(crate) async fn next_line(&mut self) -> Option<Result<JsonLine, Error>> {
         loop {
             let next = if self.ended {
                 self.body.decode_eof()
@@ -620,9 +651,17 @@ impl ListenStream {
                 self.body.decode()
             };
             match next {
-                Ok(Some(raw)) => match inbound(raw, None) {
-                    Ok(Some(message)) => return Some(Ok(message.bytes)),
-                    Ok(None) => continue,
+                Ok(Some(raw)) => match inbound(raw) {
+                    Ok(Some(message)) if message.answers.is_empty() => {
+                        return Some(Ok(JsonLine::from_inbound(message)));
+                    }
+                    Ok(Some(message)) => {
+                        tracing::warn!(
+                            ids = ?message.answers,
+                            "dropping a response on the GET stream: nothing is owed there"
+                        );
+                    }
+                    Ok(None) => {}
                     Err(e) => return Some(Err(e.into())),
                 },
                 Ok(None) if self.ended => return None,
@@ -654,28 +693,100 @@ impl ListenStream {
     }
 }
 
-/// How many times one request's broken SSE answer is resumed with `Last-Event-ID`.
-const MAX_RESUMES: u32 = 3;
+/// How long the rest of a body is read (and dropped) after its last answer, so that its
+/// connection goes back to the pool; a server that keeps the stream open longer loses it.
+const DRAIN_AFTER_ANSWER: Duration = Duration::from_secs(2);
 
-/// Decodes `response` into messages. A request whose SSE answer broke after events with ids
-/// is resumed by a GET with `Last-Event-ID` (protocol 2025-11-25); a request safe to resend whose
-/// body broke before anything was handed on is resent.
+/// Reads what is left of a response after its answer, dropping it (see [`Messages`]).
+async fn drain(mut response: Response) {
+    let drained = async {
+        let mut dropped = 0usize;
+        while let Ok(Some(chunk)) = response.chunk().await {
+            dropped = dropped.saturating_add(chunk.len());
+        }
+        dropped
+    };
+    match tokio::time::timeout(DRAIN_AFTER_ANSWER, drained).await {
+        Ok(0) => {}
+        Ok(dropped) => tracing::debug!(dropped, "dropped what came after the answer"),
+        Err(_) => tracing::debug!("the server kept the stream open after the answer; closed it"),
+    }
+}
+
+/// What [`message_stream`] does with one checked message.
+enum Route {
+    /// Hand it on: the server's request or notification, or an answer still owed.
+    Yield(Routed),
+    /// Nothing in it is owed: log and drop it.
+    Drop(Vec<IdKey>),
+}
+
+/// Routes `message` against the ids still `owed` (those it answers are taken out).
+fn route(message: Inbound, owed: &mut Vec<IdKey>) -> Route {
+    if message.answers.is_empty() {
+        return Route::Yield(Routed {
+            line: JsonLine::from_inbound(message),
+            answers: Vec::new(),
+        });
+    }
+    let fresh: Vec<IdKey> = message
+        .answers
+        .iter()
+        .filter(|id| owed.contains(id))
+        .cloned()
+        .collect();
+    if fresh.is_empty() {
+        return Route::Drop(message.answers);
+    }
+    owed.retain(|id| !fresh.contains(id));
+    if fresh.len() == message.answers.len() {
+        return Route::Yield(Routed {
+            line: JsonLine::from_inbound(message),
+            answers: fresh,
+        });
+    }
+    // A batch answer that also holds responses not owed: keep only the owed ones.
+    let mut keep = fresh.clone();
+    match retain_responses(&message.bytes, |id| {
+        keep.iter()
+            .position(|k| k == id)
+            .map(|i| keep.swap_remove(i))
+            .is_some()
+    }) {
+        Some(bytes) => Route::Yield(Routed {
+            line: JsonLine::new(bytes),
+            answers: fresh,
+        }),
+        None => Route::Drop(message.answers),
+    }
+}
+
+/// Decodes `response` into routed messages (see [`Messages`]).
+///
+/// A request whose SSE answer ended or broke after an event with an id is resumed by a GET
+/// with `Last-Event-ID` (2025-11-25 "SSE polling"): after the server's `retry`, with the last
+/// id seen on any of its streams, as often as the server closes it, for as long as the
+/// request's idle timeout has not run out (every byte received restarts it). A request safe
+/// to resend whose body broke before anything was handed on is resent. Every attempt reads
+/// the conversation's headers anew.
 fn message_stream(
     client: Client,
     message: Outgoing,
-    ctx: RequestHeaders,
+    headers: HeaderSource,
     first: Response,
     started: Instant,
     mut attempt: u32,
-    answered_flag: Arc<AtomicBool>,
-) -> impl Stream<Item = Result<Bytes, Error>> + Send {
+) -> impl Stream<Item = Result<Routed, Error>> + Send {
     async_stream::stream! {
         let idle = client.inner.idle_timeout;
         let limit = client.inner.max_message_bytes;
+        let mut owed: Vec<IdKey> = message.owed().iter().map(|o| o.key.clone()).collect();
+        let owes_answers = !owed.is_empty();
         let mut response = first;
         let mut handed_on = false;
-        let mut answered = false;
-        let mut resumes = 0;
+        let mut last_event_id: Option<String> = None;
+        let mut retry: Option<Duration> = None;
+        let mut last_byte = Instant::now();
         loop {
             let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
             let format = BodyFormat::from_content_type(content_type);
@@ -686,6 +797,7 @@ fn message_stream(
                     Ok(Err(e)) => break 'body Some(Error::Transport(e)),
                     Ok(Ok(chunk)) => chunk,
                 };
+                last_byte = Instant::now();
                 let eof = chunk.is_none();
                 if let Some(chunk) = chunk
                     && let Err(e) = body.push(&chunk)
@@ -694,67 +806,78 @@ fn message_stream(
                 }
                 loop {
                     let next = if eof { body.decode_eof() } else { body.decode() };
-                    match next {
-                        Ok(Some(raw)) => match inbound(raw, message.id()) {
-                            Ok(Some(m)) => {
-                                if m.answers {
-                                    answered = true;
-                                    answered_flag.store(true, Ordering::Release);
-                                }
-                                handed_on = true;
-                                yield Ok(m.bytes);
-                            }
-                            Ok(None) => {}
-                            Err(e) => break 'body Some(e.into()),
-                        },
+                    let raw = match next {
+                        Ok(Some(raw)) => raw,
                         Ok(None) => break,
                         Err(e) => break 'body Some(e),
+                    };
+                    let checked = match inbound(raw) {
+                        Ok(Some(checked)) => checked,
+                        Ok(None) => continue,
+                        Err(e) => break 'body Some(e.into()),
+                    };
+                    match route(checked, &mut owed) {
+                        Route::Yield(routed) => {
+                            handed_on = true;
+                            yield Ok(routed);
+                        }
+                        Route::Drop(ids) => {
+                            tracing::warn!(?ids, method = message.method(), "dropping a response whose id is not owed on this stream");
+                        }
+                    }
+                    if owes_answers && owed.is_empty() {
+                        // Every answer is out: the stream is done.
+                        tokio::spawn(drain(response));
+                        return;
                     }
                 }
                 if eof {
                     break 'body None;
                 }
             };
-            let resume_from = body.last_event_id().map(str::to_owned);
+            if let Some(id) = body.last_event_id() {
+                last_event_id = Some(id.to_owned());
+            }
+            retry = body.retry().or(retry);
             let error = match failure {
-                None if message.is_request() && !answered => Error::StreamEnded,
+                None if owes_answers => Error::StreamEnded,
                 None => return,
-                Some(e) if answered => {
-                    tracing::debug!(error = %crate::error::display_chain(&e), "stream failed after its answer");
+                Some(e) if !owes_answers => {
+                    tracing::debug!(error = %crate::error::display_chain(&e), "the stream of a message owed no answer failed");
                     return;
                 }
                 Some(e) => e,
             };
-            if let Some(last_event_id) = resume_from
-                && resumes < MAX_RESUMES
+            if let Some(resume_from) = &last_event_id
                 && matches!(error, Error::Transport(_) | Error::StreamEnded)
             {
-                resumes += 1;
-                tracing::debug!(%last_event_id, "resuming a broken answer stream");
-                match client.open_get(&ctx, Some(&last_event_id)).await {
-                    Ok(Some(next)) => {
-                        response = next;
-                        continue;
+                let wait = retry.unwrap_or(Duration::ZERO);
+                if last_byte.elapsed().saturating_add(wait) < idle {
+                    tokio::time::sleep(wait).await;
+                    tracing::debug!("resuming an answer stream with Last-Event-ID");
+                    match client.open_get(&headers(), Some(resume_from)).await {
+                        Ok(Some(next)) => {
+                            response = next;
+                            continue;
+                        }
+                        Ok(None) => tracing::debug!("the server cannot resume streams (405)"),
+                        Err(e) => tracing::debug!(error = %crate::error::display_chain(&e), "resuming failed"),
                     }
-                    Ok(None) => tracing::debug!("the server cannot resume streams (405)"),
-                    Err(e) => tracing::debug!(error = %crate::error::display_chain(&e), "resuming failed"),
                 }
             }
             if !handed_on
                 && let Some(delay) = client.retry_delay(&error, attempt, &message, started)
             {
-                {
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                    match client.send(&message, &ctx, started, &mut attempt).await {
-                        Ok(next) => {
-                            response = next;
-                            continue;
-                        }
-                        Err(e) => {
-                            yield Err(e);
-                            return;
-                        }
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+                match client.send(&message, &headers, started, &mut attempt).await {
+                    Ok(next) => {
+                        response = next;
+                        continue;
+                    }
+                    Err(e) => {
+                        yield Err(e);
+                        return;
                     }
                 }
             }

@@ -45,6 +45,8 @@ pub(crate) fn post_headers(
     headers.insert(ACCEPT, ACCEPT_VALUE);
     let version = match message.protocol_version() {
         Some(per_request) => Some(per_request),
+        // An `initialize` starts a new session: it carries none of the old one's.
+        None if message.initialize().is_some() => None,
         None => {
             insert_str(&mut headers, MCP_SESSION_ID, ctx.session_id.as_deref());
             ctx.protocol_version.as_deref()
@@ -122,6 +124,20 @@ mod tests {
         assert_eq!(h[MCP_METHOD], "tools/call");
         assert_eq!(h[MCP_NAME], "echo");
         assert_eq!(h[CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn post_headers_of_initialize_carry_no_old_session() {
+        let m = outgoing(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#);
+        let h = post_headers(&HeaderMap::new(), &m, &ctx());
+        assert!(h.get(MCP_SESSION_ID).is_none());
+        assert!(h.get(MCP_PROTOCOL_VERSION).is_none());
+        let batch = outgoing(r#"[{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}]"#);
+        assert!(
+            post_headers(&HeaderMap::new(), &batch, &ctx())
+                .get(MCP_SESSION_ID)
+                .is_none()
+        );
     }
 
     #[test]

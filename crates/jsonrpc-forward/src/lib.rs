@@ -40,6 +40,7 @@
 
 mod body;
 pub mod bridge;
+mod budget;
 pub mod cli;
 mod client;
 mod config;

@@ -8,6 +8,73 @@ use serde_json::value::RawValue;
 
 use crate::peek::{Peek, PeekError, Peeked, peek};
 
+/// A request id compared as a JSON value, as JSON-RPC compares ids: `"a\/b"` and `"a/b"`
+/// are the same id, whatever escapes the server chose when it echoed it.
+///
+/// ```
+/// use jsonrpc_forward::message::IdKey;
+///
+/// assert_eq!(IdKey::new(r#""a\/b""#), IdKey::new(r#""a/b""#));
+/// assert_eq!(IdKey::new(r#""\u00e9""#), IdKey::new(r#""é""#));
+/// assert_ne!(IdKey::new("1"), IdKey::new(r#""1""#));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdKey(Box<str>);
+
+impl IdKey {
+    /// The key of an id given as its raw JSON text. Text that is not JSON is its own key.
+    #[must_use]
+    pub fn new(raw: &str) -> Self {
+        let raw = raw.trim_matches(|c: char| c.is_ascii_whitespace());
+        // Strings without escapes and plain integers are already in the one form serde_json
+        // writes: no parse for the ids clients use.
+        let canonical = match raw.as_bytes() {
+            [b'"', inner @ .., b'"'] => !inner.contains(&b'\\'),
+            [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+            b"0" => true,
+            _ => false,
+        };
+        if canonical {
+            return Self(raw.into());
+        }
+        match serde_json::from_str::<serde_json::Value>(raw) {
+            Ok(value) => Self(value.to_string().into_boxed_str()),
+            Err(_) => Self(raw.into()),
+        }
+    }
+
+    /// The id in `serde_json`'s form, as JSON text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for IdKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A request that is owed exactly one answer: its id as a key, and as the raw text the
+/// bridge's own error answers carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedId {
+    /// The id compared as a JSON value.
+    pub key: IdKey,
+    /// The id exactly as the client wrote it.
+    pub raw: Box<str>,
+}
+
+impl OwedId {
+    fn new(raw: &str) -> Self {
+        Self {
+            key: IdKey::new(raw),
+            raw: raw.into(),
+        }
+    }
+}
+
 /// An outgoing message and its routing facts, read once by [`peek`].
 ///
 /// The bytes are sent unchanged; the facts choose headers, retries and the answer check.
@@ -18,9 +85,14 @@ pub struct Outgoing {
     method: Option<Box<str>>,
     name: Option<Box<str>>,
     protocol_version: Option<Box<str>>,
+    /// `params.requestId` of `notifications/cancelled`.
+    cancels: Option<IdKey>,
     batch: bool,
-    /// The ids of the requests inside a batch (each must get an answer).
-    batch_request_ids: Vec<Box<str>>,
+    /// What answers this message is owed: its own id if it is a request, the requests' ids
+    /// if it is a batch.
+    owed: Vec<OwedId>,
+    /// A batch's `initialize` request, as a message of its own.
+    batch_initialize: Option<Box<Outgoing>>,
 }
 
 impl Outgoing {
@@ -30,17 +102,35 @@ impl Outgoing {
     ///
     /// [`PeekError`] when the bytes are not UTF-8 JSON objects.
     pub fn new(bytes: Bytes) -> Result<Self, PeekError> {
-        let (head, batch, batch_request_ids) = match peek(&bytes)? {
-            Peeked::Single(head) => (head, false, Vec::new()),
+        let (head, batch, owed, batch_initialize) = match peek(&bytes)? {
+            Peeked::Single(head) => {
+                let owed = head
+                    .id
+                    .filter(|_| head.is_request())
+                    .map(OwedId::new)
+                    .into_iter()
+                    .collect();
+                (head, false, owed, None)
+            }
             Peeked::Batch(items) => {
-                let ids = items
+                let owed = items
                     .iter()
                     .filter(|item| item.is_request())
-                    .filter_map(|item| item.id.map(Box::from))
+                    .filter_map(|item| item.id.map(OwedId::new))
                     .collect();
-                (Peek::default(), true, ids)
+                let initialize = items
+                    .iter()
+                    .any(|item| item.is_request() && item.method.as_deref() == Some("initialize"))
+                    .then(|| batch_initialize(&bytes))
+                    .flatten()
+                    .map(Box::new);
+                (Peek::default(), true, owed, initialize)
             }
         };
+        let cancels = head
+            .request_id
+            .filter(|_| head.method.as_deref() == Some("notifications/cancelled"))
+            .map(IdKey::new);
         Ok(Self {
             id: head.id.map(Box::from),
             method: head.method.map(|m| m.into_owned().into_boxed_str()),
@@ -48,10 +138,34 @@ impl Outgoing {
             protocol_version: head
                 .protocol_version
                 .map(|v| v.into_owned().into_boxed_str()),
+            cancels,
             batch,
-            batch_request_ids,
+            owed,
+            batch_initialize,
             bytes,
         })
+    }
+
+    /// The answers this message is owed: one for a request, one per request of a batch,
+    /// none for notifications and responses.
+    #[must_use]
+    pub fn owed(&self) -> &[OwedId] {
+        &self.owed
+    }
+
+    /// The `initialize` request of this message: itself, or the one inside a batch.
+    #[must_use]
+    pub fn initialize(&self) -> Option<&Outgoing> {
+        if self.method() == Some("initialize") && self.is_request() {
+            return Some(self);
+        }
+        self.batch_initialize.as_deref()
+    }
+
+    /// For `notifications/cancelled`, the request it cancels (`params.requestId`).
+    #[must_use]
+    pub fn cancels(&self) -> Option<&IdKey> {
+        self.cancels.as_ref()
     }
 
     /// The message exactly as read.
@@ -91,12 +205,6 @@ impl Outgoing {
         self.batch
     }
 
-    /// The raw ids of the requests inside a batch.
-    #[must_use]
-    pub fn batch_request_ids(&self) -> &[Box<str>] {
-        &self.batch_request_ids
-    }
-
     /// A single request (`id` and `method`): it must get exactly one answer.
     #[must_use]
     pub fn is_request(&self) -> bool {
@@ -114,6 +222,16 @@ impl Outgoing {
     }
 }
 
+/// The `initialize` request inside a batch, copied out as a message of its own (batches are
+/// rare, and a replay needs it alone).
+fn batch_initialize(bytes: &[u8]) -> Option<Outgoing> {
+    let elements: Vec<&RawValue> = serde_json::from_slice(bytes).ok()?;
+    elements.into_iter().find_map(|element| {
+        let message = Outgoing::new(Bytes::copy_from_slice(element.get().as_bytes())).ok()?;
+        (message.is_request() && message.method() == Some("initialize")).then_some(message)
+    })
+}
+
 /// See [`Outgoing::is_safe_to_resend`].
 #[must_use]
 pub fn is_safe_to_resend(method: &str) -> bool {
@@ -129,8 +247,9 @@ pub fn is_safe_to_resend(method: &str) -> bool {
 pub struct Inbound {
     /// Valid JSON on exactly one line, without surrounding whitespace.
     pub bytes: Bytes,
-    /// It is the response whose `id` the caller asked about.
-    pub answers: bool,
+    /// The ids this message answers: a response's id, or each response's in a batch
+    /// answer (an array). Empty for the server's requests and notifications.
+    pub answers: Vec<IdKey>,
 }
 
 /// Why a server message cannot go to stdout.
@@ -138,7 +257,7 @@ pub struct Inbound {
 #[error("invalid JSON from server")]
 pub struct InvalidJson(#[source] pub PeekError);
 
-/// Checks one message from the server and puts it on one line.
+/// Checks one message from the server, puts it on one line, and tells which ids it answers.
 ///
 /// Returns `Ok(None)` for a blank message (nothing to write). Raw CR and LF can only stand
 /// between JSON tokens (a string cannot hold them), so they become spaces; a message already
@@ -147,20 +266,79 @@ pub struct InvalidJson(#[source] pub PeekError);
 /// # Errors
 ///
 /// [`InvalidJson`] when the message is not UTF-8 JSON objects.
-pub fn inbound(message: Bytes, request_id: Option<&str>) -> Result<Option<Inbound>, InvalidJson> {
+pub fn inbound(message: Bytes) -> Result<Option<Inbound>, InvalidJson> {
     let message = trim_ascii(message);
     if message.is_empty() {
         return Ok(None);
     }
     let answers = match peek(&message).map_err(InvalidJson)? {
-        Peeked::Single(head) => head.is_response() && head.id == request_id,
-        // A batch answer is an array of responses: it answers a batch, never one id.
-        Peeked::Batch(_) => false,
+        Peeked::Single(head) if head.is_response() => head.id.map(IdKey::new).into_iter().collect(),
+        Peeked::Single(_) => Vec::new(),
+        Peeked::Batch(items) => items
+            .iter()
+            .filter(|item| item.is_response())
+            .filter_map(|item| item.id.map(IdKey::new))
+            .collect(),
     };
     Ok(Some(Inbound {
         bytes: one_line(message),
         answers,
     }))
+}
+
+/// A batch answer (a JSON array on one line) cut down to the responses whose ids `keep`
+/// accepts; the elements are kept byte for byte. `None` when none is kept.
+pub(crate) fn retain_responses(
+    batch: &[u8],
+    mut keep: impl FnMut(&IdKey) -> bool,
+) -> Option<Bytes> {
+    let elements: Vec<&RawValue> = serde_json::from_slice(batch).ok()?;
+    let mut out = Vec::with_capacity(batch.len());
+    out.push(b'[');
+    for element in elements {
+        let Ok(Peeked::Single(head)) = peek(element.get().as_bytes()) else {
+            continue;
+        };
+        if !head.is_response() || !head.id.map(IdKey::new).as_ref().is_some_and(&mut keep) {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(element.get().as_bytes());
+    }
+    out.push(b']');
+    (out.len() > 2).then(|| Bytes::from(out))
+}
+
+/// One message ready for stdout: valid JSON on exactly one line. Everything the bridge
+/// writes is one of these, and each way to make one applies the one-line rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JsonLine(Bytes);
+
+impl JsonLine {
+    /// A checked server message ([`inbound`] already put it on one line).
+    pub(crate) fn from_inbound(message: Inbound) -> Self {
+        Self(message.bytes)
+    }
+
+    /// JSON text made or re-addressed by the bridge, put on one line.
+    pub(crate) fn new(json: Bytes) -> Self {
+        Self(one_line(trim_ascii(json)))
+    }
+
+    /// The bridge's answer to the request `id` that `error` ended.
+    pub(crate) fn error(error: &crate::Error, id: Option<&str>) -> Self {
+        Self::new(error.to_response(id))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn bytes(&self) -> &Bytes {
+        &self.0
+    }
 }
 
 fn trim_ascii(message: Bytes) -> Bytes {
@@ -258,13 +436,15 @@ pub fn readdress_error(body: &[u8], id: Option<&str>) -> Option<Bytes> {
         id: &'a RawValue,
         error: &'a RawValue,
     }
+    // The server's error object is kept as it was written, raw line breaks and all: put it
+    // on one line, or a pretty-printed body would break the client's framing.
     serde_json::to_vec(&Readdressed {
         jsonrpc: "2.0",
         id,
         error: body.error,
     })
     .ok()
-    .map(Bytes::from)
+    .map(|text| one_line(Bytes::from(text)))
 }
 
 #[cfg(test)]

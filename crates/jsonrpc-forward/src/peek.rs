@@ -1,9 +1,9 @@
 //! Reading a JSON-RPC message's routing facts in one pass, without building a tree.
 //!
 //! The bridge forwards the original bytes; it only needs to know a message's `id`, `method`,
-//! `params.name` / `params.uri` (for the `Mcp-Name` header) and
+//! `params.name` / `params.uri` (for the `Mcp-Name` header),
 //! `params._meta["io.modelcontextprotocol/protocolVersion"]` (the 2026 per-request protocol
-//! version). [`peek`] reads those with borrowed serde types and skips everything else with
+//! version) and `params.requestId` (what `notifications/cancelled` cancels). [`peek`] reads those with borrowed serde types and skips everything else with
 //! `IgnoredAny`, so the message is also fully validated (UTF-8 and JSON syntax) in the same
 //! pass. Fields of unexpected types (a numeric `method`, positional `params`) read as absent
 //! instead of failing: routing never rejects a message the server might accept.
@@ -44,6 +44,8 @@ pub struct Peek<'a> {
     pub name: Option<Cow<'a, str>>,
     /// `params._meta["io.modelcontextprotocol/protocolVersion"]`, if a string.
     pub protocol_version: Option<Cow<'a, str>>,
+    /// `params.requestId` as its raw JSON text (what `notifications/cancelled` cancels).
+    pub request_id: Option<&'a str>,
 }
 
 impl Peek<'_> {
@@ -143,6 +145,7 @@ enum Wanted {
     Uri,
     Meta,
     ProtocolVersion,
+    RequestId,
     Skip,
 }
 
@@ -160,6 +163,7 @@ fn params_key(key: &[u8]) -> Wanted {
         b"name" => Wanted::Name,
         b"uri" => Wanted::Uri,
         b"_meta" => Wanted::Meta,
+        b"requestId" => Wanted::RequestId,
         _ => Wanted::Skip,
     }
 }
@@ -205,6 +209,10 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
                     let raw: &'de RawValue = map.next_value()?;
                     self.peek.id = Some(raw.get());
                 }
+                Wanted::RequestId => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    self.peek.request_id = Some(raw.get());
+                }
                 Wanted::Method => self.peek.method = map.next_value::<LooseStr<'de>>()?.0,
                 Wanted::Name => self.peek.name = map.next_value::<LooseStr<'de>>()?.0,
                 Wanted::Uri => *self.uri = map.next_value::<LooseStr<'de>>()?.0,
@@ -216,6 +224,7 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
                     self.peek.name = None;
                     *self.uri = None;
                     self.peek.protocol_version = None;
+                    self.peek.request_id = None;
                     map.next_value_seed(Level {
                         peek: &mut *self.peek,
                         classify: params_key,
@@ -449,5 +458,13 @@ pub mod testing {
             .and_then(|m| m.get("io.modelcontextprotocol/protocolVersion"))
             .and_then(Value::as_str);
         assert_eq!(p.protocol_version.as_deref(), version, "protocol version");
+        let request_id = p
+            .request_id
+            .map(|raw| serde_json::from_str::<Value>(raw).expect("raw requestId is JSON"));
+        assert_eq!(
+            request_id.as_ref(),
+            params.and_then(|m| m.get("requestId")),
+            "requestId"
+        );
     }
 }

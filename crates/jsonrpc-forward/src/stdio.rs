@@ -2,10 +2,11 @@
 //! output, each talking to the bridge through a channel.
 //!
 //! The reader frames input with [`NdjsonDecoder`] (blank lines skipped, an over-long line
-//! reported and skipped without being buffered) and hands lines over through a bounded
-//! channel, so a fast client waits rather than filling memory. The writer writes one line per
-//! message, buffered, flushed whenever its queue runs empty, so lines never interleave and a
-//! burst costs one write.
+//! reported and skipped without being buffered) and hands lines over as long as the lines
+//! not yet taken stay within a byte budget ([`crate::budget`]), so a fast client waits
+//! rather than filling memory. The writer writes one line per message, buffered, flushed
+//! whenever its queue runs empty, so lines never interleave and a burst costs one write; its
+//! queue too is bounded by bytes ([`Output`]).
 //!
 //! Each comes in two kinds. When stdin or stdout is a pipe or a socket (as MCP clients spawn
 //! servers: pipes, or socketpairs from Node's libuv), it is made non-blocking and served by a
@@ -18,48 +19,111 @@
 //! [`Bridge::run`]: crate::Bridge::run
 
 use std::io::{self, BufWriter, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use stream_parse::NdjsonDecoder;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::budget::{Budget, Charge};
+use crate::message::JsonLine;
+
 /// One framed line of input.
 #[derive(Debug)]
 pub(crate) enum Line {
-    /// A non-blank line, trimmed.
-    Message(Bytes),
+    /// A non-blank line, trimmed, and its share of the read-ahead budget.
+    Message(bytes::Bytes, Charge),
     /// A line over the limit, skipped.
     TooLong { limit: usize },
 }
 
-/// What the writer thread is asked to do.
+/// What the writer is asked to do.
 #[derive(Debug)]
 pub(crate) enum Out {
-    /// Write this message and a newline.
-    Line(Bytes),
+    /// Write this message and a newline, then give its bytes back to the budget.
+    Line(JsonLine, Charge),
     /// Flush, say so, and stop.
     Finish(oneshot::Sender<()>),
 }
 
 const READ_CHUNK: usize = 64 * 1024;
-/// Lines read ahead of the bridge.
-const LINES_AHEAD: usize = 64;
-/// Messages queued for output.
-const OUTPUT_QUEUE: usize = 1024;
+
+/// How many messages of the largest size the read-ahead and the output queue each hold at
+/// most: with the default 64 MiB limit, 128 MiB each.
+pub(crate) const QUEUED_MESSAGES: usize = 2;
+
+/// The output side of the bridge: a queue of lines for the writer, bounded by bytes. Cheap
+/// to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Output {
+    tx: mpsc::UnboundedSender<Out>,
+    budget: Budget,
+    /// Set once stdout was first found too slow (logged once).
+    stalled: Arc<AtomicBool>,
+}
+
+impl Output {
+    fn new(tx: mpsc::UnboundedSender<Out>, budget_bytes: usize) -> Self {
+        Self {
+            tx,
+            budget: Budget::new(budget_bytes),
+            stalled: Arc::default(),
+        }
+    }
+
+    /// Queues a line, waiting while the queue is full. False once the writer is gone.
+    pub(crate) async fn write(&self, line: JsonLine) -> bool {
+        let charge = self.reserve(line.len()).await;
+        self.write_now(line, charge)
+    }
+
+    /// Draws room for a line of `len` bytes, waiting while the queue is full: the caller
+    /// (a server stream) waits, and TCP holds the server back.
+    pub(crate) async fn reserve(&self, len: usize) -> Charge {
+        if let Some(charge) = self.budget.try_charge(len) {
+            return charge;
+        }
+        if !self.stalled.swap(true, Ordering::Relaxed) {
+            tracing::debug!("stdout is not keeping up; holding server streams back");
+        }
+        self.budget.charge(len).await
+    }
+
+    /// Queues a line at once, with room already drawn (or none, for the small answers of a
+    /// shutdown). False once the writer is gone.
+    pub(crate) fn write_now(&self, line: JsonLine, charge: Charge) -> bool {
+        self.tx.send(Out::Line(line, charge)).is_ok()
+    }
+
+    /// Flushes what is queued, waiting at most `deadline`.
+    pub(crate) async fn finish(&self, deadline: Duration) {
+        let (done_tx, done_rx) = oneshot::channel();
+        if self.tx.send(Out::Finish(done_tx)).is_ok() {
+            let _ = tokio::time::timeout(deadline, done_rx).await;
+        }
+    }
+}
 
 /// The next framed line of `buf` (at the end of input when `eof`), if a whole one is there.
-fn next_line(decoder: &mut NdjsonDecoder, buf: &mut BytesMut, eof: bool) -> Option<Line> {
+/// Its charge is drawn by the caller.
+fn next_line(
+    decoder: &mut NdjsonDecoder,
+    buf: &mut BytesMut,
+    eof: bool,
+) -> Option<Result<bytes::Bytes, usize>> {
     let framed = if eof {
         decoder.decode_eof(buf)
     } else {
         decoder.decode(buf)
     };
     match framed {
-        Ok(Some(line)) => Some(Line::Message(line)),
+        Ok(Some(line)) => Some(Ok(line)),
         Ok(None) => None,
-        Err(stream_parse::Error::TooLong { limit }) => Some(Line::TooLong { limit }),
+        Err(stream_parse::Error::TooLong { limit }) => Some(Err(limit)),
         Err(e) => {
             tracing::warn!(error = %e, "stdin framing failed");
             None
@@ -72,12 +136,15 @@ fn read_failed(e: &io::Error) {
     tracing::warn!(error = %e, "reading stdin failed; treating it as its end");
 }
 
-/// Starts the reader thread. The channel closes at end of input (or on a read error).
+/// Starts the reader thread. The channel closes at end of input (or on a read error). Lines
+/// not yet taken hold at most [`QUEUED_MESSAGES`] times `max_line_bytes`.
 pub(crate) fn spawn_reader<R: Read + Send + 'static>(
     mut input: R,
     max_line_bytes: usize,
-) -> io::Result<mpsc::Receiver<Line>> {
-    let (tx, rx) = mpsc::channel(LINES_AHEAD);
+) -> io::Result<mpsc::UnboundedReceiver<Line>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let budget = Budget::new(QUEUED_MESSAGES.saturating_mul(max_line_bytes));
+    let runtime = tokio::runtime::Handle::current();
     thread::Builder::new()
         .name("mcp-wrapper-stdin".into())
         .spawn(move || {
@@ -96,7 +163,14 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
                 let eof = n == 0;
                 buf.extend_from_slice(&chunk[..n]);
                 while let Some(item) = next_line(&mut decoder, &mut buf, eof) {
-                    if tx.blocking_send(item).is_err() {
+                    let line = match item {
+                        Ok(line) => {
+                            let charge = runtime.block_on(budget.charge(line.len()));
+                            Line::Message(line, charge)
+                        }
+                        Err(limit) => Line::TooLong { limit },
+                    };
+                    if tx.send(line).is_err() {
                         return; // The bridge stopped.
                     }
                 }
@@ -108,15 +182,17 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
     Ok(rx)
 }
 
-/// Starts the reader as a task on the current runtime (see [`async_stdin`]).
+/// Starts the reader as a task on the current runtime (see [`async_stdin`]), with the same
+/// byte bound as [`spawn_reader`].
 ///
 /// Unlike a thread blocked in `read`, the task can be stopped: the returned handle aborts
 /// it, so that nothing keeps reading stdin once the bridge is done.
 pub(crate) fn spawn_async_reader(
     mut input: Box<dyn AsyncRead + Send + Unpin>,
     max_line_bytes: usize,
-) -> (mpsc::Receiver<Line>, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel(LINES_AHEAD);
+) -> (mpsc::UnboundedReceiver<Line>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let budget = Budget::new(QUEUED_MESSAGES.saturating_mul(max_line_bytes));
     let task = tokio::spawn(async move {
         let mut decoder = NdjsonDecoder::new().with_max_line_bytes(max_line_bytes);
         let mut buf = BytesMut::new();
@@ -132,7 +208,14 @@ pub(crate) fn spawn_async_reader(
             };
             let eof = n == 0;
             while let Some(item) = next_line(&mut decoder, &mut buf, eof) {
-                if tx.send(item).await.is_err() {
+                let line = match item {
+                    Ok(line) => {
+                        let charge = budget.charge(line.len()).await;
+                        Line::Message(line, charge)
+                    }
+                    Err(limit) => Line::TooLong { limit },
+                };
+                if tx.send(line).is_err() {
                     return; // The bridge stopped.
                 }
             }
@@ -144,11 +227,13 @@ pub(crate) fn spawn_async_reader(
     (rx, task)
 }
 
-/// Starts the writer thread. The watch turns `true` when output failed (stdout closed).
+/// Starts the writer thread, its queue bounded by `budget_bytes`. The watch turns `true` when
+/// output failed (stdout closed).
 pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     output: W,
-) -> io::Result<(mpsc::Sender<Out>, watch::Receiver<bool>)> {
-    let (tx, mut rx) = mpsc::channel::<Out>(OUTPUT_QUEUE);
+    budget_bytes: usize,
+) -> io::Result<(Output, watch::Receiver<bool>)> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
     let (closed_tx, closed_rx) = watch::channel(false);
     thread::Builder::new()
         .name("mcp-wrapper-stdout".into())
@@ -156,10 +241,12 @@ pub(crate) fn spawn_writer<W: Write + Send + 'static>(
             let mut out = BufWriter::with_capacity(READ_CHUNK, output);
             while let Some(item) = rx.blocking_recv() {
                 match item {
-                    Out::Line(line) => {
-                        let written = out.write_all(&line).and_then(|()| out.write_all(b"\n"));
+                    Out::Line(line, charge) => {
+                        let line = line.bytes();
+                        let written = out.write_all(line).and_then(|()| out.write_all(b"\n"));
                         let flushed =
                             written.and_then(|()| if rx.is_empty() { out.flush() } else { Ok(()) });
+                        drop(charge);
                         if let Err(e) = flushed {
                             tracing::debug!(error = %e, "stdout is closed");
                             let _ = closed_tx.send(true);
@@ -177,28 +264,30 @@ pub(crate) fn spawn_writer<W: Write + Send + 'static>(
             }
             let _ = out.flush();
         })?;
-    Ok((tx, closed_rx))
+    Ok((Output::new(tx, budget_bytes), closed_rx))
 }
 
-/// Starts the writer as a task on the current runtime (see [`async_stdout`]). The watch
-/// turns `true` when output failed.
+/// Starts the writer as a task on the current runtime (see [`async_stdout`]), its queue
+/// bounded by `budget_bytes`. The watch turns `true` when output failed.
 pub(crate) fn spawn_async_writer(
     output: Box<dyn AsyncWrite + Send + Unpin>,
-) -> (mpsc::Sender<Out>, watch::Receiver<bool>) {
-    let (tx, mut rx) = mpsc::channel::<Out>(OUTPUT_QUEUE);
+    budget_bytes: usize,
+) -> (Output, watch::Receiver<bool>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
     let (closed_tx, closed_rx) = watch::channel(false);
     tokio::spawn(async move {
         let mut out = tokio::io::BufWriter::with_capacity(READ_CHUNK, output);
         while let Some(item) = rx.recv().await {
             match item {
-                Out::Line(line) => {
-                    let mut written = out.write_all(&line).await;
+                Out::Line(line, charge) => {
+                    let mut written = out.write_all(line.bytes()).await;
                     if written.is_ok() {
                         written = out.write_all(b"\n").await;
                     }
                     if written.is_ok() && rx.is_empty() {
                         written = out.flush().await;
                     }
+                    drop(charge);
                     if let Err(e) = written {
                         tracing::debug!(error = %e, "stdout is closed");
                         let _ = closed_tx.send(true);
@@ -216,7 +305,7 @@ pub(crate) fn spawn_async_writer(
         }
         let _ = out.flush().await;
     });
-    (tx, closed_rx)
+    (Output::new(tx, budget_bytes), closed_rx)
 }
 
 /// A stream served on the runtime, and what puts its descriptor back as it was.

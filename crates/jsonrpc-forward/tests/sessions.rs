@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::wrapper::Wrapper;
+use common::wrapper::{Wrapper, wait_until};
 use serde_json::{Value, json};
 use test_server::{Fault, Scenario, TestServer};
 
@@ -92,8 +92,11 @@ fn a_request_sent_while_the_session_is_recovering_waits_for_the_new_session() {
     });
     let echo = |id: u64| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"n": id}}});
     w.send_json(&echo(2));
-    std::thread::sleep(Duration::from_millis(150));
-    // Mid-recovery: there is no session id to send yet.
+    // Mid-recovery (the replayed `initialize` has arrived and is held for 500 ms): there is
+    // no session id to send yet.
+    wait_until(T, "the recovery started", || {
+        posts_of(&server, "initialize") == 2
+    });
     w.send_json(&echo(3));
     let mut answers = [w.recv(T), w.recv(T)];
     answers.sort_by_key(|a| a["id"].as_u64());
@@ -216,4 +219,135 @@ async fn a_broken_sse_answer_with_event_ids_is_resumed_with_last_event_id() {
     assert_eq!(get.header("last-event-id"), Some(last_seen.as_str()));
     assert_eq!(get.header("accept"), Some("text/event-stream"));
     assert_eq!(server.hits("1"), 1, "the tool was not run again");
+}
+
+/// The POST requests the server received, newest last.
+fn posts(server: &TestServer) -> Vec<test_server::RecordedRequest> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect()
+}
+
+/// Issue 12 C.11: a recovery whose replayed `initialize` fails (a 500 once) must not leave
+/// the bridge without a session: the next message tries again and succeeds.
+#[test]
+fn failed_recovery_is_tried_again_by_the_next_message() {
+    let server = TestServer::start(Scenario::default().sessions(true)).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    initialize(&mut w);
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+    assert!(w.recv(T)["result"]["tools"].is_array());
+
+    server.expire_sessions();
+    // The 404 takes no scripted fault: this one fails the replayed `initialize`.
+    server.push_script(Fault::status(500));
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+    let failed = w.recv(T);
+    assert_eq!(failed["id"], 2, "{failed}");
+    assert!(failed["error"].is_object(), "{failed}");
+
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}));
+    let answer = w.recv(T);
+    assert_eq!(answer["id"], 3, "{answer}");
+    assert!(answer["result"]["tools"].is_array(), "{answer}");
+    assert_eq!(
+        posts_of(&server, "initialize"),
+        3,
+        "recovered on the second try"
+    );
+    let last = posts(&server).pop().expect("a POST");
+    assert!(last.header("mcp-session-id").is_some());
+}
+
+/// Issue 12 C.12: a GET stream that opens and closes, again and again, is not a failure:
+/// the bridge keeps reopening it while the session lives.
+#[test]
+fn listen_stream_that_keeps_closing_is_reopened_without_end() {
+    let scenario = Scenario::default()
+        .sessions(true)
+        .listen_stream(true)
+        .listen_events(1_000)
+        .listen_interval(Duration::from_millis(1))
+        .listen_events_per_stream(Some(0));
+    let server = TestServer::start(scenario).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    initialize(&mut w);
+    let gets = || {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count()
+    };
+    wait_until(T, "eight GETs", || gets() >= 8);
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+    assert_eq!(w.recv(T)["id"], 1);
+}
+
+/// Issue 12 C.13: SSE polling (2025-11-25): the server closes the answer stream again and
+/// again, sometimes before sending a new event id; the bridge resumes it every time.
+#[test]
+fn answer_stream_is_resumed_as_often_as_the_server_closes_it() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    let fault = Fault {
+        poll_closes: Some(6),
+        ..Fault::default()
+    };
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                        "params": {"name": "echo", "arguments": {"n": 1}, "_meta": fault.to_meta()}}));
+    let answer = w.recv(T);
+    assert_eq!(answer["id"], 1, "{answer}");
+    assert!(answer["result"].is_object(), "{answer}");
+    let resumes: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .collect();
+    assert_eq!(resumes.len(), 6, "{resumes:?}");
+    let first = resumes[0].header("last-event-id").map(str::to_owned);
+    assert!(first.is_some());
+    assert!(
+        resumes
+            .iter()
+            .all(|r| r.header("last-event-id").map(str::to_owned) == first),
+        "the last event id is kept across resumed streams that sent none"
+    );
+    assert_eq!(server.hits("1"), 1, "the tool ran once");
+}
+
+/// Issue 12 C.14: the client's own second `initialize` starts a new session: it goes out
+/// without the old session id, and its answer's session replaces the old one.
+#[test]
+fn second_initialize_replaces_the_session() {
+    let server = TestServer::start(Scenario::default().sessions(true)).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    initialize(&mut w);
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+    assert_eq!(w.recv(T)["id"], 1);
+    let first = posts(&server).pop().expect("a POST");
+    let first = first
+        .header("mcp-session-id")
+        .expect("a session")
+        .to_owned();
+
+    initialize(&mut w);
+    w.send_json(&json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}));
+    assert_eq!(w.recv(T)["id"], 2);
+    let all = posts(&server);
+    let second_init = all
+        .iter()
+        .rev()
+        .find(|r| r.json().is_some_and(|b| b["method"] == "initialize"))
+        .expect("the second initialize");
+    assert_eq!(
+        second_init.header("mcp-session-id"),
+        None,
+        "no old session id"
+    );
+    let last = all.last().expect("a POST");
+    let second = last.header("mcp-session-id").expect("a session");
+    assert_ne!(second, first, "the new session is used");
 }

@@ -632,7 +632,7 @@ fn messages(
 
 /// Checks one raw message (blank ones are skipped) and queues it on one line.
 fn message(raw: Bytes, out: &mut Pending) {
-    match jsonrpc_forward::message::inbound(raw, None) {
+    match jsonrpc_forward::message::inbound(raw) {
         Ok(Some(m)) => out.push_back(Ok(Item::Bytes(m.bytes))),
         Ok(None) => {}
         Err(e) => out.push_back(Err(jsonrpc_forward::Error::from(e).into())),

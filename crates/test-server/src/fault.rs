@@ -97,7 +97,8 @@ pub struct Fault {
     pub line_ending: LineEnding,
 
     /// Pretty-print each message: in SSE it spans several `data:` lines, in a JSON body
-    /// several lines. No effect on NDJSON.
+    /// (an answer, or the JSON-RPC [`ErrorBody`] of a status) several lines. No effect on
+    /// NDJSON.
     #[serde(skip_serializing_if = "is_false")]
     pub multiline_data: bool,
 
@@ -157,6 +158,48 @@ pub struct Fault {
     /// Leave the responses out: the stream ends (cleanly) with no answer.
     #[serde(skip_serializing_if = "is_false")]
     pub end_without_response: bool,
+
+    /// Before each answer, ask the client `elicitation/create` (id `"elicit-<request id>"`,
+    /// on the response stream: SSE) and hold the answer until the client's response to it
+    /// arrives in a later POST, sending a `: keep-alive` comment every 50 ms meanwhile (for
+    /// 30 s at most, then it answers anyway).
+    #[serde(skip_serializing_if = "is_false")]
+    pub elicit: bool,
+
+    /// Messages sent exactly as given before the answer (a response with another id, say).
+    /// Implies a stream.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub before_answer: Vec<serde_json::Value>,
+
+    /// Messages sent exactly as given after the answer (a duplicate answer, say). Streams
+    /// only: a JSON body holds one message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after_answer: Vec<serde_json::Value>,
+
+    /// After the answer, keep the stream open this long (milliseconds), with a `: ping`
+    /// comment every 100 ms, as servers that ping their streams do. Implies a stream.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub keep_open_ms: u64,
+
+    /// SSE only: an event of another type (`event: ping`, `data: ping`) before each message.
+    #[serde(skip_serializing_if = "is_false")]
+    pub ping_events: bool,
+
+    /// In a JSON body, answer a batch that holds one request with the bare response object
+    /// instead of a one-element array.
+    #[serde(skip_serializing_if = "is_false")]
+    pub unwrap_batch: bool,
+
+    /// Put `nested`, this many arrays deep (`[[[...]]]`), into each response's `result`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nest_depth: Option<usize>,
+
+    /// SSE polling (protocol 2025-11-25): the response stream only sends a priming event (an
+    /// `id` and `retry: 20`, empty data) and closes; each GET that resumes it with
+    /// `Last-Event-ID` closes at once with no event, until the `poll_closes`-th, which
+    /// sends the answer. Implies SSE.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_closes: Option<u32>,
 }
 
 impl Fault {
@@ -183,7 +226,13 @@ impl Fault {
 
     /// Whether the fault streams by itself, so that its default format is SSE.
     pub(crate) fn streams(&self) -> bool {
-        self.progress_every_ms.is_some() || self.end_without_response
+        self.progress_every_ms.is_some()
+            || self.end_without_response
+            || self.elicit
+            || self.keep_open_ms > 0
+            || self.poll_closes.is_some()
+            || !self.before_answer.is_empty()
+            || !self.after_answer.is_empty()
     }
 
     pub(crate) fn delay_headers(&self) -> Duration {

@@ -66,8 +66,13 @@ pub(crate) async fn handle(
     })
 }
 
-async fn post(parts: &Parts, body: &Bytes, state: &State, killer: Arc<Killer>) -> HttpResponse {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+async fn post(
+    parts: &Parts,
+    body: &Bytes,
+    state: &Arc<State>,
+    killer: Arc<Killer>,
+) -> HttpResponse {
+    let Ok(value) = parse_deep(body) else {
         return json(
             StatusCode::BAD_REQUEST,
             &error(Value::Null, -32700, "Parse error"),
@@ -84,6 +89,9 @@ async fn post(parts: &Parts, body: &Bytes, state: &State, killer: Arc<Killer>) -
     // Count arrivals before anything can fail, so tests see every request that arrived.
     for message in messages.iter().filter(|m| is_request(m)) {
         state.hit(&id_text(&message["id"]));
+    }
+    for message in messages.iter().filter(|m| mcp::is_response(m)) {
+        state.replied(&id_text(&message["id"]));
     }
     let initialize = messages
         .iter()
@@ -109,9 +117,16 @@ async fn post(parts: &Parts, body: &Bytes, state: &State, killer: Arc<Killer>) -
         return status_answer(status, &fault, id, killer);
     }
 
-    let plan = mcp::plan(&messages, &fault);
+    let replied: mcp::Replied = {
+        let state = Arc::clone(state);
+        Arc::new(move |id| state.has_replied(id))
+    };
+    let plan = mcp::plan(&messages, &fault, &replied);
     if !plan.has_requests {
         return empty(StatusCode::ACCEPTED);
+    }
+    if let Some(closes) = fault.poll_closes {
+        return poll_start(plan, closes, &fault, state, killer);
     }
     let mut headers = Vec::new();
     if state.scenario.sessions && plan.initialize {
@@ -131,7 +146,7 @@ async fn post(parts: &Parts, body: &Bytes, state: &State, killer: Arc<Killer>) -
             match step {
                 Step::Sleep(delay) => tokio::time::sleep(delay).await,
                 Step::Send { message, .. } => sent.push(message),
-                Step::Retry(_) | Step::Comment(_) => {}
+                Step::Retry(_) | Step::Comment(_) | Step::SendAsIs(_) => {}
             }
         }
         let bytes = renderer.json_body(sent, batch);
@@ -147,9 +162,89 @@ async fn post(parts: &Parts, body: &Bytes, state: &State, killer: Arc<Killer>) -
     send(head, segments, &fault, format == BodyFormat::Json, killer)
 }
 
+/// Parses a POST body with no nesting limit: a JSON-RPC message may be nested deeper than
+/// `serde_json`'s default of 128 (the server's threads have a large stack for it).
+fn parse_deep(body: &[u8]) -> serde_json::Result<Value> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    deserializer.disable_recursion_limit();
+    let value = Value::deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// The first response of a [`Fault::poll_closes`] answer: a priming event, then the end.
+/// The answer is kept for the GET that resumes the stream for the last time.
+fn poll_start(
+    plan: mcp::Plan,
+    closes: u32,
+    fault: &Fault,
+    state: &State,
+    killer: Arc<Killer>,
+) -> HttpResponse {
+    let answers: Vec<Value> = plan
+        .steps
+        .filter_map(|step| match step {
+            Step::Send { message, .. } | Step::SendAsIs(message) => Some(message),
+            _ => None,
+        })
+        .collect();
+    let event_id = state.start_poll(closes, answers);
+    let priming = format!("id: {event_id}\nretry: {POLL_RETRY_MS}\ndata: \n\n");
+    let head = Head {
+        status: StatusCode::OK,
+        content_type: Some(SSE),
+        headers: Vec::new(),
+    };
+    let segment = Segment::new(Duration::ZERO, Bytes::from(priming));
+    send(
+        head,
+        Box::new(std::iter::once(segment)),
+        fault,
+        false,
+        killer,
+    )
+}
+
+/// The `retry:` of a [`Fault::poll_closes`] stream, in milliseconds.
+const POLL_RETRY_MS: u64 = 20;
+
+/// A GET that resumes a [`Fault::poll_closes`] stream: closed at once, or the answer.
+fn poll_resume(event_id: &str, state: &State, killer: Arc<Killer>) -> Option<HttpResponse> {
+    let answers = state.resume_poll(event_id)?;
+    let fault = Fault::default();
+    let mut renderer = Renderer::new(BodyFormat::Sse, &fault);
+    let mut text = format!("retry: {POLL_RETRY_MS}\n\n").into_bytes();
+    for message in answers {
+        text.extend(renderer.render(Step::Send {
+            message,
+            event_id: None,
+        }));
+    }
+    let head = Head {
+        status: StatusCode::OK,
+        content_type: Some(SSE),
+        headers: Vec::new(),
+    };
+    let segment = Segment::new(Duration::ZERO, Bytes::from(text));
+    Some(send(
+        head,
+        Box::new(std::iter::once(segment)),
+        &fault,
+        false,
+        killer,
+    ))
+}
+
 /// The listen stream, or 405 when the scenario has none.
 fn get(parts: &Parts, state: &State, killer: Arc<Killer>) -> HttpResponse {
     let scenario = &state.scenario;
+    let resumed = parts
+        .headers
+        .get(LAST_EVENT_ID)
+        .and_then(|v| v.to_str().ok());
+    if let Some(response) = resumed.and_then(|id| poll_resume(id, state, Arc::clone(&killer))) {
+        return response;
+    }
     if !scenario.listen_stream {
         return method_not_allowed();
     }
@@ -268,10 +363,15 @@ fn status_answer(status: u16, fault: &Fault, id: Value, killer: Arc<Killer>) -> 
     };
     let (content_type, bytes) = match &fault.error_body {
         ErrorBody::Empty => (None, Vec::new()),
-        ErrorBody::JsonRpc { code, message } => (
-            Some(JSON),
-            error(id, *code, message).to_string().into_bytes(),
-        ),
+        ErrorBody::JsonRpc { code, message } => {
+            let body = error(id, *code, message);
+            let text = if fault.multiline_data {
+                serde_json::to_string_pretty(&body).unwrap_or_default()
+            } else {
+                body.to_string()
+            };
+            (Some(JSON), text.into_bytes())
+        }
         ErrorBody::Text { text } => (Some("text/plain; charset=utf-8"), text.clone().into_bytes()),
     };
     let segment = Segment::new(Duration::ZERO, bytes.into());

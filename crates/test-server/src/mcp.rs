@@ -27,6 +27,8 @@ pub(crate) enum Step {
     Retry(u64),
     /// An SSE comment line (`: text`).
     Comment(&'static str),
+    /// Send a message as it is, untouched by the fault's text-level changes.
+    SendAsIs(Value),
 }
 
 impl Step {
@@ -84,10 +86,16 @@ fn response(id: Value, key: &str, value: Value) -> Value {
     Value::Object(object)
 }
 
+/// Whether the client has answered the server request with this id (its JSON text).
+pub(crate) type Replied = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// Plans the answer to every message of a POST, in order. `fault` adds its progress
-/// notifications in front of each answer.
-pub(crate) fn plan(messages: &[Value], fault: &Fault) -> Plan {
-    let mut steps: Steps = Box::new(std::iter::empty());
+/// notifications (and elicitation) in front of each answer, its extra messages before the
+/// first and after the last, and its keep-open pings at the end; `replied` tells when the
+/// client answered an elicitation.
+pub(crate) fn plan(messages: &[Value], fault: &Fault, replied: &Replied) -> Plan {
+    let before = fault.before_answer.clone().into_iter().map(Step::SendAsIs);
+    let mut steps: Steps = Box::new(before);
     let mut streams = false;
     let mut has_requests = false;
     let mut initialize = false;
@@ -99,6 +107,10 @@ pub(crate) fn plan(messages: &[Value], fault: &Fault) -> Plan {
         initialize |= message.get("method").and_then(Value::as_str) == Some("initialize");
         streams |= matches!(answer, Answer::Stream { .. });
         let token = progress_token(message);
+        if fault.elicit {
+            let id = message.get("id").cloned().unwrap_or(Value::Null);
+            steps = Box::new(steps.chain(elicit(&id, std::sync::Arc::clone(replied))));
+        }
         let progress = fault
             .progress_every_ms
             .map(|every| slow_progress(token.clone(), every, fault.progress_total_ms));
@@ -106,6 +118,19 @@ pub(crate) fn plan(messages: &[Value], fault: &Fault) -> Plan {
             steps = Box::new(steps.chain(progress));
         }
         steps = Box::new(steps.chain(answer.into_steps(token)));
+    }
+    let after = fault.after_answer.clone().into_iter().map(Step::SendAsIs);
+    steps = Box::new(steps.chain(after));
+    if fault.keep_open_ms > 0 {
+        let pings =
+            usize::try_from(fault.keep_open_ms.div_ceil(KEEP_OPEN_PING_MS)).unwrap_or(usize::MAX);
+        let ping = || {
+            [
+                Step::Sleep(Duration::from_millis(KEEP_OPEN_PING_MS)),
+                Step::Comment("ping"),
+            ]
+        };
+        steps = Box::new(steps.chain(std::iter::repeat_with(ping).take(pings).flatten()));
     }
     Plan {
         steps,
@@ -160,6 +185,41 @@ fn progress_token(message: &Value) -> Value {
         .or_else(|| message.get("id"))
         .cloned()
         .unwrap_or(Value::Null)
+}
+
+/// The pings of [`Fault::keep_open_ms`], this far apart.
+const KEEP_OPEN_PING_MS: u64 = 100;
+/// How often a stream waiting for an elicitation's response says it is alive.
+const ELICIT_KEEP_ALIVE_MS: u64 = 50;
+/// How long a stream waits for an elicitation's response: 30 s.
+const ELICIT_MAX_WAITS: u64 = 30_000 / ELICIT_KEEP_ALIVE_MS;
+
+/// `elicitation/create` for the request `id`, then keep-alive comments until the client
+/// answers it (bounded).
+fn elicit(id: &Value, replied: Replied) -> impl Iterator<Item = Step> + Send + use<> {
+    let elicit_id = format!("elicit-{}", id_text(id).trim_matches('"'));
+    let key = Value::String(elicit_id.clone()).to_string();
+    let request = json!({
+        "jsonrpc": "2.0",
+        "id": elicit_id,
+        "method": "elicitation/create",
+        "params": {
+            "message": "Which colour?",
+            "requestedSchema": { "type": "object", "properties": { "colour": { "type": "string" } } },
+        },
+    });
+    let mut waits = 0;
+    let wait = std::iter::from_fn(move || {
+        waits += 1;
+        (waits <= ELICIT_MAX_WAITS && !replied(&key)).then(|| {
+            [
+                Step::Sleep(Duration::from_millis(ELICIT_KEEP_ALIVE_MS)),
+                Step::Comment("keep-alive"),
+            ]
+        })
+    })
+    .flatten();
+    std::iter::once(Step::send(request)).chain(wait)
 }
 
 /// Pads a message to exactly `target` bytes of compact JSON, when it is shorter. The padding
@@ -385,6 +445,10 @@ fn call_tool(id: Value, params: &Value) -> Answer {
 mod tests {
     use super::*;
 
+    fn never() -> Replied {
+        std::sync::Arc::new(|_| false)
+    }
+
     fn sends(plan: Plan) -> Vec<Value> {
         plan.steps
             .filter_map(|step| match step {
@@ -399,7 +463,7 @@ mod tests {
         let ask = |v: &str| {
             let msg = json!({"jsonrpc":"2.0","id":1,"method":"initialize",
                              "params":{"protocolVersion": v}});
-            sends(plan(&[msg], &Fault::default()))[0]["result"]["protocolVersion"].clone()
+            sends(plan(&[msg], &Fault::default(), &never()))[0]["result"]["protocolVersion"].clone()
         };
         assert_eq!(ask("2025-03-26"), "2025-03-26");
         assert_eq!(ask("1999-01-01"), LATEST_PROTOCOL_VERSION);
@@ -411,7 +475,7 @@ mod tests {
             json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
             json!({"jsonrpc":"2.0","id":7,"result":{}}),
         ];
-        let plan = plan(&msgs, &Fault::default());
+        let plan = plan(&msgs, &Fault::default(), &never());
         assert!(!plan.has_requests);
         assert!(sends(plan).is_empty());
     }
@@ -478,7 +542,7 @@ mod tests {
             ..Fault::default()
         };
         let msg = json!({"jsonrpc":"2.0","id":"a","method":"ping"});
-        let sent = sends(plan(&[msg], &fault));
+        let sent = sends(plan(&[msg], &fault, &never()));
         assert_eq!(sent.len(), 4);
         assert_eq!(sent[0]["params"]["progressToken"], "a");
         assert_eq!(sent[3]["id"], "a");

@@ -21,6 +21,9 @@ pub(crate) struct Renderer {
     invalid_json: bool,
     message_bytes: Option<usize>,
     drop_responses: bool,
+    ping_events: bool,
+    unwrap_batch: bool,
+    nest_depth: Option<usize>,
     /// The last `id:` given by `event_ids`.
     last_event_id: u64,
     /// No event has been rendered yet (for the leading comment).
@@ -38,6 +41,9 @@ impl Renderer {
             invalid_json: fault.invalid_json,
             message_bytes: fault.message_bytes,
             drop_responses: fault.end_without_response,
+            ping_events: fault.ping_events,
+            unwrap_batch: fault.unwrap_batch,
+            nest_depth: fault.nest_depth,
             last_event_id: 0,
             first: true,
         }
@@ -60,7 +66,19 @@ impl Renderer {
         if let Some(target) = self.message_bytes {
             pad(&mut message, target);
         }
-        Some(self.to_text(&message))
+        let Some(depth) = self.nest_depth else {
+            return Some(self.to_text(&message));
+        };
+        // Built as text: a `Value` that deep would overflow the stack when dropped.
+        const SLOT: &str = "test-server/nested";
+        if let Some(result) = message.get_mut("result").and_then(Value::as_object_mut) {
+            result.insert("nested".to_owned(), Value::from(SLOT));
+        }
+        let nested = "[".repeat(depth) + &"]".repeat(depth);
+        Some(
+            self.to_text(&message)
+                .replacen(&format!("\"{SLOT}\""), &nested, 1),
+        )
     }
 
     fn to_text(&self, message: &Value) -> String {
@@ -86,7 +104,7 @@ impl Renderer {
             .filter(is_response)
             .filter_map(|m| self.message_text(m))
             .collect();
-        if batch {
+        if batch && !(self.unwrap_batch && texts.len() == 1) {
             let sep = if self.multiline { ",\n" } else { "," };
             format!("[{}]", texts.join(sep)).into_bytes()
         } else {
@@ -111,9 +129,14 @@ impl Renderer {
                 out.extend_from_slice(eol);
             }
             Step::Sleep(_) | Step::Retry(_) | Step::Comment(_) => {}
-            Step::Send { message, event_id } => {
-                let Some(text) = self.message_text(message) else {
-                    return out;
+            Step::Send { .. } | Step::SendAsIs(_) => {
+                let (text, event_id) = match step {
+                    Step::Send { message, event_id } => match self.message_text(message) {
+                        Some(text) => (text, event_id),
+                        None => return out,
+                    },
+                    Step::SendAsIs(message) => (message.to_string(), None),
+                    _ => return out,
                 };
                 // Sized once: a message can be hundreds of MiB (no regrowth copies).
                 out.reserve(text.len() + 64);
@@ -127,6 +150,12 @@ impl Renderer {
                     out.extend_from_slice(eol);
                 }
                 self.first = false;
+                if self.ping_events {
+                    for line in [&b"event: ping"[..], b"data: ping", b""] {
+                        out.extend_from_slice(line);
+                        out.extend_from_slice(eol);
+                    }
+                }
                 out.extend_from_slice(b"event: message");
                 out.extend_from_slice(eol);
                 let id = event_id.or_else(|| {

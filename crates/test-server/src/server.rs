@@ -18,6 +18,9 @@ use crate::record::RecordedRequest;
 use crate::tls::{self, TlsMaterial};
 use crate::{Fault, Scenario, conn};
 
+/// The stack of the server's threads (reserved, not committed, until used).
+const DEEP_STACK: usize = 256 << 20;
+
 /// How long [`Drop`] waits for the server thread before leaving it behind.
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -56,6 +59,9 @@ impl TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("test-server-worker")
+            // Messages nested far deeper than serde_json's default limit are parsed, dropped
+            // and printed recursively: room for some hundred thousand levels.
+            .thread_stack_size(DEEP_STACK)
             .enable_all()
             .build()?;
         let state = Arc::new(State::new(scenario));
@@ -248,6 +254,11 @@ pub(crate) struct State {
     script: Mutex<VecDeque<Fault>>,
     /// Randomly keyed, so that session ids differ between servers and runs.
     session_hasher: RandomState,
+    /// Ids (JSON text) of the client responses received.
+    replies: Mutex<HashSet<String>>,
+    /// [`Fault::poll_closes`] streams by event id: resumptions left, and the answers.
+    polls: Mutex<HashMap<String, (u32, Vec<serde_json::Value>)>>,
+    next_poll: AtomicU64,
 }
 
 impl State {
@@ -263,7 +274,38 @@ impl State {
             next_session: AtomicU64::new(1),
             script: Mutex::new(script),
             session_hasher: RandomState::new(),
+            replies: Mutex::default(),
+            polls: Mutex::default(),
+            next_poll: AtomicU64::new(1),
         }
+    }
+
+    /// Notes a client response (to an elicitation, say) by its id's JSON text.
+    pub(crate) fn replied(&self, id: &str) {
+        lock(&self.replies).insert(id.to_owned());
+    }
+
+    pub(crate) fn has_replied(&self, id: &str) -> bool {
+        lock(&self.replies).contains(id)
+    }
+
+    /// Keeps the answers of a polled stream; returns the event id that resumes it.
+    pub(crate) fn start_poll(&self, closes: u32, answers: Vec<serde_json::Value>) -> String {
+        let id = format!("poll-{}", self.next_poll.fetch_add(1, Ordering::SeqCst));
+        lock(&self.polls).insert(id.clone(), (closes, answers));
+        id
+    }
+
+    /// One resumption of a polled stream: nothing yet (an empty list), or at the last one
+    /// its answers; `None` for an event id that is not a polled stream's.
+    pub(crate) fn resume_poll(&self, event_id: &str) -> Option<Vec<serde_json::Value>> {
+        let mut polls = lock(&self.polls);
+        let (left, _) = polls.get_mut(event_id)?;
+        *left = left.saturating_sub(1);
+        if *left > 0 {
+            return Some(Vec::new());
+        }
+        polls.remove(event_id).map(|(_, answers)| answers)
     }
 
     pub(crate) fn hit(&self, id: &str) {

@@ -55,8 +55,13 @@ impl Wrapper {
 
     /// The next stdout line as JSON, within `timeout`.
     pub fn recv(&self, timeout: Duration) -> Value {
-        let line = self.lines.recv_timeout(timeout).expect("a line in time");
+        let line = self.recv_line(timeout);
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+    }
+
+    /// The next stdout line as it is, within `timeout`.
+    pub fn recv_line(&self, timeout: Duration) -> String {
+        self.lines.recv_timeout(timeout).expect("a line in time")
     }
 
     /// Every line until stdout closes, within `timeout`.
@@ -110,6 +115,16 @@ impl Drop for Wrapper {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it holds, failing after `timeout` (a deadline that only matters when
+/// the code under test is wrong).
+pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
