@@ -432,6 +432,34 @@ pub mod testing {
         }
     }
 
+    /// Panics unless `data`, nested `depth` arrays deep inside the `params` of a request,
+    /// peeks as that request exactly when the whole is valid JSON (as `serde_json`'s
+    /// iterative skipping, which has no depth limit, judges it): nesting never overflows the
+    /// stack nor changes what is read.
+    ///
+    /// # Panics
+    ///
+    /// On any disagreement, naming it.
+    pub fn check_nested(data: &[u8], depth: usize) {
+        let mut message = br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"deep":"#.to_vec();
+        message.resize(message.len() + depth, b'[');
+        message.extend_from_slice(data);
+        message.resize(message.len() + depth, b']');
+        message.extend_from_slice(br#","name":"n"}}"#);
+        let valid = std::str::from_utf8(&message)
+            .is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok());
+        match peek(&message) {
+            Ok(Peeked::Single(p)) => {
+                assert!(valid, "peek accepted invalid JSON nested {depth} deep");
+                assert_eq!(p.id, Some("1"));
+                assert_eq!(p.method.as_deref(), Some("m"));
+                assert_eq!(p.name.as_deref(), Some("n"));
+            }
+            Ok(other) => panic!("not a single message: {other:?}"),
+            Err(e) => assert!(!valid, "peek rejected valid JSON nested {depth} deep: {e}"),
+        }
+    }
+
     fn agree(p: &Peek<'_>, tree: &Value) {
         let Value::Object(map) = tree else {
             assert_eq!(*p, Peek::default(), "a non-object element");

@@ -136,3 +136,45 @@ fn peek_agrees_with_a_parsed_tree_on_tricky_inputs() {
         check(input);
     }
 }
+
+/// Issue 12 B.10: nesting deeper than `serde_json`'s default limit of 128 is valid JSON; it is
+/// read (and checked) without a stack overflow up to the message size limit, both ways.
+#[test]
+fn peek_reads_messages_nested_millions_deep() {
+    use bytes::Bytes;
+    use jsonrpc_forward::Outgoing;
+    use jsonrpc_forward::message::inbound;
+
+    let depth = 4_000_000;
+    let nested = "[".repeat(depth) + &"]".repeat(depth);
+    let request = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"a":{nested}}}}}}}"#
+    );
+    let outgoing = Outgoing::new(Bytes::from(request)).expect("valid");
+    assert_eq!(outgoing.id(), Some("1"));
+    assert_eq!(outgoing.name(), Some("echo"));
+    let response = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{{"a":{nested}}}}}"#);
+    let checked = inbound(Bytes::from(response))
+        .expect("valid")
+        .expect("a message");
+    assert_eq!(checked.answers.len(), 1);
+    let unbalanced = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{nested}]}}"#);
+    assert!(inbound(Bytes::from(unbalanced)).is_err());
+}
+
+#[test]
+fn peek_nested_oracle_agrees_at_depth() {
+    for depth in [0, 1, 200, 100_000] {
+        jsonrpc_forward::peek::testing::check_nested(br#"{"x":[1,"\n"]}"#, depth);
+        jsonrpc_forward::peek::testing::check_nested(br#"{"x":[1,}"#, depth);
+        jsonrpc_forward::peek::testing::check_nested(b"", depth);
+    }
+}
+
+#[test]
+fn peek_reads_the_request_id_that_a_cancellation_names() {
+    let p = single(
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"a\/b"}}"#,
+    );
+    assert_eq!(p.request_id, Some(r#""a\/b""#));
+}

@@ -351,3 +351,84 @@ fn second_initialize_replaces_the_session() {
     let second = last.header("mcp-session-id").expect("a session");
     assert_ne!(second, first, "the new session is used");
 }
+
+/// Issue 12 C.12: failed opens of the GET stream are retried with a backoff while the session
+/// lives, not given up after a few (library level: the client's quick backoff keeps it short).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_stream_that_fails_to_open_is_retried_until_it_opens() {
+    use std::io::{BufRead as _, Write as _};
+
+    let scenario = Scenario::default()
+        .sessions(true)
+        .listen_stream(true)
+        .listen_failures(8)
+        .listen_interval(Duration::from_millis(1))
+        .listen_events(3);
+    let server = std::sync::Arc::new(TestServer::start(scenario).expect("server"));
+    let bridge = jsonrpc_forward::Bridge::new(common::client(&server.url()), 4);
+    let (input, mut feed) = std::io::pipe().expect("pipe");
+    let (from_bridge, output) = std::io::pipe().expect("pipe");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(bridge.run(input, output, async {
+        let _ = stopped.await;
+    }));
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(from_bridge)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let seen_by = std::sync::Arc::clone(&server);
+    let next_line = move || {
+        line_rx.recv_timeout(T).unwrap_or_else(|_| {
+            let seen: Vec<_> = seen_by
+                .requests()
+                .iter()
+                .map(|r| format!("{} {}", r.method, String::from_utf8_lossy(&r.body)))
+                .collect();
+            panic!("no line in time; the server saw {seen:#?}")
+        })
+    };
+    writeln!(feed, "{}", json!({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+    .expect("write");
+    let lines = tokio::task::spawn_blocking(move || {
+        let answer = next_line();
+        writeln!(
+            feed,
+            "{}",
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        )
+        .expect("write");
+        let events: Vec<String> = (0..3).map(|_| next_line()).collect();
+        (answer, events, feed)
+    })
+    .await
+    .expect("joined");
+    let (_, lines, feed) = lines;
+    let events: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| e["method"] == "notifications/message"),
+        "{events:?}"
+    );
+    let gets = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert_eq!(gets, 9, "eight failed opens, then the stream");
+    let _ = stop.send(());
+    drop(feed);
+    let exit = tokio::time::timeout(T, running).await.expect("in time");
+    assert!(exit.expect("joined").is_ok());
+}

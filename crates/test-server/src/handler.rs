@@ -248,6 +248,9 @@ fn get(parts: &Parts, state: &State, killer: Arc<Killer>) -> HttpResponse {
     if !scenario.listen_stream {
         return method_not_allowed();
     }
+    if state.listen_failed(scenario.listen_failures) {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "listen stream unavailable");
+    }
     if scenario.sessions
         && let Some(rejection) = session_rejection(parts, state)
     {

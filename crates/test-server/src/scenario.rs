@@ -31,6 +31,7 @@ pub struct Scenario {
     pub(crate) lifetime: Duration,
     pub(crate) record_requests: bool,
     pub(crate) redirect_slash: bool,
+    pub(crate) listen_failures: u32,
 }
 
 impl Default for Scenario {
@@ -47,6 +48,7 @@ impl Default for Scenario {
             lifetime: Duration::from_secs(600),
             record_requests: true,
             redirect_slash: false,
+            listen_failures: 0,
         }
     }
 }
@@ -94,6 +96,14 @@ impl Scenario {
     #[must_use]
     pub fn listen_stream(mut self, on: bool) -> Self {
         self.listen_stream = on;
+        self
+    }
+
+    /// Answer the first `n` GETs that open the listen stream with `503 Service Unavailable`
+    /// (default 0): a stream that fails to open for a while.
+    #[must_use]
+    pub fn listen_failures(mut self, n: u32) -> Self {
+        self.listen_failures = n;
         self
     }
 

@@ -259,6 +259,8 @@ pub(crate) struct State {
     /// [`Fault::poll_closes`] streams by event id: resumptions left, and the answers.
     polls: Mutex<HashMap<String, (u32, Vec<serde_json::Value>)>>,
     next_poll: AtomicU64,
+    /// GETs of the listen stream answered so far.
+    listen_opens: AtomicU64,
 }
 
 impl State {
@@ -277,7 +279,13 @@ impl State {
             replies: Mutex::default(),
             polls: Mutex::default(),
             next_poll: AtomicU64::new(1),
+            listen_opens: AtomicU64::new(0),
         }
+    }
+
+    /// Counts one more GET of the listen stream; true while the first `failures` fail.
+    pub(crate) fn listen_failed(&self, failures: u32) -> bool {
+        self.listen_opens.fetch_add(1, Ordering::SeqCst) < u64::from(failures)
     }
 
     /// Notes a client response (to an elicitation, say) by its id's JSON text.

@@ -276,8 +276,6 @@ fn server_stops_when_dropped() {
     let server = server();
     let addr = server.addr();
     std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("listening");
-    let started = Instant::now();
     drop(server);
-    assert!(started.elapsed() < Duration::from_secs(3));
     assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err());
 }
