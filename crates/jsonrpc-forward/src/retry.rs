@@ -9,7 +9,9 @@
 //!
 //! The policy is a pure function of the error, the attempt and the method, so it is tested
 //! without sleeping; the caller draws the jitter and keeps the total within the request's
-//! time budget (the idle timeout, counted from the first attempt).
+//! time budget (the idle timeout, counted from the first attempt). A server's `Retry-After`
+//! is taken as it is, of any size; one that does not fit in what is left of the budget ends
+//! the retries at once (no arithmetic on it can overflow).
 
 use std::time::Duration;
 
