@@ -15,7 +15,8 @@
 //!   answer; their failures are logged. A line that is not JSON gets `-32700` and one over
 //!   the size limit `-32600`, both with `id: null`, and the next line is read normally.
 //! - Every line written is valid JSON on one line ([`JsonLine`]). The output queue and the
-//!   lines read ahead are each bounded by bytes ([`crate::budget`]): a client that reads
+//!   lines read ahead (requests waiting for a permit among them) are each bounded by bytes
+//!   (2 x the message size limit, at least 16 MiB; [`crate::budget`]): a client that reads
 //!   slowly holds the server's streams back instead of filling memory.
 //! - `notifications/cancelled` from the client is forwarded, then the request it names is
 //!   dropped: its upstream stream is closed (on a 2026-07-28 server that *is* the
@@ -46,8 +47,8 @@ use crate::message::{IdKey, JsonLine, Outgoing, OwedId, error_response};
 use crate::peek::PeekError;
 use crate::session::Session;
 use crate::stdio::{
-    Line, Output, QUEUED_MESSAGES, async_stdin, async_stdout, spawn_async_reader,
-    spawn_async_writer, spawn_reader, spawn_writer,
+    Line, Output, async_stdin, async_stdout, queue_bytes, spawn_async_reader, spawn_async_writer,
+    spawn_reader, spawn_writer,
 };
 
 /// The default number of requests in flight.
@@ -92,7 +93,7 @@ impl Bridge {
 
     /// The most bytes the output queue holds.
     fn output_budget(&self) -> usize {
-        QUEUED_MESSAGES.saturating_mul(self.client.max_message_bytes())
+        queue_bytes(self.client.max_message_bytes())
     }
 
     /// Runs on the process's stdin and stdout until stdin ends, SIGINT or SIGTERM arrives,
@@ -557,10 +558,8 @@ impl Dispatcher {
         let (bytes, charge) = match line {
             Line::TooLong { limit } => {
                 let message = format!("Invalid Request: message exceeds {limit} bytes");
-                self.ctx
-                    .output
-                    .write(JsonLine::new(error_response(None, -32600, &message, None)))
-                    .await;
+                let line = JsonLine::new(error_response(None, -32600, &message, None));
+                self.ctx.output.write_small(line);
                 return;
             }
             Line::Message(bytes, charge) => (bytes, charge),
@@ -568,7 +567,7 @@ impl Dispatcher {
         let message = match Outgoing::new(bytes) {
             Ok(message) => message,
             Err(e) => {
-                self.ctx.output.write(parse_error(&e)).await;
+                self.ctx.output.write_small(parse_error(&e));
                 return;
             }
         };

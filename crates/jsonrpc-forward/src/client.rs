@@ -17,7 +17,9 @@ use crate::body::{BodyDecoder, BodyFormat};
 use crate::config::ClientConfig;
 use crate::error::{Error, MAX_ERROR_BODY, StatusError};
 use crate::headers::{MCP_SESSION_ID, RequestHeaders, get_headers, post_headers, session_headers};
-use crate::message::{IdKey, Inbound, JsonLine, Outgoing, inbound, retain_responses};
+use crate::message::{
+    IdKey, Inbound, JsonLine, Outgoing, OwedId, inbound, readdress_error, retain_responses,
+};
 use crate::retry::RetryPolicy;
 
 /// A pooled, keep-alive client for one MCP endpoint. Cheap to clone; clones share the pool.
@@ -722,7 +724,22 @@ enum Route {
 }
 
 /// Routes `message` against the ids still `owed` (those it answers are taken out).
-fn route(message: Inbound, owed: &mut Vec<IdKey>) -> Route {
+///
+/// An error response with `id: null` (the server could not read the id) on the stream of a
+/// single request can only be about that request: it answers it, re-addressed, so that the
+/// client sees the server's error rather than "Server closed the stream".
+fn route(message: Inbound, owed: &mut Vec<IdKey>, single: Option<&OwedId>) -> Route {
+    if let (Some(request), [null]) = (single, message.answers.as_slice())
+        && null.as_str() == "null"
+        && owed.contains(&request.key)
+        && let Some(readdressed) = readdress_error(&message.bytes, Some(&request.raw))
+    {
+        owed.retain(|id| *id != request.key);
+        return Route::Yield(Routed {
+            line: JsonLine::new(readdressed),
+            answers: vec![request.key.clone()],
+        });
+    }
     if message.answers.is_empty() {
         return Route::Yield(Routed {
             line: JsonLine::from_inbound(message),
@@ -781,6 +798,7 @@ fn message_stream(
         let idle = client.inner.idle_timeout;
         let limit = client.inner.max_message_bytes;
         let mut owed: Vec<IdKey> = message.owed().iter().map(|o| o.key.clone()).collect();
+        let single = (!message.is_batch()).then(|| message.owed().first()).flatten().cloned();
         let owes_answers = !owed.is_empty();
         let mut response = first;
         let mut handed_on = false;
@@ -816,7 +834,7 @@ fn message_stream(
                         Ok(None) => continue,
                         Err(e) => break 'body Some(e.into()),
                     };
-                    match route(checked, &mut owed) {
+                    match route(checked, &mut owed, single.as_ref()) {
                         Route::Yield(routed) => {
                             handed_on = true;
                             yield Ok(routed);

@@ -54,7 +54,19 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// How many messages of the largest size the read-ahead and the output queue each hold at
 /// most: with the default 64 MiB limit, 128 MiB each.
-pub(crate) const QUEUED_MESSAGES: usize = 2;
+const QUEUED_MESSAGES: usize = 2;
+/// The least either holds, whatever the message size limit: requests that wait for a permit
+/// stay in the read-ahead, and the client's replies to the server must still be read past
+/// them (tens of thousands of small requests).
+const MIN_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The byte bound of the read-ahead and of the output queue, for messages of at most
+/// `max_message_bytes`.
+pub(crate) fn queue_bytes(max_message_bytes: usize) -> usize {
+    QUEUED_MESSAGES
+        .saturating_mul(max_message_bytes)
+        .max(MIN_QUEUE_BYTES)
+}
 
 /// The output side of the bridge: a queue of lines for the writer, bounded by bytes. Cheap
 /// to clone.
@@ -91,6 +103,16 @@ impl Output {
             tracing::debug!("stdout is not keeping up; holding server streams back");
         }
         self.budget.charge(len).await
+    }
+
+    /// Queues a small line of the bridge's own (an error) at once: room if there is some,
+    /// else none, so that the bridge never waits on stdout to answer a line of stdin.
+    pub(crate) fn write_small(&self, line: JsonLine) -> bool {
+        let charge = self
+            .budget
+            .try_charge(line.len())
+            .unwrap_or_else(Charge::none);
+        self.write_now(line, charge)
     }
 
     /// Queues a line at once, with room already drawn (or none, for the small answers of a
@@ -137,13 +159,13 @@ fn read_failed(e: &io::Error) {
 }
 
 /// Starts the reader thread. The channel closes at end of input (or on a read error). Lines
-/// not yet taken hold at most [`QUEUED_MESSAGES`] times `max_line_bytes`.
+/// read and not yet sent hold at most [`queue_bytes`].
 pub(crate) fn spawn_reader<R: Read + Send + 'static>(
     mut input: R,
     max_line_bytes: usize,
 ) -> io::Result<mpsc::UnboundedReceiver<Line>> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let budget = Budget::new(QUEUED_MESSAGES.saturating_mul(max_line_bytes));
+    let budget = Budget::new(queue_bytes(max_line_bytes));
     let runtime = tokio::runtime::Handle::current();
     thread::Builder::new()
         .name("mcp-wrapper-stdin".into())
@@ -192,7 +214,7 @@ pub(crate) fn spawn_async_reader(
     max_line_bytes: usize,
 ) -> (mpsc::UnboundedReceiver<Line>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let budget = Budget::new(QUEUED_MESSAGES.saturating_mul(max_line_bytes));
+    let budget = Budget::new(queue_bytes(max_line_bytes));
     let task = tokio::spawn(async move {
         let mut decoder = NdjsonDecoder::new().with_max_line_bytes(max_line_bytes);
         let mut buf = BytesMut::new();

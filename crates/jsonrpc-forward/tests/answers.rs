@@ -37,7 +37,8 @@ fn posts_of(server: &TestServer, method: &str) -> usize {
 #[test]
 fn client_response_to_an_elicitation_takes_no_permit() {
     let server = TestServer::start(Scenario::default()).expect("server");
-    let mut w = Wrapper::start(&server.url(), &["--concurrency", "1"]);
+    let args = ["--concurrency", "1", "--max-message-bytes", "1000"];
+    let mut w = Wrapper::start(&server.url(), &args);
     let fault = Fault {
         elicit: true,
         ..Fault::default()
@@ -46,13 +47,19 @@ fn client_response_to_an_elicitation_takes_no_permit() {
     let asked = w.recv(T);
     assert_eq!(asked["method"], "elicitation/create", "{asked}");
     assert_eq!(asked["id"], "elicit-1");
+    // Requests queued behind the permit (far more bytes than two messages of the limit)
+    // do not keep the reply from being read.
+    for id in 2..40 {
+        w.send_json(&ping(id));
+    }
     w.send_json(&json!({"jsonrpc": "2.0", "id": "elicit-1",
                         "result": {"action": "accept", "content": {"colour": "blue"}}}));
     let answer = w.recv(T);
     assert_eq!(answer["id"], 1, "{answer}");
     assert!(answer["result"].is_object(), "{answer}");
     w.close_stdin();
-    assert!(w.recv_all(T).is_empty());
+    let rest = w.recv_all(T);
+    assert_eq!(rest.len(), 38, "{rest:?}");
     assert_eq!(w.wait(T), 0);
 }
 
@@ -292,4 +299,26 @@ fn cancelled_request_releases_its_permit_and_gets_no_answer() {
     );
     assert_eq!(w.wait(T), 0);
     assert_eq!(posts_of(&server, "notifications/cancelled"), 1);
+}
+
+/// An error with `id: null` on a single request's stream (the server could not read the id)
+/// answers that request: the client sees the server's error, re-addressed.
+#[test]
+fn null_id_error_on_a_requests_stream_answers_it() {
+    let server = TestServer::start(Scenario::default()).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    let fault = Fault {
+        before_answer: vec![
+            json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}}),
+        ],
+        end_without_response: true,
+        ..Fault::default()
+    };
+    w.send_json(&call_with(json!("q"), "echo", json!({}), &fault));
+    w.close_stdin();
+    let lines = w.recv_all(T);
+    assert_eq!(w.wait(T), 0);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["id"], "q");
+    assert_eq!(lines[0]["error"]["code"], -32700);
 }
