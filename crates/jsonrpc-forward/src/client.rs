@@ -91,15 +91,7 @@ impl Client {
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .tcp_nodelay(true)
             .user_agent(concat!("mcp-wrapper-rs/", env!("CARGO_PKG_VERSION")))
-            // A POST that a 301/302/303 turns into a GET would lose the message: follow only
-            // the redirects that keep method and body.
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if matches!(attempt.status().as_u16(), 307 | 308) && attempt.previous().len() < 5 {
-                    attempt.follow()
-                } else {
-                    attempt.stop()
-                }
-            }))
+            .redirect(reqwest::redirect::Policy::custom(redirect_policy))
             .tls_danger_accept_invalid_certs(config.insecure);
         if let Some(path) = &config.ca_bundle {
             let pem = std::fs::read(path).map_err(|e| {
@@ -398,9 +390,64 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Connect failures were never sent, so they may be retried; a TLS failure will fail the same
-/// way again; anything else may have reached the server.
+/// How many redirects one request may follow.
+const MAX_REDIRECTS: usize = 5;
+
+/// Which redirects the client follows: 307 and 308 within the origin (scheme, host, port)
+/// of the request, at most [`MAX_REDIRECTS`] in a row.
+///
+/// A POST that a 301/302/303 turns into a GET would lose the message, so only the redirects
+/// that keep method and body are followed; the others come back as the 3xx answer. On its
+/// way to another origin reqwest strips only `Authorization` and `Cookie`: the `--header`
+/// values (API keys), `Mcp-Session-Id` and the message itself would follow, even from https
+/// to http. So a redirect to another origin fails the request with [`Error::Redirect`],
+/// which names that origin, and nothing is sent there. The POSTs, the GET listen stream
+/// (and its resumptions) and the DELETE that ends the session all go through this one
+/// client, so all of them keep to this rule.
+fn redirect_policy(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let same_origin = attempt
+        .previous()
+        .last()
+        .is_some_and(|from| from.origin() == attempt.url().origin());
+    if !matches!(attempt.status().as_u16(), 307 | 308) || attempt.previous().len() >= MAX_REDIRECTS
+    {
+        attempt.stop()
+    } else if same_origin {
+        attempt.follow()
+    } else {
+        let origin = origin_of(attempt.url());
+        attempt.error(CrossOriginRedirect(origin))
+    }
+}
+
+/// What [`redirect_policy`] hands reqwest to refuse a redirect: the target origin.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to another origin, {0}")]
+struct CrossOriginRedirect(String);
+
+/// `scheme://host:port`, the port always shown: the part of a URL an error may name (its
+/// path and query may hold secrets).
+fn origin_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port_or_known_default() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    }
+}
+
+/// A refused cross-origin redirect is [`Error::Redirect`]; connect failures were never sent,
+/// so they may be retried; a TLS failure will fail the same way again; anything else may
+/// have reached the server.
 fn classify_send_error(error: reqwest::Error) -> Error {
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<CrossOriginRedirect>() {
+            return Error::Redirect {
+                origin: refused.0.as_str().into(),
+            };
+        }
+        source = cause.source();
+    }
     if !error.is_connect() {
         return Error::Transport(error);
     }
@@ -780,6 +827,28 @@ mod tests {
         let parsed = parse_retry_after(&later).expect("a date");
         assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120));
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn origin_of_shows_scheme_host_and_port_only() {
+        let url = |s| Url::parse(s).expect("a URL");
+        assert_eq!(
+            origin_of(&url("https://u:p@h.example/mcp/?token=x#f")),
+            "https://h.example:443"
+        );
+        assert_eq!(
+            origin_of(&url("http://[::1]:8080/mcp")),
+            "http://[::1]:8080"
+        );
+        // What the redirect policy compares: the scheme counts, a default port is the port.
+        assert_ne!(
+            url("https://h.example/mcp").origin(),
+            url("http://h.example:443/mcp").origin()
+        );
+        assert_eq!(
+            url("http://h.example/mcp/").origin(),
+            url("http://h.example:80/mcp").origin()
+        );
     }
 
     #[test]

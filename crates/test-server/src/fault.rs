@@ -75,6 +75,11 @@ pub struct Fault {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<String>,
 
+    /// A `Location` header, sent verbatim: with a 3xx [`Fault::status`], where the client is
+    /// redirected to (another server's URL, to test which redirects a client follows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+
     /// The body format and `Content-Type`. `None`: JSON for ordinary answers, SSE for the
     /// `stream` tool and whenever the fault itself streams ([`Fault::progress_every_ms`],
     /// [`Fault::end_without_response`]).
