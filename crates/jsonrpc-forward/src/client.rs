@@ -19,6 +19,9 @@ use crate::config::ClientConfig;
 use crate::error::{Error, MAX_ERROR_BODY, StatusError};
 use crate::headers::{MCP_SESSION_ID, RequestHeaders, get_headers, post_headers, session_headers};
 use crate::message::{Outgoing, inbound};
+/// Moved to [`crate::redact`]; kept here for the paths that name it.
+pub(crate) use crate::redact::redact_url;
+use crate::redact::redacted;
 use crate::retry::RetryPolicy;
 
 /// A pooled, keep-alive client for one MCP endpoint. Cheap to clone; clones share the pool.
@@ -27,7 +30,8 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-/// Shows the endpoint without its userinfo, and no header values: they may hold secrets.
+/// Shows the endpoint without its userinfo and query, and no header values: they may hold
+/// secrets.
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
@@ -71,9 +75,10 @@ impl Client {
             )));
         }
         let mut base_headers = HeaderMap::new();
-        for (name, value) in &config.headers {
+        for (index, (name, value)) in config.headers.iter().enumerate() {
+            // Not echoed: a "name" that is not one may be a pasted token.
             let name = HeaderName::from_bytes(name.trim().as_bytes())
-                .map_err(|_| config_error(format!("invalid header name {name:?}")))?;
+                .map_err(|_| config_error(format!("header #{} has an invalid name", index + 1)))?;
             let value = HeaderValue::from_str(value.trim())
                 .map_err(|_| config_error(format!("invalid value for header {name}")))?;
             base_headers.append(name, value);
@@ -373,23 +378,6 @@ fn config_error(reason: String) -> Error {
     Error::Config(reason.into_boxed_str())
 }
 
-/// The URL without its userinfo (`user:pass@`), safe to print.
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.to_string()
-        }
-        Ok(_) => url.to_owned(),
-        Err(_) => match url.rsplit_once('@') {
-            Some((_, host)) => format!("…@{host}"),
-            None => url.to_owned(),
-        },
-    }
-}
-
 /// How many redirects one request may follow.
 const MAX_REDIRECTS: usize = 5;
 
@@ -439,6 +427,7 @@ fn origin_of(url: &Url) -> String {
 /// so they may be retried; a TLS failure will fail the same way again; anything else may
 /// have reached the server.
 fn classify_send_error(error: reqwest::Error) -> Error {
+    let error = redacted(error);
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
         if let Some(refused) = cause.downcast_ref::<CrossOriginRedirect>() {
@@ -523,12 +512,14 @@ pub struct Forwarded {
     messages: Messages,
 }
 
+/// Shows the response's header names, not their values: `Mcp-Session-Id` and cookies are
+/// secrets.
 impl std::fmt::Debug for Forwarded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Forwarded")
             .field("status", &self.status)
             .field("version", &self.version)
-            .field("headers", &self.headers)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -683,7 +674,7 @@ impl ListenStream {
                     }
                 }
                 Ok(None) => self.ended = true,
-                Err(e) => return Some(Err(Error::Transport(e))),
+                Err(e) => return Some(Err(Error::Transport(redacted(e)))),
             }
         }
     }
@@ -730,7 +721,7 @@ fn message_stream(
             let failure = 'body: loop {
                 let chunk = match tokio::time::timeout(idle, response.chunk()).await {
                     Err(_) => break 'body Some(Error::Timeout(idle)),
-                    Ok(Err(e)) => break 'body Some(Error::Transport(e)),
+                    Ok(Err(e)) => break 'body Some(Error::Transport(redacted(e))),
                     Ok(Ok(chunk)) => chunk,
                 };
                 let eof = chunk.is_none();
@@ -849,18 +840,5 @@ mod tests {
             url("http://h.example/mcp/").origin(),
             url("http://h.example:80/mcp").origin()
         );
-    }
-
-    #[test]
-    fn redact_url_drops_userinfo() {
-        assert_eq!(
-            redact_url("https://u:secret@h.example/mcp/"),
-            "https://h.example/mcp/"
-        );
-        assert_eq!(
-            redact_url("http://127.0.0.1:1/mcp/"),
-            "http://127.0.0.1:1/mcp/"
-        );
-        assert!(!redact_url("not a url u:secret@host").contains("secret"));
     }
 }

@@ -23,12 +23,27 @@ const ACCEPT_VALUE: HeaderValue =
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The per-conversation facts a request carries: known after `initialize`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Its `Debug` output shows the session id as `<redacted>`: whoever holds it can act in
+/// the session.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RequestHeaders {
     /// The `Mcp-Session-Id` the server gave at `initialize`.
     pub session_id: Option<String>,
     /// The `protocolVersion` negotiated at `initialize`.
     pub protocol_version: Option<String>,
+}
+
+impl std::fmt::Debug for RequestHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestHeaders")
+            .field(
+                "session_id",
+                &self.session_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field("protocol_version", &self.protocol_version)
+            .finish()
+    }
 }
 
 /// The headers of one POST: `base` (authorization and extra headers), then ours.
