@@ -114,6 +114,11 @@ pub struct Fault {
     #[serde(skip_serializing_if = "is_false")]
     pub event_ids: bool,
 
+    /// SSE only: put this text before each event id (`id: <prefix>1`), e.g. non-ASCII text
+    /// to test that a client resumes with it in `Last-Event-ID`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub event_id_prefix: String,
+
     /// Cut the body into chunks of this many bytes (each sent as its own write).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk_size: Option<usize>,
