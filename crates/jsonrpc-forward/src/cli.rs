@@ -14,9 +14,9 @@ use crate::config::ClientConfig;
 use crate::redact::{header_name_shown, redact_url};
 
 /// Stdio MCP client <-> Streamable HTTP MCP server bridge.
-///
-/// Its `Debug` output shows the URL without userinfo and query, the `--header` names
-/// without their values, and `--auth` as `<redacted>`.
+// (Not a doc comment: clap would print it in `--help`.) `Debug` is written by hand below:
+// it shows the URL without userinfo and query, the `--header` names without their values,
+// and `--auth` as `<redacted>`.
 #[derive(Clone, Parser)]
 #[command(
     name = "mcp-wrapper",
@@ -30,7 +30,12 @@ use crate::redact::{header_name_shown, redact_url};
         Logs go to stderr only."
 )]
 pub struct Args {
-    /// MCP server URL; `/mcp/` is appended unless it ends in `/mcp`, a final `/sse` becomes `/mcp/`.
+    /// MCP server URL, normalised as `mcpgateway.wrapper` does (see `--help`).
+    ///
+    /// As `mcpgateway.wrapper.convert_url`, for drop-in compatibility: a URL ending in
+    /// `/mcp/` is used as is, one ending in `/mcp` gets a trailing `/`, a final `/sse` turns
+    /// every `/sse` into `/mcp/`, and anything else gets `/mcp/` appended. A server that redirects `/mcp/` to `/mcp` (307/308, same origin) is followed once;
+    /// later requests go to `/mcp` directly.
     #[arg(long, env = "MCP_SERVER_URL", hide_env_values = true)]
     pub url: Option<String>,
 
