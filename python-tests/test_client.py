@@ -92,6 +92,12 @@ class TestRequests:
             headers["nope"]
         assert m.Headers({"A": "1"}) == m.Headers([("a", "1")]) == {"a": "1"}
         assert repr(m.Headers({"A": "1"})) == "Headers([('a', '1')])"
+        # As httpx does for credentials, and the session id too (issue 12 item 16).
+        secret = m.Headers({"Authorization": "Bearer s", "Mcp-Session-Id": "sid", "B": "2"})
+        assert repr(secret) == (
+            "Headers([('authorization', '[secure]'), ('mcp-session-id', '[secure]'), ('b', '2')])"
+        )
+        assert secret["authorization"] == "Bearer s"
 
     async def test_redirects_are_followed_only_when_asked(self, http_server: Server) -> None:
         async with m.Client() as client:
@@ -115,6 +121,17 @@ class TestRequests:
         assert caught.value.response is response
         assert str(caught.value) == (
             f"Server error '503 Service Unavailable' for url '{http_server.base}/status/503'"
+        )
+
+    async def test_raise_for_status_hides_the_query_and_userinfo(self, http_server: Server) -> None:
+        # Issue 12 item 16: a query string often carries a token.
+        host = http_server.base.removeprefix("http://")
+        async with m.Client() as client:
+            response = await client.get(f"http://u:pw-secret@{host}/status/503?token=q-secret")
+        with pytest.raises(m.HTTPStatusError) as caught:
+            response.raise_for_status()
+        assert str(caught.value) == (
+            f"Server error '503 Service Unavailable' for url '{http_server.base}/status/503?…'"
         )
 
     async def test_invalid_arguments_raise_value_and_type_errors(self) -> None:
@@ -327,6 +344,26 @@ class TestFailures:
         assert isinstance(caught.value, m.ConnectError)
         assert f"127.0.0.1:{port}" in str(caught.value)
         assert "refused" in str(caught.value).lower()
+
+    async def test_connect_error_hides_the_query_and_userinfo(self) -> None:
+        # Issue 12 item 16: reqwest's error text names the URL, query string included.
+        from socket import socket
+
+        with socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        url = f"http://u:pw-secret@127.0.0.1:{port}/mcp/?token=q-secret"
+        async with m.Client(max_retries=0) as client:
+            with pytest.raises(m.ConnectError) as caught:
+                await client.post(url, content=b"{}")
+            with pytest.raises(m.ConnectError) as forwarded:
+                await m.forward_request(url, request(1, "ping"), client=client)
+        for error in (caught.value, forwarded.value):
+            assert f"127.0.0.1:{port}/mcp/" in str(error)
+            assert "q-secret" not in str(error)
+            assert "pw-secret" not in str(error)
+        assert forwarded.value.jsonrpc_error is not None
+        assert b"q-secret" not in forwarded.value.jsonrpc_error
 
     async def test_silence_before_headers_is_a_read_timeout(self, mcp_server: Server) -> None:
         async with m.Client(timeout=0.3) as client:

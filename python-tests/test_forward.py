@@ -82,6 +82,10 @@ async def test_forward_request_keeps_and_sends_the_session(session_server: Serve
         response = await m.forward_request(session_server.url, init, client=client)
         session = response.session_id
         assert session
+        # Issue 12 item 16: whoever holds the session id can act in the session.
+        assert session not in repr(response)
+        assert "session_id=<redacted>" in repr(response)
+        assert session not in repr(response.headers)
         assert response.json()["result"]["protocolVersion"] == "2025-06-18"
         headers = {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-06-18"}
         listed = await m.forward_request(

@@ -10,11 +10,14 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::bridge::DEFAULT_CONCURRENCY;
-use crate::client::redact_url;
 use crate::config::ClientConfig;
+use crate::redact::{header_name_shown, redact_url};
 
 /// Stdio MCP client <-> Streamable HTTP MCP server bridge.
-#[derive(Debug, Clone, Parser)]
+// (Not a doc comment: clap would print it in `--help`.) `Debug` is written by hand below:
+// it shows the URL without userinfo and query, the `--header` names without their values,
+// and `--auth` as `<redacted>`.
+#[derive(Clone, Parser)]
 #[command(
     name = "mcp-wrapper",
     version,
@@ -27,7 +30,12 @@ use crate::config::ClientConfig;
         Logs go to stderr only."
 )]
 pub struct Args {
-    /// MCP server URL; `/mcp/` is appended unless it ends in `/mcp`, a final `/sse` becomes `/mcp/`.
+    /// MCP server URL, normalised as `mcpgateway.wrapper` does (see `--help`).
+    ///
+    /// As `mcpgateway.wrapper.convert_url`, for drop-in compatibility: a URL ending in
+    /// `/mcp/` is used as is, one ending in `/mcp` gets a trailing `/`, a final `/sse` turns
+    /// every `/sse` into `/mcp/`, and anything else gets `/mcp/` appended. A server that redirects `/mcp/` to `/mcp` (307/308, same origin) is followed once;
+    /// later requests go to `/mcp` directly.
     #[arg(long, env = "MCP_SERVER_URL", hide_env_values = true)]
     pub url: Option<String>,
 
@@ -86,9 +94,42 @@ pub enum CliError {
     /// The URL is not an http(s) URL.
     #[error("invalid MCP server URL {0}: expected http:// or https://")]
     InvalidUrl(String),
-    /// A `--header` is not `Name: value`.
-    #[error("invalid --header {0:?}: expected \"Name: value\"")]
-    InvalidHeader(String),
+    /// A `--header` is not `Name: value`. It is named by its position (from 1), never by
+    /// its text: a malformed header may be a token with its colon missing.
+    #[error("invalid --header #{position}: expected \"Name: value\"")]
+    InvalidHeader {
+        /// Which `--header` it is, counting from 1.
+        position: usize,
+    },
+}
+
+/// By hand, because the derived output would print the secrets: `--auth`, the `--header`
+/// values and the URL's userinfo and query.
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self
+            .headers
+            .iter()
+            .map(|header| match header.split_once(':') {
+                Some((name, _)) => header_name_shown(name),
+                None => "<malformed>",
+            })
+            .collect();
+        f.debug_struct("Args")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .field("log_level", &self.log_level)
+            .field("concurrency", &self.concurrency)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("headers", &header_names)
+            .field("ca_bundle", &self.ca_bundle)
+            .field("insecure", &self.insecure)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .finish()
+    }
 }
 
 impl Args {
@@ -122,11 +163,13 @@ impl Args {
             .connect_timeout(Duration::from_secs_f64(self.connect_timeout))
             .max_message_bytes(self.max_message_bytes)
             .insecure(self.insecure || env_flag("SKIP_SSL_VERIFY"));
-        for header in &self.headers {
+        for (index, header) in self.headers.iter().enumerate() {
             let (name, value) = header
                 .split_once(':')
                 .filter(|(name, _)| !name.trim().is_empty())
-                .ok_or_else(|| CliError::InvalidHeader(header.clone()))?;
+                .ok_or(CliError::InvalidHeader {
+                    position: index + 1,
+                })?;
             config = config.header(name.trim(), value.trim());
         }
         if let Some(auth) = self.auth.as_deref().filter(|a| !a.trim().is_empty()) {

@@ -20,6 +20,9 @@ use crate::headers::{MCP_SESSION_ID, RequestHeaders, get_headers, post_headers, 
 use crate::message::{
     IdKey, Inbound, JsonLine, Outgoing, OwedId, inbound, readdress_error, retain_responses,
 };
+/// Moved to [`crate::redact`]; kept here for the paths that name it.
+pub(crate) use crate::redact::redact_url;
+use crate::redact::redacted;
 use crate::retry::RetryPolicy;
 
 /// A pooled, keep-alive client for one MCP endpoint. Cheap to clone; clones share the pool.
@@ -28,7 +31,8 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-/// Shows the endpoint without its userinfo, and no header values: they may hold secrets.
+/// Shows the endpoint without its userinfo and query, and no header values: they may hold
+/// secrets.
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
@@ -72,9 +76,10 @@ impl Client {
             )));
         }
         let mut base_headers = HeaderMap::new();
-        for (name, value) in &config.headers {
+        for (index, (name, value)) in config.headers.iter().enumerate() {
+            // Not echoed: a "name" that is not one may be a pasted token.
             let name = HeaderName::from_bytes(name.trim().as_bytes())
-                .map_err(|_| config_error(format!("invalid header name {name:?}")))?;
+                .map_err(|_| config_error(format!("header #{} has an invalid name", index + 1)))?;
             let value = HeaderValue::from_str(value.trim())
                 .map_err(|_| config_error(format!("invalid value for header {name}")))?;
             base_headers.append(name, value);
@@ -92,15 +97,7 @@ impl Client {
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .tcp_nodelay(true)
             .user_agent(concat!("mcp-wrapper-rs/", env!("CARGO_PKG_VERSION")))
-            // A POST that a 301/302/303 turns into a GET would lose the message: follow only
-            // the redirects that keep method and body.
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if matches!(attempt.status().as_u16(), 307 | 308) && attempt.previous().len() < 5 {
-                    attempt.follow()
-                } else {
-                    attempt.stop()
-                }
-            }))
+            .redirect(reqwest::redirect::Policy::custom(redirect_policy))
             .tls_danger_accept_invalid_certs(config.insecure);
         if let Some(path) = &config.ca_bundle {
             let pem = std::fs::read(path).map_err(|e| {
@@ -404,26 +401,65 @@ fn config_error(reason: String) -> Error {
     Error::Config(reason.into_boxed_str())
 }
 
-/// The URL without its userinfo (`user:pass@`), safe to print.
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.to_string()
-        }
-        Ok(_) => url.to_owned(),
-        Err(_) => match url.rsplit_once('@') {
-            Some((_, host)) => format!("…@{host}"),
-            None => url.to_owned(),
-        },
+/// How many redirects one request may follow.
+const MAX_REDIRECTS: usize = 5;
+
+/// Which redirects the client follows: 307 and 308 within the origin (scheme, host, port)
+/// of the request, at most [`MAX_REDIRECTS`] in a row.
+///
+/// A POST that a 301/302/303 turns into a GET would lose the message, so only the redirects
+/// that keep method and body are followed; the others come back as the 3xx answer. On its
+/// way to another origin reqwest strips only `Authorization` and `Cookie`: the `--header`
+/// values (API keys), `Mcp-Session-Id` and the message itself would follow, even from https
+/// to http. So a redirect to another origin fails the request with [`Error::Redirect`],
+/// which names that origin, and nothing is sent there. The POSTs, the GET listen stream
+/// (and its resumptions) and the DELETE that ends the session all go through this one
+/// client, so all of them keep to this rule.
+fn redirect_policy(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let same_origin = attempt
+        .previous()
+        .last()
+        .is_some_and(|from| from.origin() == attempt.url().origin());
+    if !matches!(attempt.status().as_u16(), 307 | 308) || attempt.previous().len() >= MAX_REDIRECTS
+    {
+        attempt.stop()
+    } else if same_origin {
+        attempt.follow()
+    } else {
+        let origin = origin_of(attempt.url());
+        attempt.error(CrossOriginRedirect(origin))
     }
 }
 
-/// Connect failures were never sent, so they may be retried; a TLS failure will fail the same
-/// way again; anything else may have reached the server.
+/// What [`redirect_policy`] hands reqwest to refuse a redirect: the target origin.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to another origin, {0}")]
+struct CrossOriginRedirect(String);
+
+/// `scheme://host:port`, the port always shown: the part of a URL an error may name (its
+/// path and query may hold secrets).
+fn origin_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port_or_known_default() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    }
+}
+
+/// A refused cross-origin redirect is [`Error::Redirect`]; connect failures were never sent,
+/// so they may be retried; a TLS failure will fail the same way again; anything else may
+/// have reached the server.
 fn classify_send_error(error: reqwest::Error) -> Error {
+    let error = redacted(error);
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<CrossOriginRedirect>() {
+            return Error::Redirect {
+                origin: refused.0.as_str().into(),
+            };
+        }
+        source = cause.source();
+    }
     if !error.is_connect() {
         return Error::Transport(error);
     }
@@ -502,12 +538,14 @@ pub struct Forwarded {
     messages: Messages,
 }
 
+/// Shows the response's header names, not their values: `Mcp-Session-Id` and cookies are
+/// secrets.
 impl std::fmt::Debug for Forwarded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Forwarded")
             .field("status", &self.status)
             .field("version", &self.version)
-            .field("headers", &self.headers)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -677,7 +715,7 @@ impl ListenStream {
                     }
                 }
                 Ok(None) => self.ended = true,
-                Err(e) => return Some(Err(Error::Transport(e))),
+                Err(e) => return Some(Err(Error::Transport(redacted(e)))),
             }
         }
     }
@@ -812,7 +850,7 @@ fn message_stream(
             let failure = 'body: loop {
                 let chunk = match tokio::time::timeout(idle, response.chunk()).await {
                     Err(_) => break 'body Some(Error::Timeout(idle)),
-                    Ok(Err(e)) => break 'body Some(Error::Transport(e)),
+                    Ok(Err(e)) => break 'body Some(Error::Transport(redacted(e))),
                     Ok(Ok(chunk)) => chunk,
                 };
                 last_byte = Instant::now();
@@ -924,15 +962,24 @@ mod tests {
     }
 
     #[test]
-    fn redact_url_drops_userinfo() {
+    fn origin_of_shows_scheme_host_and_port_only() {
+        let url = |s| Url::parse(s).expect("a URL");
         assert_eq!(
-            redact_url("https://u:secret@h.example/mcp/"),
-            "https://h.example/mcp/"
+            origin_of(&url("https://u:p@h.example/mcp/?token=x#f")),
+            "https://h.example:443"
         );
         assert_eq!(
-            redact_url("http://127.0.0.1:1/mcp/"),
-            "http://127.0.0.1:1/mcp/"
+            origin_of(&url("http://[::1]:8080/mcp")),
+            "http://[::1]:8080"
         );
-        assert!(!redact_url("not a url u:secret@host").contains("secret"));
+        // What the redirect policy compares: the scheme counts, a default port is the port.
+        assert_ne!(
+            url("https://h.example/mcp").origin(),
+            url("http://h.example:443/mcp").origin()
+        );
+        assert_eq!(
+            url("http://h.example/mcp/").origin(),
+            url("http://h.example:80/mcp").origin()
+        );
     }
 }

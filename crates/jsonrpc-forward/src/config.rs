@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::redact::{header_name_shown, redact_url};
 use crate::retry::RetryPolicy;
 
 /// The default longest silence on a pending request.
@@ -28,7 +29,10 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// let client = Client::new(config)?;
 /// # Ok::<(), jsonrpc_forward::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output shows the URL without userinfo and query, the header names without
+/// their values, and the authorization as `<redacted>`.
+#[derive(Clone)]
 pub struct ClientConfig {
     pub(crate) url: String,
     pub(crate) headers: Vec<(String, String)>,
@@ -42,6 +46,35 @@ pub struct ClientConfig {
     pub(crate) retry: RetryPolicy,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) pool_max_idle_per_host: usize,
+}
+
+/// By hand, because the derived output would print the secrets: the URL's userinfo and
+/// query, the header values and the `Authorization` value.
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self
+            .headers
+            .iter()
+            .map(|(name, _)| header_name_shown(name))
+            .collect();
+        f.debug_struct("ClientConfig")
+            .field("url", &redact_url(&self.url))
+            .field("headers", &header_names)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
+            .field("connect_timeout", &self.connect_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("ca_bundle", &self.ca_bundle)
+            .field("insecure", &self.insecure)
+            .field("client_identity", &self.client_identity)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("retry", &self.retry)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .finish()
+    }
 }
 
 impl ClientConfig {

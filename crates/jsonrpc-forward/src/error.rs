@@ -58,6 +58,14 @@ pub enum Error {
     /// The response body ended before the answer to the request.
     #[error("server closed the stream without a response")]
     StreamEnded,
+    /// The server redirected the request to another origin (scheme, host or port): not
+    /// followed, so nothing was sent there. `origin` is `scheme://host:port`, never a path or
+    /// query.
+    #[error("the server redirected to another origin, {origin}; not followed")]
+    Redirect {
+        /// The origin the server redirected to.
+        origin: Box<str>,
+    },
 }
 
 /// A response with a status outside 2xx.
@@ -100,7 +108,8 @@ impl Error {
             | Error::InvalidJson(_)
             | Error::TooLarge { .. }
             | Error::SessionExpired(_)
-            | Error::StreamEnded => RetryClass::Never,
+            | Error::StreamEnded
+            | Error::Redirect { .. } => RetryClass::Never,
         }
     }
 
@@ -185,7 +194,8 @@ impl Error {
     /// one line, no trailing newline. The codes follow the error table of the design:
     /// a non-2xx answer whose body is a JSON-RPC error is the server's error with the id
     /// filled in; other statuses are `-32000` with `data: {status, body}`; silence `-32001`;
-    /// broken or refused connections `-32000`; invalid JSON `-32700`; oversize `-32603`.
+    /// broken or refused connections `-32000`; a refused redirect to another origin `-32000`
+    /// naming that origin; invalid JSON `-32700`; oversize `-32603`.
     #[must_use]
     pub fn to_response(&self, id: Option<&str>) -> Bytes {
         let detail = display_chain(self);
@@ -227,6 +237,14 @@ impl Error {
             Error::SessionExpired(_) => {
                 error_response(id, -32000, &format!("Session expired: {detail}"), None)
             }
+            Error::Redirect { origin } => error_response(
+                id,
+                -32000,
+                &format!(
+                    "Redirect refused: the server redirected to {origin}, another origin; nothing was sent there"
+                ),
+                None,
+            ),
             Error::InvalidMessage(_) => {
                 error_response(id, -32700, &format!("Parse error: {detail}"), None)
             }

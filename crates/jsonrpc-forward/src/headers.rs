@@ -18,12 +18,20 @@ pub const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
 /// `Mcp-Name`: the tool, prompt or resource a request names.
 pub const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 
+/// The longest `Mcp-Name` sent, in bytes. A `resources/read` URI can be far longer than
+/// servers accept in one header (they answer 431); above this the header is left out (the
+/// body still names the resource).
+pub(crate) const MAX_MCP_NAME_BYTES: usize = 1024;
+
 const ACCEPT_VALUE: HeaderValue =
     HeaderValue::from_static("application/json, text/event-stream, application/x-ndjson");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The per-conversation facts a request carries: known after `initialize`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Its `Debug` output shows the session id as `<redacted>`: whoever holds it can act in
+/// the session.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RequestHeaders {
     /// The `Mcp-Session-Id` the server gave at `initialize`.
     pub session_id: Option<String>,
@@ -31,10 +39,23 @@ pub struct RequestHeaders {
     pub protocol_version: Option<String>,
 }
 
+impl std::fmt::Debug for RequestHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestHeaders")
+            .field(
+                "session_id",
+                &self.session_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field("protocol_version", &self.protocol_version)
+            .finish()
+    }
+}
+
 /// The headers of one POST: `base` (authorization and extra headers), then ours.
 ///
 /// A value that cannot be a header (a tool name with a line break, say) leaves its header out
-/// rather than failing the request; the body still carries it.
+/// rather than failing the request, with a warning (see [`insert_str`]); so does an
+/// `Mcp-Name` over [`MAX_MCP_NAME_BYTES`], with a debug line. The body still carries both.
 pub(crate) fn post_headers(
     base: &HeaderMap,
     message: &Outgoing,
@@ -58,7 +79,15 @@ pub(crate) fn post_headers(
         message.method(),
         Some("tools/call" | "resources/read" | "prompts/get")
     ) {
-        insert_str(&mut headers, MCP_NAME, message.name());
+        match message.name() {
+            Some(name) if name.len() > MAX_MCP_NAME_BYTES => tracing::debug!(
+                header = %MCP_NAME,
+                bytes = name.len(),
+                limit = MAX_MCP_NAME_BYTES,
+                "header left out: longer than servers accept"
+            ),
+            name => insert_str(&mut headers, MCP_NAME, name),
+        }
     }
     headers
 }
@@ -91,9 +120,25 @@ pub(crate) fn session_headers(base: &HeaderMap, ctx: &RequestHeaders) -> HeaderM
     headers
 }
 
+/// Sets header `name` to `value`'s bytes. Any text without control characters is a legal
+/// value: bytes from 0x80 are obs-text (RFC 9110 §5.5), so a non-ASCII SSE event id or tool
+/// name goes as its UTF-8. A value with a control character (a line break, NUL, DEL) cannot
+/// be sent: the header is left out with a warning that names the header, never the value,
+/// which may be a secret. The session id is marked sensitive (kept out of HPACK tables and
+/// `Debug` output).
 fn insert_str(headers: &mut HeaderMap, name: HeaderName, value: Option<&str>) {
-    if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
-        headers.insert(name, value);
+    let Some(value) = value else {
+        return;
+    };
+    match HeaderValue::from_bytes(value.as_bytes()) {
+        Ok(mut value) => {
+            value.set_sensitive(name == MCP_SESSION_ID);
+            headers.insert(name, value);
+        }
+        Err(_) => tracing::warn!(
+            header = %name,
+            "header left out: its value holds a control character"
+        ),
     }
 }
 
@@ -167,5 +212,45 @@ mod tests {
                 .get(MCP_NAME)
                 .is_none()
         );
+    }
+
+    fn resource_read(uri: &str) -> Outgoing {
+        let json = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read",
+            "params": {"uri": uri}});
+        Outgoing::new(Bytes::from(json.to_string())).expect("valid message")
+    }
+
+    // Issue 12 item 18: a long `resources/read` URI in `Mcp-Name` draws a 431 from servers.
+    #[test]
+    fn post_headers_leave_out_an_mcp_name_over_the_limit() {
+        let at_limit = format!("file:///{}", "a".repeat(MAX_MCP_NAME_BYTES - 8));
+        let h = post_headers(&HeaderMap::new(), &resource_read(&at_limit), &ctx());
+        assert_eq!(h[MCP_NAME], at_limit.as_str());
+        let over = format!("{at_limit}b");
+        let h = post_headers(&HeaderMap::new(), &resource_read(&over), &ctx());
+        assert!(h.get(MCP_NAME).is_none());
+        assert_eq!(h[MCP_METHOD], "resources/read", "the other headers stay");
+    }
+
+    // Issue 12 item 18: a resume after a non-ASCII event id must carry `Last-Event-ID`.
+    #[test]
+    fn non_ascii_values_are_sent_as_their_utf8_bytes() {
+        let h = get_headers(&HeaderMap::new(), &ctx(), Some("événement-7"));
+        assert_eq!(h[LAST_EVENT_ID].as_bytes(), "événement-7".as_bytes());
+        let m = outgoing(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"h\u00e9llo"}}"#,
+        );
+        let h = post_headers(&HeaderMap::new(), &m, &ctx());
+        assert_eq!(h[MCP_NAME].as_bytes(), "héllo".as_bytes());
+    }
+
+    #[test]
+    fn control_characters_leave_the_header_out() {
+        for bad in ["a\rb", "a\0b", "a\u{7f}b"] {
+            let h = get_headers(&HeaderMap::new(), &ctx(), Some(bad));
+            assert!(h.get(LAST_EVENT_ID).is_none(), "{bad:?}");
+        }
+        let h = get_headers(&HeaderMap::new(), &ctx(), Some("tab\tok"));
+        assert_eq!(h[LAST_EVENT_ID], "tab\tok", "a tab is legal in a value");
     }
 }

@@ -48,13 +48,14 @@ mod error;
 mod headers;
 pub mod message;
 pub mod peek;
+mod redact;
 pub mod retry;
 mod session;
 mod stdio;
 
 pub use body::{BodyDecoder, BodyFormat};
 pub use bridge::{Bridge, Exit};
-pub use client::{Client, Forwarded, ListenStream, Messages, redact_url};
+pub use client::{Client, Forwarded, ListenStream, Messages};
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES,
 };
@@ -63,3 +64,4 @@ pub use headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RequestHeaders,
 };
 pub use message::{Outgoing, error_response};
+pub use redact::{redact_url, redacted};

@@ -59,6 +59,36 @@ fn cli_prints_help_with_examples_and_version() {
     assert!(stdout.starts_with("mcp-wrapper "));
 }
 
+// Issue 12 item 19: `--help` said a URL ending in `/mcp` is used as is; the bridge appends
+// `/` (as `mcpgateway.wrapper.convert_url` does) and follows the server's redirect back.
+#[test]
+fn cli_help_states_how_the_url_is_normalised() {
+    let (code, stdout, _) = run(&["--help"], &[]);
+    assert_eq!(code, 0);
+    let help = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for rule in [
+        "ending in `/mcp/` is used as is",
+        "`/mcp` gets a trailing `/`",
+        "a final `/sse` turns every `/sse` into `/mcp/`",
+        "anything else gets `/mcp/` appended",
+        "redirects `/mcp/` to `/mcp`",
+    ] {
+        assert!(help.contains(rule), "--help lacks {rule:?}: {stdout}");
+    }
+    // And the behaviour is that rule.
+    use clap::Parser;
+    use jsonrpc_forward::cli::Args;
+    for (given, used) in [
+        ("http://h/x/mcp/", "http://h/x/mcp/"),
+        ("http://h/x/mcp", "http://h/x/mcp/"),
+        ("http://h/sse/x/sse", "http://h/mcp//x/mcp/"),
+        ("http://h/x", "http://h/x/mcp/"),
+    ] {
+        let args = Args::try_parse_from(["mcp-wrapper", "--url", given]).expect("parse");
+        assert_eq!(args.endpoint().expect("url"), used);
+    }
+}
+
 #[test]
 fn cli_rejects_bad_numbers_and_headers_with_exit_2() {
     for args in [

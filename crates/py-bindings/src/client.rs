@@ -28,7 +28,7 @@ const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 const MAX_FORWARDERS: usize = 64;
 
 /// Everything a client was built from, for making jsonrpc-forward clients alike.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Settings {
     idle: Duration,
     connect_timeout: Duration,
@@ -39,16 +39,47 @@ struct Settings {
     max_retries: u32,
 }
 
+/// Header values are secrets (API keys): only their names are shown.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("idle", &self.idle)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("verify", &self.verify)
+            .field("ca_bundle", &self.ca_bundle)
+            .field("identity", &self.identity)
+            .field("headers", &header_names(&self.headers))
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
+fn header_names(headers: &[(String, String)]) -> Vec<&str> {
+    headers.iter().map(|(name, _)| name.as_str()).collect()
+}
+
 /// A forwarding client's URL and extra headers.
 type ForwarderKey = (String, Vec<(String, String)>);
 
 /// The Rust side of a `Client`, shared with the futures it starts.
-#[derive(Debug)]
 pub(crate) struct ClientCore {
     http: reqwest::Client,
     settings: Settings,
     forwarders: Mutex<HashMap<ForwarderKey, jsonrpc_forward::Client>>,
     closed: AtomicBool,
+}
+
+/// Leaves out the reqwest client (its `Debug` prints the default header values) and the
+/// forwarders' keys (URLs and header values): only how many there are.
+impl std::fmt::Debug for ClientCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let forwarders = self.forwarders.lock().map_or(0, |f| f.len());
+        f.debug_struct("ClientCore")
+            .field("settings", &self.settings)
+            .field("forwarders", &forwarders)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientCore {
@@ -194,7 +225,9 @@ impl ClientCore {
             let error = match tokio::time::timeout(idle, builder.send()).await {
                 Err(_) => return Err(Error::timeout(idle)),
                 Ok(Ok(response)) => return Ok(response),
-                Ok(Err(e)) if e.is_connect() => jsonrpc_forward::Error::Connect(e),
+                Ok(Err(e)) if e.is_connect() => {
+                    jsonrpc_forward::Error::Connect(jsonrpc_forward::redacted(e))
+                }
                 Ok(Err(e)) => return Err(e.into()),
             };
             match policy.delay(&error, attempt, None, fastrand::f64()) {
@@ -325,12 +358,24 @@ fn form_body(data: &Bound<'_, PyAny>) -> PyResult<Bytes> {
 }
 
 /// A request, owned and ready to send (and to resend).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct RequestSpec {
     method: Method,
     url: Url,
     headers: HeaderMap,
     body: Bytes,
+}
+
+/// The URL without userinfo and query, the header names without values, the body's size.
+impl std::fmt::Debug for RequestSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSpec")
+            .field("method", &self.method)
+            .field("url", &jsonrpc_forward::redact_url(self.url.as_str()))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 impl RequestSpec {

@@ -72,6 +72,8 @@ impl From<reqwest::Error> for Error {
     /// reqwest's own errors come only from sending and reading: it has no total timeout here
     /// (idle timeouts are ours), so a timeout is a connect timeout and still a connect error.
     fn from(error: reqwest::Error) -> Self {
+        // Its text names the URL, whose query and userinfo may hold secrets.
+        let error = jsonrpc_forward::redacted(error);
         let error = if error.is_connect() {
             jsonrpc_forward::Error::Connect(error)
         } else if error.is_builder() {

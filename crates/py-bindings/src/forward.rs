@@ -15,13 +15,28 @@ use crate::response::version_str;
 
 /// The answer to a forwarded message: a 2xx response and every message it carried.
 #[pyclass(name = "ForwardResponse", module = "mcp_wrapper_rs", frozen)]
-#[derive(Debug)]
 pub(crate) struct PyForwardResponse {
     status: u16,
     http_version: &'static str,
     headers: PyHeaders,
     session_id: Option<String>,
     messages: Vec<Bytes>,
+}
+
+/// The session id is a secret (whoever holds it can act in the session): not shown.
+impl std::fmt::Debug for PyForwardResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PyForwardResponse")
+            .field("status", &self.status)
+            .field("http_version", &self.http_version)
+            .field("headers", &self.headers)
+            .field(
+                "session_id",
+                &self.session_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field("messages", &self.messages.len())
+            .finish()
+    }
 }
 
 #[pymethods]
@@ -65,12 +80,17 @@ impl PyForwardResponse {
         }
     }
 
+    /// `session_id=<redacted>` when there is one: the id itself is a secret.
     fn __repr__(&self) -> String {
         format!(
-            "<ForwardResponse [{}] messages={} session_id={:?}>",
+            "<ForwardResponse [{}] messages={} session_id={}>",
             self.status,
             self.messages.len(),
-            self.session_id
+            if self.session_id.is_some() {
+                "<redacted>"
+            } else {
+                "None"
+            }
         )
     }
 }

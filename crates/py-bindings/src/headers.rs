@@ -18,11 +18,22 @@ use reqwest::header::HeaderMap;
 /// >>> headers.get_list("set-cookie")
 /// ['a=1', 'b=2']
 #[pyclass(name = "Headers", module = "mcp_wrapper_rs", frozen, mapping)]
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct PyHeaders {
     /// Lower-case name and value, in wire order.
     items: Vec<(String, String)>,
 }
+
+/// Names only: values can be credentials, cookies or session ids.
+impl std::fmt::Debug for PyHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PyHeaders").field(&self.keys_vec()).finish()
+    }
+}
+
+/// Headers whose value `repr()` shows as `[secure]`: httpx's two credential headers, and
+/// the session id, which lets whoever holds it act in the session.
+const SECURE: [&str; 3] = ["authorization", "proxy-authorization", "mcp-session-id"];
 
 /// Header values are bytes; nearly all are ASCII. Others are read as UTF-8 when they are,
 /// else as Latin-1 (what HTTP/1.1 historically allowed).
@@ -169,8 +180,18 @@ impl PyHeaders {
         Ok(a == b)
     }
 
+    /// As httpx: the values of credential headers (and here the session id) show as
+    /// `[secure]`.
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let pairs = pyo3::types::PyList::new(py, &self.items)?;
+        let shown = self.items.iter().map(|(name, value)| {
+            let value = if SECURE.contains(&name.as_str()) {
+                "[secure]"
+            } else {
+                value.as_str()
+            };
+            (name.as_str(), value)
+        });
+        let pairs = pyo3::types::PyList::new(py, shown)?;
         Ok(format!("Headers({})", pairs.repr()?.to_str()?))
     }
 }

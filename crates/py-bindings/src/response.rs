@@ -50,11 +50,20 @@ enum BodyState {
     Closed,
 }
 
-#[derive(Debug)]
 struct Body {
     /// `None` once the body ended or was closed.
     response: Option<reqwest::Response>,
     state: BodyState,
+}
+
+/// Leaves out the reqwest response: its `Debug` prints the URL and the header values.
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("open", &self.response.is_some())
+            .field("state", &self.state)
+            .finish()
+    }
 }
 
 /// What a `Response` and its iterators share.
@@ -196,7 +205,6 @@ fn not_read_error() -> Error {
 ///         handle(json.loads(message))
 /// ```
 #[pyclass(name = "Response", module = "mcp_wrapper_rs", frozen)]
-#[derive(Debug)]
 pub(crate) struct PyResponse {
     status: u16,
     reason: &'static str,
@@ -204,6 +212,18 @@ pub(crate) struct PyResponse {
     url: String,
     headers: PyHeaders,
     shared: Arc<Shared>,
+}
+
+/// The URL without userinfo and query: they may hold secrets.
+impl std::fmt::Debug for PyResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PyResponse")
+            .field("status", &self.status)
+            .field("http_version", &self.http_version)
+            .field("url", &jsonrpc_forward::redact_url(&self.url))
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PyResponse {

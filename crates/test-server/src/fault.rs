@@ -75,6 +75,11 @@ pub struct Fault {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<String>,
 
+    /// A `Location` header, sent verbatim: with a 3xx [`Fault::status`], where the client is
+    /// redirected to (another server's URL, to test which redirects a client follows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+
     /// The body format and `Content-Type`. `None`: JSON for ordinary answers, SSE for the
     /// `stream` tool and whenever the fault itself streams ([`Fault::progress_every_ms`],
     /// [`Fault::end_without_response`]).
@@ -109,6 +114,11 @@ pub struct Fault {
     /// SSE only: give each event an `id:` (1, 2, ...).
     #[serde(skip_serializing_if = "is_false")]
     pub event_ids: bool,
+
+    /// SSE only: put this text before each event id (`id: <prefix>1`), e.g. non-ASCII text
+    /// to test that a client resumes with it in `Last-Event-ID`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub event_id_prefix: String,
 
     /// Cut the body into chunks of this many bytes (each sent as its own write).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderName, RETRY_AFTER};
+use http::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderName, LOCATION, RETRY_AFTER,
+};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
@@ -430,6 +432,9 @@ fn send(
     }
     if let Some(retry_after) = &fault.retry_after {
         builder = builder.header(RETRY_AFTER, retry_after);
+    }
+    if let Some(location) = &fault.location {
+        builder = builder.header(LOCATION, location);
     }
     let segments: SegmentIter = if fault.gzip {
         builder = builder.header(CONTENT_ENCODING, "gzip");

@@ -18,6 +18,7 @@ pub(crate) struct Renderer {
     multiline: bool,
     comments: bool,
     event_ids: bool,
+    event_id_prefix: String,
     invalid_json: bool,
     message_bytes: Option<usize>,
     drop_responses: bool,
@@ -38,6 +39,7 @@ impl Renderer {
             multiline: fault.multiline_data,
             comments: fault.sse_comments,
             event_ids: fault.event_ids,
+            event_id_prefix: fault.event_id_prefix.clone(),
             invalid_json: fault.invalid_json,
             message_bytes: fault.message_bytes,
             drop_responses: fault.end_without_response,
@@ -165,7 +167,7 @@ impl Renderer {
                     })
                 });
                 if let Some(id) = id {
-                    out.extend_from_slice(format!("id: {id}").as_bytes());
+                    out.extend_from_slice(format!("id: {}{id}", self.event_id_prefix).as_bytes());
                     out.extend_from_slice(eol);
                 }
                 for line in text.split('\n') {
