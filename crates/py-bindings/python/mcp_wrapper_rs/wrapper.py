@@ -42,7 +42,7 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -717,6 +717,27 @@ class Settings:
     response_timeout: float = DEFAULT_RESPONSE_TIMEOUT
     concurrency: int = DEFAULT_CONCURRENCY
     log_level: str | None = None
+
+    def __repr__(self) -> str:
+        """Shows no secret: the URL without userinfo or query, the token as ``<redacted>``."""
+        auth = None if self.auth_header is None else "<redacted>"
+        return (
+            f"Settings(server_url={_redact_url(self.server_url)!r}, auth_header={auth!r}, "
+            f"connect_timeout={self.connect_timeout!r}, "
+            f"response_timeout={self.response_timeout!r}, "
+            f"concurrency={self.concurrency!r}, log_level={self.log_level!r})"
+        )
+
+
+def _redact_url(url: str) -> str:
+    """``url`` without its userinfo, and with its query and fragment shown as ``…``."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    query = "…" if parts.query else ""
+    fragment = "…" if parts.fragment else ""
+    return urlunsplit((parts.scheme, host, parts.path, query, fragment))
 
 
 def _ssl_verify() -> bool:
