@@ -432,3 +432,27 @@ async fn listen_stream_that_fails_to_open_is_retried_until_it_opens() {
     let exit = tokio::time::timeout(T, running).await.expect("in time");
     assert!(exit.expect("joined").is_ok());
 }
+
+/// Issue 12 C.12: streams that open and end with nothing (an idle proxy) are no failures:
+/// after six of them the events still arrive.
+#[test]
+fn listen_stream_closed_empty_again_and_again_still_delivers() {
+    let scenario = Scenario::default()
+        .sessions(true)
+        .listen_stream(true)
+        .listen_empty_streams(6)
+        .listen_interval(Duration::from_millis(1))
+        .listen_events(2);
+    let server = TestServer::start(scenario).expect("server");
+    let mut w = Wrapper::start(&server.url(), &[]);
+    initialize(&mut w);
+    for _ in 0..2 {
+        assert_eq!(w.recv(T)["method"], "notifications/message");
+    }
+    let gets = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert_eq!(gets, 7, "six empty streams, then the one with the events");
+}

@@ -250,8 +250,25 @@ fn get(parts: &Parts, state: &State, killer: Arc<Killer>) -> HttpResponse {
     if !scenario.listen_stream {
         return method_not_allowed();
     }
-    if state.listen_failed(scenario.listen_failures) {
+    let opened = state.listen_open();
+    let failures = u64::from(scenario.listen_failures);
+    if opened < failures {
         return text(StatusCode::SERVICE_UNAVAILABLE, "listen stream unavailable");
+    }
+    if opened < failures + u64::from(scenario.listen_empty_streams) {
+        let head = Head {
+            status: StatusCode::OK,
+            content_type: Some(SSE),
+            headers: Vec::new(),
+        };
+        let empty = Segment::new(Duration::ZERO, Bytes::from_static(b"retry: 100\n\n"));
+        return send(
+            head,
+            Box::new(std::iter::once(empty)),
+            &Fault::default(),
+            false,
+            killer,
+        );
     }
     if scenario.sessions
         && let Some(rejection) = session_rejection(parts, state)

@@ -32,6 +32,7 @@ pub struct Scenario {
     pub(crate) record_requests: bool,
     pub(crate) redirect_slash: bool,
     pub(crate) listen_failures: u32,
+    pub(crate) listen_empty_streams: u32,
 }
 
 impl Default for Scenario {
@@ -49,6 +50,7 @@ impl Default for Scenario {
             record_requests: true,
             redirect_slash: false,
             listen_failures: 0,
+            listen_empty_streams: 0,
         }
     }
 }
@@ -104,6 +106,14 @@ impl Scenario {
     #[must_use]
     pub fn listen_failures(mut self, n: u32) -> Self {
         self.listen_failures = n;
+        self
+    }
+
+    /// After any [`Scenario::listen_failures`], answer the next `n` GETs with a stream that
+    /// only says `retry: 100` and ends (default 0): a proxy that closes idle streams.
+    #[must_use]
+    pub fn listen_empty_streams(mut self, n: u32) -> Self {
+        self.listen_empty_streams = n;
         self
     }
 

@@ -283,9 +283,9 @@ impl State {
         }
     }
 
-    /// Counts one more GET of the listen stream; true while the first `failures` fail.
-    pub(crate) fn listen_failed(&self, failures: u32) -> bool {
-        self.listen_opens.fetch_add(1, Ordering::SeqCst) < u64::from(failures)
+    /// Counts one more GET of the listen stream; returns how many came before it.
+    pub(crate) fn listen_open(&self) -> u64 {
+        self.listen_opens.fetch_add(1, Ordering::SeqCst)
     }
 
     /// Notes a client response (to an elicitation, say) by its id's JSON text.
