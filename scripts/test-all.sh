@@ -85,9 +85,19 @@ export RUSTC_BOOTSTRAP=1
   cargo fuzz build
   for target in $(cargo fuzz list); do
     scratch=$(mktemp -d)
-    cargo fuzz run "$target" "$scratch" "seeds/$target" -- \
-      -max_total_time="${FUZZ_SECONDS:-30}" -print_final_stats=1 2>&1 | tail -n 3
-    rm -rf "$scratch"
+    if cargo fuzz run "$target" "$scratch" "seeds/$target" -- \
+      -max_total_time="${FUZZ_SECONDS:-30}" -print_final_stats=1 >"$scratch.log" 2>&1; then
+      tail -n 3 "$scratch.log"
+    else
+      # A finding is a bug in the code under test: say what broke and where the input is
+      # (fuzz/artifacts/<target>/; replay it with `cargo fuzz run <target> <file>`).
+      echo "fuzz target $target failed:" >&2
+      grep -E -A1 "panicked at|Test unit written|SUMMARY|ERROR: libFuzzer" "$scratch.log" >&2 ||
+        tail -n 40 "$scratch.log" >&2
+      rm -rf "$scratch" "$scratch.log"
+      exit 1
+    fi
+    rm -rf "$scratch" "$scratch.log"
   done
 )
 
