@@ -170,7 +170,7 @@ async def test_forward_request_timeout_is_a_read_timeout(mcp_server: Server) -> 
         with pytest.raises(TimeoutError) as caught:
             await m.forward_request(
                 mcp_server.url,
-                request(8, "tools/call", {"name": "sleep", "arguments": {"ms": 3000}}),
+                request(8, "tools/call", {"name": "sleep", "arguments": {"ms": 60_000}}),
                 client=client,
             )
     assert isinstance(caught.value, m.ReadTimeout)

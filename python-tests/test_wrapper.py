@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -578,12 +579,13 @@ def recording_client(monkeypatch: pytest.MonkeyPatch) -> type[RecordingClient]:
     return RecordingClient
 
 
-async def wait_for(condition: Any, what: str) -> None:
-    for _ in range(10_000):
-        if condition():
-            return
+async def wait_for(condition: Any, what: str, seconds: float = 30) -> None:
+    """Polls `condition` until it holds; the deadline only matters when the code is wrong."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
         await asyncio.sleep(0.001)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_main_async_caps_concurrency_and_forwards_every_message(
@@ -602,18 +604,28 @@ async def test_main_async_caps_concurrency_and_forwards_every_message(
         active -= 1
         done.append(payload)
 
+    in_flight: list[int] = []
+
     async def reader(queue: asyncio.Queue[Any]) -> None:
-        for n in range(5):
-            await queue.put({"id": n})
-        await wait_for(lambda: active == 2, "two requests in flight")
-        await asyncio.sleep(0.01)  # more would start now if the cap let them
-        release.set()
-        await wait_for(lambda: len(done) == 5, "all requests")
-        await queue.put(None)
+        try:
+            for n in range(5):
+                await queue.put({"id": n})
+            # Once the queue is empty the loop has made a task for every message, all in one
+            # step (`get` does not suspend while the queue has items). One more turn of the
+            # loop and each of those tasks has run its first step (the ready queue is first
+            # in, first out): an uncapped one would be active by now.
+            await wait_for(queue.empty, "the loop to take every message")
+            await asyncio.sleep(0)
+            in_flight.append(active)
+            release.set()
+            await wait_for(lambda: len(done) == 5, "all requests")
+        finally:
+            await queue.put(None)
 
     monkeypatch.setattr(wrapper, "stdin_reader", reader)
     monkeypatch.setattr(wrapper, "make_request", tracked)
     await wrapper.main_async(wrapper.Settings("http://gw/mcp/", None, concurrency=2))
+    assert in_flight == [2]
     assert peak == 2
     assert sorted(p["id"] for p in done) == [0, 1, 2, 3, 4]
     assert wrapper.shutting_down()
@@ -731,8 +743,9 @@ def test_signal_handlers_start_shutdown(signum: signal.Signals) -> None:
     try:
         wrapper._install_signal_handlers(loop)
         os.kill(os.getpid(), signum)
-        loop.run_until_complete(asyncio.sleep(0.05))
-        assert wrapper.shutting_down()
+        # The handler runs on the loop once the signal's wake-up byte is read: run the loop
+        # until it has.
+        loop.run_until_complete(wait_for(wrapper.shutting_down, "the signal handler"))
     finally:
         loop.close()  # removes the handlers again
     assert signal.getsignal(signum) in (before, signal.SIG_DFL, signal.default_int_handler)

@@ -376,7 +376,8 @@ async def test_resilient_client_retries_a_read_timeout(
         values = await forward(
             monkeypatch,
             mcp_server.url,
-            request(rid, "ping", delay_headers_ms=1500, times=1),
+            # Only the first attempt is delayed, by far more than the 0.3 s timeout.
+            request(rid, "ping", delay_headers_ms=60_000, times=1),
             client=client,
         )
     finally:
@@ -552,25 +553,40 @@ def test_module_eof_cancels_requests_in_flight(mcp_server: Server) -> None:
     # As in the original: end of input stops the bridge at once, and answers not yet written
     # are lost. (The native bridge, `mcp-wrapper`, waits for them instead.)
     slow = new_id()
+    # Answered after two minutes at the earliest: only a bridge that waited would see it.
     run = run_module(
-        ["--url", mcp_server.url], json.dumps(stream_call(slow, 2, interval_ms=2000)).encode()
+        ["--url", mcp_server.url], json.dumps(stream_call(slow, 2, interval_ms=60_000)).encode()
     )
     assert run.returncode == 0
     assert all(v.get("id") != slow for v in json_lines(run.stdout))
 
 
 async def test_module_answers_while_the_server_streams(mcp_server: Server) -> None:
-    # Two requests in flight at once: a slow stream does not hold back a ping.
+    # Two requests in flight at once: a slow stream does not hold back a ping. The slow call
+    # streams progress every 50 ms and is answered after two minutes at the earliest, so it
+    # is still streaming whenever the ping's answer comes.
     slow, ping = new_id(), new_id()
-    process = await start_module(["--url", mcp_server.url])
-    await send_lines(
-        process,
-        json.dumps(stream_call(slow, 3, interval_ms=300)),
-        json.dumps(request(ping, "ping")),
+    slow_call = request(
+        slow,
+        "tools/call",
+        {"name": "sleep", "arguments": {"ms": 120_000}},
+        progress_every_ms=50,
+        progress_total_ms=120_000,
     )
-    seen = await read_until(process, lambda seen: any(v.get("id") == ping for v in seen))
+
+    def progress(seen: list[Any]) -> int:
+        return sum(
+            v.get("method") == "notifications/progress" and v["params"]["progressToken"] == slow
+            for v in seen
+        )
+
+    process = await start_module(["--url", mcp_server.url])
+    await send_lines(process, json.dumps(slow_call))
+    seen = await read_until(process, lambda seen: progress(seen) >= 2)
+    await send_lines(process, json.dumps(request(ping, "ping")))
+    seen += await read_until(process, lambda more: any(v.get("id") == ping for v in more))
+    assert {"jsonrpc": "2.0", "id": ping, "result": {}} in seen
     assert not any(v.get("id") == slow for v in seen)
-    seen = await read_until(process, lambda more: any(v.get("id") == slow for v in more))
-    assert len([v for v in seen if v.get("method") == "notifications/progress"]) >= 2
+    # End of input cancels the slow call (as in the original) and the bridge exits with 0.
     await close_and_wait(process)
     assert process.returncode == 0

@@ -9,6 +9,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The run must leave the checkout as it found it: its outputs are all in .gitignore and no
+# tracked file is rewritten (as a stale lock file would be). Checked by the last step.
+tree_state() {
+  git status --porcelain=v1 --untracked-files=all
+  git diff HEAD --binary | cksum
+}
+tree_before=""
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  tree_before=$(tree_state)
+fi
+
 step "toolchain"
 for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" || {
@@ -18,6 +29,9 @@ for component in rustfmt clippy; do
 done
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 cargo --version
+# fuzz/ is a workspace of its own, built by `cargo fuzz`, which takes no `--locked`: fetch
+# with it here, so a stale fuzz/Cargo.lock fails now instead of being rewritten later.
+cargo fetch --locked --manifest-path fuzz/Cargo.toml
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -52,8 +66,9 @@ step "python: ruff, mypy, stubtest"
 
 step "pytest python-tests (bindings, the bridge in Python, the official MCP SDK, ContextForge)"
 bins="${CARGO_TARGET_DIR:-$PWD/target}/debug"
-# MCP_GATEWAY_REQUIRED=1: a gateway that cannot start fails the run instead of skipping.
-MCP_GATEWAY_REQUIRED=1 MCP_GATEWAY_PYTHON="$PWD/.venvs/gateway/bin/python" \
+# MCP_SDK_REQUIRED=1 and MCP_GATEWAY_REQUIRED=1: a missing `mcp` SDK or a gateway that
+# cannot start fails the run instead of skipping those suites.
+MCP_SDK_REQUIRED=1 MCP_GATEWAY_REQUIRED=1 MCP_GATEWAY_PYTHON="$PWD/.venvs/gateway/bin/python" \
 MCP_WRAPPER_BIN="$bins/mcp-wrapper" MCP_TEST_SERVER_BIN="$bins/test-server" \
   "$venv/bin/python" -m pytest python-tests
 
@@ -63,16 +78,39 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "fuzz smoke (${FUZZ_SECONDS:-30} s per target)"
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
 # New corpus entries go to a scratch directory; the committed seeds are only read.
+# (`cargo fuzz` takes no `--locked`: the lock file was checked by the first step.)
 export RUSTC_BOOTSTRAP=1
 (
   cd fuzz
   cargo fuzz build
   for target in $(cargo fuzz list); do
     scratch=$(mktemp -d)
-    cargo fuzz run "$target" "$scratch" "seeds/$target" -- \
-      -max_total_time="${FUZZ_SECONDS:-30}" -print_final_stats=1 2>&1 | tail -n 3
-    rm -rf "$scratch"
+    if cargo fuzz run "$target" "$scratch" "seeds/$target" -- \
+      -max_total_time="${FUZZ_SECONDS:-30}" -print_final_stats=1 >"$scratch.log" 2>&1; then
+      tail -n 3 "$scratch.log"
+    else
+      # A finding is a bug in the code under test: say what broke and where the input is
+      # (fuzz/artifacts/<target>/; replay it with `cargo fuzz run <target> <file>`).
+      echo "fuzz target $target failed:" >&2
+      grep -E -A1 "panicked at|Test unit written|SUMMARY|ERROR: libFuzzer" "$scratch.log" >&2 ||
+        tail -n 40 "$scratch.log" >&2
+      rm -rf "$scratch" "$scratch.log"
+      exit 1
+    fi
+    rm -rf "$scratch" "$scratch.log"
   done
 )
+
+step "the checkout is as the run found it"
+if [ -z "$tree_before" ]; then
+  echo "not a git checkout: nothing to compare"
+elif [ "$(tree_state)" != "$tree_before" ]; then
+  echo "the run changed the checkout: a tracked file was rewritten, or an output is missing" \
+    "from .gitignore. git status before and after the run:" >&2
+  diff <(printf '%s\n' "$tree_before") <(tree_state) >&2 || true
+  exit 1
+else
+  echo "no tracked file changed, no new untracked file"
+fi
 
 step "all suites passed"

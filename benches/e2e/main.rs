@@ -41,7 +41,7 @@ mod direct;
 mod matrix;
 mod report;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -71,7 +71,7 @@ const USAGE: &str = "usage: e2e [--bridge NAME=COMMAND]... [--bridge-cmd COMMAND
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("serve") => serve(),
+        Some("serve") => serve(&args[1..]),
         Some("hello") => {
             println!("hello");
             Ok(())
@@ -377,10 +377,19 @@ impl Drop for Server {
     }
 }
 
-/// `e2e serve`: a test-server until stdin closes.
-fn serve() -> Result<(), String> {
+/// `e2e serve [--record]`: a test-server until stdin closes. Prints its URL on the first
+/// line. With `--record` it keeps every request, and a line `count <method>` on stdin is
+/// answered with a line holding how many JSON-RPC messages with that method have arrived, so
+/// that a process that cannot see the server's memory can wait for its requests (other
+/// lines are ignored). Without it nothing is kept, as a benchmark's server should.
+fn serve(args: &[String]) -> Result<(), String> {
+    let record = match args {
+        [] => false,
+        [flag] if flag == "--record" => true,
+        _ => return Err(format!("usage: e2e serve [--record], not {args:?}")),
+    };
     let scenario = test_server::Scenario::default()
-        .record_requests(false)
+        .record_requests(record)
         .lifetime(Duration::from_secs(3600));
     let server =
         test_server::TestServer::start(scenario).map_err(|e| format!("test-server: {e}"))?;
@@ -388,8 +397,28 @@ fn serve() -> Result<(), String> {
     writeln!(stdout, "{}", server.url())
         .and_then(|()| stdout.flush())
         .map_err(|e| format!("printing the URL: {e}"))?;
-    let mut sink = Vec::new();
-    let _ = std::io::stdin().read_to_end(&mut sink);
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let Some(method) = line.strip_prefix("count ") else {
+            continue;
+        };
+        let count = server
+            .requests()
+            .iter()
+            .filter_map(test_server::RecordedRequest::json)
+            .flat_map(|body| match body {
+                serde_json::Value::Array(batch) => batch,
+                one => vec![one],
+            })
+            .filter(|message| message["method"] == method.trim())
+            .count();
+        if writeln!(stdout, "{count}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            break;
+        }
+    }
     drop(server);
     Ok(())
 }

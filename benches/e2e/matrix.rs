@@ -5,10 +5,12 @@
 //! `notifications/initialized` as an MCP client does, provokes one situation and records
 //! what came out of the bridge's stdout (with a deadline) and what reached the server.
 //! In-process `TestServer`s record every request; the "server killed" scenario uses a server
-//! process (`e2e serve`) so that it can really be killed with `SIGKILL`.
+//! process (`e2e serve --record`) so that it can really be killed with `SIGKILL`, once it
+//! says both calls have arrived. Every wait is for something observed, with a deadline that
+//! only a bridge that loses a message runs into.
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Child, ChildStdin, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -193,6 +195,93 @@ impl Drop for Peer {
     }
 }
 
+/// A test-server in a process of its own (`e2e serve --record`), so that it can really be
+/// killed with `SIGKILL`; it answers `count <method>` on stdin (see `serve` in `main.rs`),
+/// which is how a scenario waits for its calls to arrive.
+struct ServerProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    url: String,
+}
+
+impl ServerProcess {
+    fn spawn() -> Result<Self, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let mut child = Command::new(exe)
+            .args(["serve", "--record"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting the server process: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no server stdout")?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Self {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            url: String::new(),
+        };
+        server.url = server.line(Instant::now() + Duration::from_secs(30))?;
+        Ok(server)
+    }
+
+    /// The next line the server prints, before `deadline`.
+    fn line(&self, deadline: Instant) -> Result<String, String> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.lines
+            .recv_timeout(left)
+            .map(|line| line.trim().to_owned())
+            .map_err(|e| format!("the server process printed nothing: {e}"))
+    }
+
+    /// How many messages with this method reached the server (counted by the server as they
+    /// arrive, whatever ids a bridge gives them).
+    fn count(&mut self, method: &str) -> Result<usize, String> {
+        let stdin = self.stdin.as_mut().ok_or("server stdin closed")?;
+        writeln!(stdin, "count {method}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("asking the server: {e}"))?;
+        let line = self.line(Instant::now() + Duration::from_secs(30))?;
+        line.parse()
+            .map_err(|e| format!("the server answered {line:?}: {e}"))
+    }
+
+    /// Waits until `n` messages with this method have reached the server; `Ok(false)` when
+    /// `deadline` passed first.
+    fn wait_for(&mut self, method: &str, n: usize, deadline: Instant) -> Result<bool, String> {
+        loop {
+            if self.count(method)? >= n {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `SIGKILL`: the server goes away without a goodbye, as in a crash.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// A `tools/call` line.
 fn call(id: u64, tool: &str, arguments: &Value) -> String {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
@@ -338,16 +427,22 @@ fn observe(key: &str, spec: &BridgeSpec, options: &Options) -> Result<Cell, Stri
             })
         }
         "server_killed" => {
-            let (mut server, url) = benches::spawn_server_process()?;
-            let mut peer = Peer::spawn(spec, &url, options)?;
+            let mut server = ServerProcess::spawn()?;
+            let mut peer = Peer::spawn(spec, &server.url, options)?;
             let outcome = (|| {
                 peer.initialize()?;
                 for id in 1..=2 {
-                    peer.send(&call(id, "sleep", &json!({"ms": 5000})))?;
+                    // Longer than any wait below: only the kill can end these calls.
+                    peer.send(&call(id, "sleep", &json!({"ms": 120_000})))?;
                 }
-                std::thread::sleep(Duration::from_millis(500));
-                let _ = server.kill();
-                let _ = server.wait();
+                // Kill only once both calls are at the server.
+                if !server.wait_for("tools/call", 2, wait())? {
+                    return Ok(Cell::bad(format!(
+                        "the calls did not reach the server in {} s",
+                        ANSWER_WAIT.as_secs()
+                    )));
+                }
+                server.kill();
                 let killed = Instant::now();
                 let deadline = killed + ANSWER_WAIT;
                 let answers: Vec<_> = (1..=2)
@@ -371,8 +466,7 @@ fn observe(key: &str, spec: &BridgeSpec, options: &Options) -> Result<Cell, Stri
                     Cell::bad(text)
                 })
             })();
-            let _ = server.kill();
-            let _ = server.wait();
+            server.kill();
             outcome
         }
         "invalid_stdin" => {
@@ -380,7 +474,7 @@ fn observe(key: &str, spec: &BridgeSpec, options: &Options) -> Result<Cell, Stri
             let mut peer = Peer::spawn(spec, &server.url(), options)?;
             peer.initialize()?;
             peer.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":"#)?;
-            let reply = peer.answer(&Value::Null, Instant::now() + Duration::from_secs(3));
+            let reply = peer.answer(&Value::Null, wait());
             peer.send(&call(2, "echo", &json!({"text": "after"})))?;
             let next = peer.answer(&json!(2), wait());
             let reply = match &reply {

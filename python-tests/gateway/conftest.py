@@ -15,7 +15,9 @@ The chain under test, all real processes on 127.0.0.1:
   upstream is registered with `POST /gateways`, its tools exposed with `POST /servers`.
 
 If the gateway cannot be imported from that interpreter the tests skip, saying why; with
-MCP_GATEWAY_REQUIRED=1 (the project's test script sets it) they fail instead.
+MCP_GATEWAY_REQUIRED=1 (the project's test script sets it) they fail instead. The same goes
+for the `mcp` SDK of the test venv with MCP_SDK_REQUIRED=1 (checked by the SDK conftest,
+which this one loads).
 """
 
 from __future__ import annotations
@@ -471,10 +473,15 @@ class Bridge:
     log_path: Path
     notifications: list[Any] = field(default_factory=list)
     exceptions: list[BaseException] = field(default_factory=list)
-    exited_in: float | None = None
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def exit_reason(self) -> str | None:
+        """Why the bridge ended, from its log: `Eof` when it left on its own at the end of
+        its input (see the SDK conftest's `exit_reason`)."""
+        reason: str | None = sdk_helpers.exit_reason(self.log())
+        return reason
 
 
 @pytest.fixture
@@ -521,25 +528,23 @@ def open_bridge(bridge_log_dir: Path) -> Callable[..., Any]:
             cwd=str(bridge_log_dir),
         )
         # stdio_client needs a real file for the child's stderr (a local, small one).
+        # Leaving stdio_client closes the bridge's stdin and waits for it to exit (SIGTERM
+        # after 2 s): `Bridge.exit_reason()` tells which ended it.
         with open(log_path, "w", encoding="utf-8") as errlog:  # noqa: ASYNC230
-            started = None
-            async with stdio_client(params, errlog=errlog) as (read, write):
-                async with ClientSession(
+            async with (
+                stdio_client(params, errlog=errlog) as (read, write),
+                ClientSession(
                     read,
                     write,
                     read_timeout_seconds=bridge_timeout + 10,
                     message_handler=on_message,
                     client_info=types.Implementation(name="mcp-wrapper-gateway-tests", version="0"),
-                ) as session:
-                    with anyio.fail_after(bridge_timeout + 10):
-                        await session.initialize()
-                    bridge.session = session
-                    yield bridge
-                # Leaving stdio_client closes the bridge's stdin, waits up to 2 s for it
-                # to exit, then SIGTERMs it: time how long that took.
-                started = time.monotonic()
-            if started is not None:
-                bridge.exited_in = time.monotonic() - started
+                ) as session,
+            ):
+                with anyio.fail_after(bridge_timeout + 10):
+                    await session.initialize()
+                bridge.session = session
+                yield bridge
 
     return _open
 

@@ -105,8 +105,7 @@ async def test_initialize_list_and_call(gateway: Any, open_bridge: Any) -> None:
         await session.send_ping()
         assert bridge.exceptions == []
     # stdio_client closes stdin, waits 2 s, then SIGTERMs: the bridge left on its own.
-    assert bridge.exited_in is not None
-    assert bridge.exited_in < 2.0, f"the bridge took {bridge.exited_in}s to exit"
+    assert bridge.exit_reason() == "Eof", bridge.log()
 
 
 async def test_many_calls_one_session(gateway: Any, open_bridge: Any) -> None:
@@ -168,8 +167,7 @@ async def test_sessions_one_after_another(gateway: Any, open_bridge: Any) -> Non
         async with open_bridge(gateway) as bridge:
             result = await bridge.session.call_tool(gateway.tool("echo"), {"text": f"r{round_}"})
             assert text_of(result) == f"r{round_}"
-        assert bridge.exited_in is not None
-        assert bridge.exited_in < 2.0, f"the bridge took {bridge.exited_in}s to exit"
+        assert bridge.exit_reason() == "Eof", bridge.log()
 
 
 def leaves(exc: BaseException) -> list[BaseException]:

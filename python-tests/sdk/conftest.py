@@ -2,7 +2,8 @@
 
 Self-contained: nothing here depends on the python-tests/ root conftest. The `mcp`
 package is imported lazily (the test modules `importorskip` it), so collecting this
-directory in an environment without the SDK skips it instead of failing.
+directory in an environment without the SDK skips it instead of failing; with
+MCP_SDK_REQUIRED=1 (the project's test script sets it) the run fails here instead.
 
 Real components only: the SDK server runs as a subprocess (`mcp_server.py`, uvicorn on
 127.0.0.1), the bridge is the built `mcp-wrapper` binary (see `wrapper_binary`) spawned
@@ -11,9 +12,11 @@ by the SDK's own `stdio_client`, and every wait is bounded.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -27,6 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+if os.environ.get("MCP_SDK_REQUIRED", "") not in ("", "0"):
+    # What the modules here and in gateway/ `importorskip`: without it they would skip.
+    for module in ("mcp.server.mcpserver", "mcp.client.stdio"):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise pytest.UsageError(
+                f"MCP_SDK_REQUIRED is set, but {module} (the official mcp SDK 2.x) cannot be "
+                f"imported: {exc}. pip install -r python-tests/requirements-sdk.txt"
+            ) from exc
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -227,18 +241,48 @@ class SdkServer:
         return [e for e in self._log() if e["phase"] == "arrived"]
 
 
-@pytest.fixture(scope="module", params=MODES)
-def shared_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SdkServer]:
-    """One SDK server per mode for a whole module (tests that never kill it)."""
-    server = SdkServer(request.param, tmp_path_factory.mktemp(f"sdk-{request.param}"))
-    server.start()
+class ServerPool:
+    """One SDK server per mode, started when first asked for, shared by every test that
+    never kills it (each test reads the request log from where it began)."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.servers: dict[str, SdkServer] = {}
+
+    def get(self, mode: str) -> SdkServer:
+        if mode not in self.servers:
+            server = SdkServer(mode, self.tmp_path_factory.mktemp(f"sdk-{mode}"))
+            server.start()
+            self.servers[mode] = server
+        return self.servers[mode]
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.close()
+            print(f"--- SDK server ({server.mode}) stderr ---\n{tail(server.stderr_log)}")
+
+
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPool]:
+    pool = ServerPool(tmp_path_factory)
     try:
-        yield server
+        yield pool
     finally:
-        server.close()
-        print(f"--- SDK server ({server.mode}) stderr ---\n{tail(server.stderr_log)}")
+        pool.close()
+
+
+@pytest.fixture(scope="module", params=MODES)
+def shared_server(request: pytest.FixtureRequest, server_pool: ServerPool) -> SdkServer:
+    """The SDK server of each mode in turn (tests that never kill it)."""
+    mode: str = request.param
+    return server_pool.get(mode)
+
+
+@pytest.fixture(scope="module")
+def stateful_server(server_pool: ServerPool) -> SdkServer:
+    """The stateful SDK server alone, for what needs a session and a back-channel to the
+    client (the stateless + JSON-response server has neither: see NO_BACK_CHANNEL)."""
+    return server_pool.get("stateful")
 
 
 @pytest.fixture(params=MODES)
@@ -298,12 +342,28 @@ class _DroppedResponses(logging.Handler):
             self.sink.append(message)
 
 
+# The bridge's last INFO line names why it ended: `exit=Eof` when its input ended (it left
+# on its own), `exit=Shutdown` after SIGINT or SIGTERM.
+SHUTDOWN_LINE = re.compile(r"shutdown complete.*\bexit=(\w+)")
+
+
+def exit_reason(log: str) -> str | None:
+    """Why the bridge ended, from its log (`Eof`, `Shutdown`, ...); None if it never said."""
+    found = SHUTDOWN_LINE.findall(log)
+    return str(found[-1]) if found else None
+
+
 @dataclass
 class Bridge:
     session: Any
     recorder: Recorder
     log_path: Path
-    exited_in: float | None = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def exit_reason(self) -> str | None:
+        return exit_reason(self.log())
 
 
 @pytest.fixture
@@ -371,13 +431,14 @@ def open_bridge(bridge_log_dir: Path) -> Callable[..., Any]:
         old_level = dispatcher_logger.level
         dispatcher_logger.addHandler(handler)
         dispatcher_logger.setLevel(logging.DEBUG)
-        bridge: Bridge | None = None
         try:
             # stdio_client needs a real file for the child's stderr (a local, small one).
+            # Leaving stdio_client closes the bridge's stdin and waits for it to exit (SIGTERM
+            # after 2 s): `Bridge.exit_reason()` tells which ended it.
             with open(log_path, "w", encoding="utf-8") as errlog:  # noqa: ASYNC230
-                started = None
-                async with stdio_client(params, errlog=errlog) as (read, write):
-                    async with ClientSession(
+                async with (
+                    stdio_client(params, errlog=errlog) as (read, write),
+                    ClientSession(
                         read,
                         write,
                         read_timeout_seconds=bridge_timeout + 10,
@@ -386,16 +447,11 @@ def open_bridge(bridge_log_dir: Path) -> Callable[..., Any]:
                         logging_callback=on_log,
                         message_handler=on_message,
                         client_info=types.Implementation(name="mcp-wrapper-sdk-tests", version="0"),
-                    ) as session:
-                        with anyio.fail_after(bridge_timeout + 10):
-                            await session.initialize()
-                        bridge = Bridge(session, recorder, log_path)
-                        yield bridge
-                    # Leaving stdio_client closes the bridge's stdin, waits up to 2 s
-                    # for it to exit, then SIGTERMs it: time how long that took.
-                    started = time.monotonic()
-                if started is not None and bridge is not None:
-                    bridge.exited_in = time.monotonic() - started
+                    ) as session,
+                ):
+                    with anyio.fail_after(bridge_timeout + 10):
+                        await session.initialize()
+                    yield Bridge(session, recorder, log_path)
         finally:
             dispatcher_logger.removeHandler(handler)
             dispatcher_logger.setLevel(old_level)

