@@ -882,8 +882,11 @@ fn message_stream(
                         }
                     }
                     if owes_answers && owed.is_empty() {
-                        // Every answer is out: the stream is done.
-                        tokio::spawn(drain(response));
+                        // Every answer is out: the stream is done. A body that has not
+                        // ended yet is read to its end (and dropped) in the background.
+                        if !eof {
+                            tokio::spawn(drain(response));
+                        }
                         return;
                     }
                 }

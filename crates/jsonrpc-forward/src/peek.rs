@@ -88,9 +88,7 @@ pub fn peek(bytes: &[u8]) -> Result<Peeked<'_>, PeekError> {
         offset: e.valid_up_to(),
     })?;
     let (peeked, doubtful) = match text.trim_start().as_bytes().first() {
-        Some(b'{') => serde_json::from_str::<Head<'_>>(text)
-            .map(|head| (Peeked::Single(head.0), head.1))
-            .map_err(PeekError::Json)?,
+        Some(b'{') => head(text).map(|head| (Peeked::Single(head.0), head.1))?,
         Some(b'[') => {
             // Each element is captured raw (a syntax pass) and only objects are peeked, so
             // that a non-object element is judged by syntax alone, as inside an object.
@@ -100,7 +98,7 @@ pub fn peek(bytes: &[u8]) -> Result<Peeked<'_>, PeekError> {
             for element in elements {
                 let raw = element.get();
                 if raw.starts_with('{') {
-                    let head: Head<'_> = serde_json::from_str(raw).map_err(PeekError::Json)?;
+                    let head = head(raw)?;
                     doubtful |= head.1;
                     heads.push(head.0);
                 } else {
@@ -122,17 +120,38 @@ pub fn peek(bytes: &[u8]) -> Result<Peeked<'_>, PeekError> {
     Ok(peeked)
 }
 
+/// Peeks one message object. The quick pass visits `params` and `params._meta` as they
+/// stream by; it fails on a value there that `serde_json` cannot evaluate though its syntax
+/// is valid (a number out of range: `"params": 1e99999`), so a failed quick pass is redone
+/// with both captured raw first (a syntax pass that evaluates nothing) and visited only
+/// when they are objects. That careful pass decides.
+fn head(text: &str) -> Result<Head<'_>, PeekError> {
+    serde_json::from_str::<Head<'_>>(text)
+        .or_else(|_| serde_json::from_str::<CarefulHead<'_>>(text).map(|h| h.0))
+        .map_err(PeekError::Json)
+}
+
 /// One message object (anything else reads as an empty `Peek`), and whether a key needs a
 /// syntax pass.
 struct Head<'a>(Peek<'a>, bool);
+
+/// [`Head`] read by the careful pass of [`head`].
+struct CarefulHead<'a>(Head<'a>);
 
 /// A string that may borrow from the input; any other JSON value reads as `None`.
 struct LooseStr<'a>(Option<Cow<'a, str>>);
 
 impl<'de> Deserialize<'de> for Head<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TopVisitor)
+        d.deserialize_any(TopVisitor { careful: false })
             .map(|(peek, doubtful)| Head(peek, doubtful))
+    }
+}
+
+impl<'de> Deserialize<'de> for CarefulHead<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TopVisitor { careful: true })
+            .map(|(peek, doubtful)| CarefulHead(Head(peek, doubtful)))
     }
 }
 
@@ -184,6 +203,35 @@ struct Level<'p, 'a> {
     uri: &'p mut Option<Cow<'a, str>>,
     /// A key needs the syntax pass of [`KeyBytes::is_doubtful`].
     doubtful: &'p mut bool,
+    /// Nested levels are captured raw first (the careful pass of [`head`]).
+    careful: bool,
+}
+
+impl<'de> Level<'_, 'de> {
+    /// Visits the value of `map`'s current key as the next level down, `classify` telling
+    /// what to read there.
+    fn descend<A: MapAccess<'de>>(
+        &mut self,
+        map: &mut A,
+        classify: fn(&[u8]) -> Wanted,
+    ) -> Result<(), A::Error> {
+        let level = Level {
+            peek: &mut *self.peek,
+            classify,
+            uri: &mut *self.uri,
+            doubtful: &mut *self.doubtful,
+            careful: self.careful,
+        };
+        if !self.careful {
+            return map.next_value_seed(level);
+        }
+        let raw: &'de RawValue = map.next_value()?;
+        if !raw.get().starts_with('{') {
+            return Ok(());
+        }
+        let mut nested = serde_json::Deserializer::from_str(raw.get());
+        de::DeserializeSeed::deserialize(level, &mut nested).map_err(de::Error::custom)
+    }
 }
 
 impl<'de> de::DeserializeSeed<'de> for Level<'_, 'de> {
@@ -201,7 +249,7 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<KeyBytes<'de>>()? {
             *self.doubtful |= key.is_doubtful();
             match (self.classify)(&key.0) {
@@ -225,21 +273,11 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
                     *self.uri = None;
                     self.peek.protocol_version = None;
                     self.peek.request_id = None;
-                    map.next_value_seed(Level {
-                        peek: &mut *self.peek,
-                        classify: params_key,
-                        uri: &mut *self.uri,
-                        doubtful: &mut *self.doubtful,
-                    })?;
+                    self.descend(&mut map, params_key)?;
                 }
                 Wanted::Meta => {
                     self.peek.protocol_version = None;
-                    map.next_value_seed(Level {
-                        peek: &mut *self.peek,
-                        classify: meta_key,
-                        uri: &mut *self.uri,
-                        doubtful: &mut *self.doubtful,
-                    })?;
+                    self.descend(&mut map, meta_key)?;
                 }
                 Wanted::Skip => {
                     map.next_value::<IgnoredAny>()?;
@@ -275,7 +313,9 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
 }
 
 /// The top level: a [`Level`] over a fresh [`Peek`]; a non-object reads as an empty one.
-struct TopVisitor;
+struct TopVisitor {
+    careful: bool,
+}
 
 impl<'de> Visitor<'de> for TopVisitor {
     type Value = (Peek<'de>, bool);
@@ -293,6 +333,7 @@ impl<'de> Visitor<'de> for TopVisitor {
             classify: top_level_key,
             uri: &mut uri,
             doubtful: &mut doubtful,
+            careful: self.careful,
         }
         .visit_map(map)?;
         if peek.name.is_none() {

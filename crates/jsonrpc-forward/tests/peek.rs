@@ -178,3 +178,23 @@ fn peek_reads_the_request_id_that_a_cancellation_names() {
     );
     assert_eq!(p.request_id, Some(r#""a\/b""#));
 }
+
+/// Fuzz finding (issue 12 part E): a number out of `f64` range is valid JSON syntax, and
+/// `params` or `_meta` holding one must not make a valid message unreadable.
+#[test]
+fn peek_accepts_numbers_out_of_range_where_it_descends() {
+    for input in [
+        r#"{"i":2,"params":56.8E55555}"#,
+        r#"{"id":"\u0402/call","params":9.999e11111111111012}"#,
+        r#"{"id":1,"method":"m","params":{"_meta":-1e400,"name":"n"}}"#,
+        r#"[{"id":1,"method":"m","params":1e999}]"#,
+    ] {
+        jsonrpc_forward::peek::testing::check(input.as_bytes());
+    }
+    let p = single(r#"{"id":1,"method":"m","params":{"_meta":-1e400,"name":"n"}}"#);
+    assert_eq!(p.name.as_deref(), Some("n"));
+    assert!(
+        peek(br#"{"id":1,"params":1e999,}"#).is_err(),
+        "still strict about syntax"
+    );
+}
