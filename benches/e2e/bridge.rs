@@ -89,7 +89,7 @@ pub(crate) struct Launch<'a> {
 /// The first request an MCP client sends, and the notification after its answer.
 pub(crate) fn initialize_request(id: u64) -> String {
     format!(
-        r#"{{"jsonrpc":"2.0","id":{id},"method":"initialize","params":{{"protocolVersion":"{}","capabilities":{{}},"clientInfo":{{"name":"e2e","version":"0"}}}}}}"#,
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"initialize","params":{{"protocolVersion":"{}","capabilities":{{"elicitation":{{}}}},"clientInfo":{{"name":"e2e","version":"0"}}}}}}"#,
         test_server::LATEST_PROTOCOL_VERSION
     ) + "\n"
 }

@@ -47,7 +47,7 @@ impl Cell {
 }
 
 /// The scenarios, in table order: (key, row title).
-const SCENARIOS: [(&str, &str); 9] = [
+const SCENARIOS: [(&str, &str); 16] = [
     ("session_id", "session id echoed on every later request"),
     ("session_404", "404 for an expired session: recovered?"),
     (
@@ -69,6 +69,34 @@ const SCENARIOS: [(&str, &str); 9] = [
         "eof_in_flight",
         "stdin EOF with a call in flight: answered or lost?",
     ),
+    (
+        "elicitation",
+        "tool call that asks the client (elicitation), 1 request in flight: answered?",
+    ),
+    (
+        "batch_split",
+        "batch answered as separate SSE events: one answer per id?",
+    ),
+    (
+        "pretty_error",
+        "400 with a pretty-printed JSON-RPC error body: one JSON line?",
+    ),
+    (
+        "sse_other_events",
+        "SSE events of another type (`event: ping`) before the answer",
+    ),
+    (
+        "recovery_fails_once",
+        "404, then the re-`initialize` fails once (500): does the next call work?",
+    ),
+    (
+        "listen_reopen",
+        "GET stream closed empty 6 times (an idle proxy): events still delivered?",
+    ),
+    (
+        "redirect_other_origin",
+        "307 to another origin: followed (with the headers and the call)?",
+    ),
 ];
 
 /// A bridge process with a reader thread, so that every wait has a deadline.
@@ -76,15 +104,23 @@ struct Peer {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
-    /// Answers read while waiting for another id, in arrival order.
+    /// Messages read while waiting for another one, in arrival order (a batch answer counts
+    /// as its elements).
     early: Vec<Value>,
+    /// Lines on stdout that were not JSON (a broken framing).
+    not_json: usize,
 }
 
 impl Peer {
     fn spawn(spec: &BridgeSpec, url: &str, options: &Options) -> Result<Self, String> {
+        Self::spawn_with(spec, url, options.in_flight)
+    }
+
+    /// A bridge allowed `concurrency` requests in flight (if it takes such a setting).
+    fn spawn_with(spec: &BridgeSpec, url: &str, concurrency: usize) -> Result<Self, String> {
         let launch = Launch {
             url,
-            concurrency: options.in_flight,
+            concurrency,
             max_message_bytes: 64 << 20,
             deadline: Duration::from_secs(120),
         };
@@ -116,6 +152,7 @@ impl Peer {
             child,
             lines,
             early: Vec::new(),
+            not_json: 0,
         })
     }
 
@@ -132,34 +169,51 @@ impl Peer {
         drop(self.stdin.take());
     }
 
-    /// The next JSON-RPC answer (a line with an `id` and a `result` or an `error`) to `id`
-    /// (`Value::Null` for an answer with a null id) before `deadline`; `Err(true)` when stdout
-    /// ended first, `Err(false)` on timeout. Notifications and other lines are skipped;
-    /// answers to other ids are kept for their turn.
-    fn answer(&mut self, id: &Value, deadline: Instant) -> Result<Value, bool> {
-        if let Some(at) = self.early.iter().position(|m| m.get("id") == Some(id)) {
-            return Ok(self.early.remove(at));
-        }
+    /// The first message from stdout that `wanted` accepts, before `deadline`; `Err(true)`
+    /// when stdout ended first, `Err(false)` on timeout. Others are kept for their turn.
+    fn take(&mut self, deadline: Instant, wanted: impl Fn(&Value) -> bool) -> Result<Value, bool> {
         loop {
+            if let Some(at) = self.early.iter().position(&wanted) {
+                return Ok(self.early.remove(at));
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let Ok(message) = serde_json::from_str::<Value>(&line) else {
-                        continue;
-                    };
-                    let is_answer =
-                        message.get("result").is_some() || message.get("error").is_some();
-                    if is_answer && message.get("id").unwrap_or(&Value::Null) == id {
-                        return Ok(message);
-                    }
-                    if is_answer {
-                        self.early.push(message);
-                    }
-                }
+                Ok(line) => match serde_json::from_str::<Value>(&line) {
+                    Ok(Value::Array(batch)) => self.early.extend(batch),
+                    Ok(message) => self.early.push(message),
+                    Err(_) => self.not_json += 1,
+                },
                 Err(mpsc::RecvTimeoutError::Timeout) => return Err(false),
                 Err(mpsc::RecvTimeoutError::Disconnected) => return Err(true),
             }
         }
+    }
+
+    /// The next JSON-RPC answer (a message with an `id` and a `result` or an `error`) to
+    /// `id` (`Value::Null` for an answer with a null id); see [`Peer::take`].
+    fn answer(&mut self, id: &Value, deadline: Instant) -> Result<Value, bool> {
+        self.take(deadline, |m| {
+            let is_answer = m.get("result").is_some() || m.get("error").is_some();
+            is_answer && m.get("id").unwrap_or(&Value::Null) == id
+        })
+    }
+
+    /// The next request of the server (a message with `method` and an `id`).
+    fn request(&mut self, method: &str, deadline: Instant) -> Result<Value, bool> {
+        self.take(deadline, |m| m["method"] == method && m.get("id").is_some())
+    }
+
+    /// The next notification with this `method`.
+    fn notification(&mut self, method: &str, deadline: Instant) -> Result<Value, bool> {
+        self.take(deadline, |m| m["method"] == method && m.get("id").is_none())
+    }
+
+    /// Closes stdin and returns every message not taken yet, up to the end of stdout (or
+    /// `deadline`).
+    fn rest(&mut self, deadline: Instant) -> Vec<Value> {
+        self.close_stdin();
+        let _ = self.take(deadline, |_| false);
+        std::mem::take(&mut self.early)
     }
 
     fn initialize(&mut self) -> Result<(), String> {
@@ -571,6 +625,174 @@ fn observe(key: &str, spec: &BridgeSpec, options: &Options) -> Result<Cell, Stri
                 Ok(a) => Cell::bad(format!("{} {took:.1} s after EOF", describe(&a))),
                 Err(true) => Cell::bad(format!("lost: exited {took:.1} s after EOF, no answer")),
                 Err(false) => Cell::bad("lost: no answer and still running 15 s after EOF"),
+            })
+        }
+        "elicitation" => {
+            let server = start(Scenario::default())?;
+            let mut peer = Peer::spawn_with(spec, &server.url(), 1)?;
+            peer.initialize()?;
+            peer.send(&call(1, "fault", &json!({"elicit": true})))?;
+            let asked = match peer.request("elicitation/create", wait()) {
+                Ok(asked) => asked,
+                Err(ended) => {
+                    let how = lost(ended, ANSWER_WAIT).text;
+                    return Ok(Cell::bad(format!("the question never came ({how})")));
+                }
+            };
+            let reply = json!({"jsonrpc": "2.0", "id": asked["id"],
+                               "result": {"action": "accept", "content": {"colour": "blue"}}});
+            peer.send(&reply.to_string())?;
+            Ok(match peer.answer(&json!(1), wait()) {
+                Ok(a) if is_result(&a) => Cell::good("asked, replied, answered"),
+                Ok(a) => Cell::bad(format!("asked, replied, then {}", describe(&a))),
+                Err(ended) => Cell::bad(format!(
+                    "asked, replied, then {} (the reply waited behind the call?)",
+                    lost(ended, ANSWER_WAIT).text
+                )),
+            })
+        }
+        "batch_split" => {
+            let server = start(Scenario::default())?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            let batch = json!([
+                {"jsonrpc": "2.0", "id": 1, "method": "ping",
+                 "params": {"_meta": {"test-server/fault": {"format": "sse"}}}},
+                {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+            ]);
+            peer.send(&batch.to_string())?;
+            let answers = [
+                peer.answer(&json!(1), wait()),
+                peer.answer(&json!(2), wait()),
+            ];
+            let extra = peer
+                .rest(wait())
+                .iter()
+                .filter(|m| m.get("method").is_none() && (m["id"] == 1 || m["id"] == 2))
+                .count();
+            let results = answers
+                .iter()
+                .filter(|a| matches!(a, Ok(a) if is_result(a)))
+                .count();
+            let text = format!("{results} of 2 ids answered, {extra} extra answers");
+            Ok(if results == 2 && extra == 0 {
+                Cell::good(text)
+            } else {
+                Cell::bad(text)
+            })
+        }
+        "pretty_error" => {
+            let server = start(Scenario::default())?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            let fault = json!({"status": 400, "multiline_data": true,
+                "error_body": {"kind": "jsonrpc", "code": -32602, "message": "bad arguments"}});
+            peer.send(&call(1, "fault", &fault))?;
+            let answer = peer.answer(&json!(1), wait());
+            let broken = peer.not_json;
+            let lines = if broken == 0 {
+                "stdout framing intact".to_owned()
+            } else {
+                format!("{broken} lines on stdout were not JSON")
+            };
+            Ok(match answer {
+                Ok(a) if a["error"]["code"] == -32602 && broken == 0 => {
+                    Cell::good(format!("the server's error, on one line; {lines}"))
+                }
+                Ok(a) => Cell::bad(format!("{}; {lines}", describe(&a))),
+                Err(ended) => Cell::bad(format!("{}; {lines}", lost(ended, ANSWER_WAIT).text)),
+            })
+        }
+        "sse_other_events" => {
+            let server = start(Scenario::default())?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            peer.send(&call(
+                1,
+                "fault",
+                &json!({"format": "sse", "ping_events": true}),
+            ))?;
+            Ok(match peer.answer(&json!(1), wait()) {
+                Ok(a) if is_result(&a) => Cell::good("skipped; answered"),
+                Ok(a) => Cell::bad(describe(&a)),
+                Err(ended) => lost(ended, ANSWER_WAIT),
+            })
+        }
+        "recovery_fails_once" => {
+            let server = start(Scenario::default().sessions(true))?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            peer.send(&call(1, "echo", &json!({"text": "a"})))?;
+            if !matches!(peer.answer(&json!(1), wait()), Ok(a) if is_result(&a)) {
+                return Ok(Cell::bad("sessions fail before any 404"));
+            }
+            server.expire_sessions();
+            // A 404 takes no scripted fault: the next POST that passes the session check
+            // (a re-`initialize`) gets the 500.
+            server.push_script(test_server::Fault::status(500));
+            peer.send(&call(2, "echo", &json!({"text": "b"})))?;
+            let second = peer.answer(&json!(2), wait());
+            peer.send(&call(3, "echo", &json!({"text": "c"})))?;
+            let third = peer.answer(&json!(3), wait());
+            let reinit = count_method(&server, "initialize").saturating_sub(1);
+            let second = match &second {
+                Ok(a) => describe(a),
+                Err(ended) => lost(*ended, ANSWER_WAIT).text,
+            };
+            Ok(match third {
+                Ok(a) if is_result(&a) => Cell::good(format!(
+                    "call 2: {second}; call 3 answered ({reinit} re-initialize)"
+                )),
+                Ok(a) => Cell::bad(format!("call 2: {second}; call 3: {}", describe(&a))),
+                Err(ended) => Cell::bad(format!(
+                    "call 2: {second}; call 3 {}",
+                    lost(ended, ANSWER_WAIT).text
+                )),
+            })
+        }
+        "listen_reopen" => {
+            let scenario = Scenario::default()
+                .sessions(true)
+                .listen_stream(true)
+                .listen_empty_streams(6)
+                .listen_interval(Duration::from_millis(1))
+                .listen_events(3);
+            let server = start(scenario)?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let delivered = (0..3)
+                .take_while(|_| peer.notification("notifications/message", deadline).is_ok())
+                .count();
+            let gets = server
+                .requests()
+                .iter()
+                .filter(|r| r.method == "GET")
+                .count();
+            let text = format!("{delivered} of 3 events after {gets} GETs");
+            Ok(if delivered == 3 {
+                Cell::good(text)
+            } else {
+                Cell::bad(text)
+            })
+        }
+        "redirect_other_origin" => {
+            let elsewhere = start(Scenario::default())?;
+            let server = start(Scenario::default())?;
+            let mut peer = Peer::spawn(spec, &server.url(), options)?;
+            peer.initialize()?;
+            let fault = json!({"status": 307, "location": elsewhere.url()});
+            peer.send(&call(1, "fault", &fault))?;
+            let answer = peer.answer(&json!(1), wait());
+            let leaked = posted(&elsewhere).len();
+            let answer = match &answer {
+                Ok(a) => describe(a),
+                Err(ended) => lost(*ended, ANSWER_WAIT).text,
+            };
+            Ok(if leaked == 0 && answer.starts_with("error") {
+                Cell::good(format!("not followed: {answer}"))
+            } else {
+                Cell::bad(format!("{leaked} POSTs reached the other origin; {answer}"))
             })
         }
         _ => Err(format!("unknown scenario {key}")),

@@ -34,7 +34,7 @@ fn mcp_wrapper_passes_every_scenario_of_the_matrix() {
     let _ = std::fs::remove_file(&json);
     let matrix: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     let scenarios = matrix["scenarios"].as_array().expect("scenarios");
-    assert_eq!(scenarios.len(), 9);
+    assert_eq!(scenarios.len(), 16);
     for scenario in scenarios {
         let cell = &scenario["cells"][0];
         assert_eq!(
@@ -45,5 +45,5 @@ fn mcp_wrapper_passes_every_scenario_of_the_matrix() {
     }
     // The table on stdout has a row per scenario.
     let table = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(table.lines().count(), 2 + 9, "{table}");
+    assert_eq!(table.lines().count(), 2 + scenarios.len(), "{table}");
 }
