@@ -21,7 +21,12 @@
 //! - `json`: one `application/json` answer of 256 MiB with a `Content-Length` (test-server's
 //!   `message_bytes` fault), `max_message_bytes` raised to 257 MiB;
 //! - `sse`: the `stream` tool with 1 Mi progress notifications of 1 KiB each and no pause,
-//!   1 GiB of messages as SSE, each message dropped as it arrives.
+//!   1 GiB of messages as SSE, each message dropped as it arrives;
+//! - `slow`: the whole bridge (`jsonrpc_forward::Bridge` over pipes, in this process) between
+//!   a client that reads stdout at about 100 MB/s and a server that streams 256
+//!   notifications of 1 MiB as fast as it can: what the bridge holds is bounded by its
+//!   output queue's byte budget (2 x the message limit, at least 16 MiB), not by a count of
+//!   messages.
 //!
 //! Options: `--client ours|reqwest` (a bare reqwest read of the body's chunks, the floor of
 //! the same HTTP stack) and `--runtime spawn|block_on|current` (see [`Flavour`]).
@@ -48,7 +53,12 @@ const JSON_MESSAGE_BYTES: usize = 256 * MIB;
 const SSE_EVENTS: u64 = 1024 * 1024;
 const SSE_EVENT_BYTES: usize = KIB;
 
-const CASES: [&str; 2] = ["json", "sse"];
+/// The `slow` case: notifications, their size, and how long the client takes per line.
+const SLOW_EVENTS: u64 = 256;
+const SLOW_EVENT_BYTES: usize = MIB;
+const SLOW_READ_PAUSE: Duration = Duration::from_millis(10);
+
+const CASES: [&str; 3] = ["json", "sse", "slow"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -71,7 +81,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: forward_memory [json|sse]... [--client ours|reqwest] \
+const USAGE: &str = "usage: forward_memory [json|sse|slow]... [--client ours|reqwest] \
                      [--runtime spawn|block_on|current]";
 
 /// Who reads the answer, and on which runtime.
@@ -138,7 +148,7 @@ fn orchestrate(args: &[String]) -> Result<(), String> {
         args[..split].iter().map(String::as_str).collect()
     };
     if let Some(bad) = cases.iter().find(|c| !CASES.contains(c)) {
-        return Err(format!("unknown case {bad:?}: expected json or sse"));
+        return Err(format!("unknown case {bad:?}: expected json, sse or slow"));
     }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let (mut server, url) = benches::spawn_server_process()?;
@@ -207,6 +217,7 @@ fn run_case(case: &str, url: &str, options: Options) -> Result<(), String> {
     let request = match case {
         "json" => large_json_request(1, JSON_MESSAGE_BYTES),
         "sse" => sse_stream_request(1, SSE_EVENTS, SSE_EVENT_BYTES),
+        "slow" => return run_slow_reader(url),
         _ => return Err(USAGE.to_owned()),
     };
     println!("{case}: {options:?}; VmHWM at start {}", hwm());
@@ -274,6 +285,69 @@ fn run_case(case: &str, url: &str, options: Options) -> Result<(), String> {
         mib(proc_status_kib("VmRSS"))
     );
     drop(runtime);
+    Ok(())
+}
+
+/// The `slow` case: the bridge on a current-thread runtime (as `mcp-wrapper` runs it),
+/// stdin and stdout pipes, a client thread that reads one line every [`SLOW_READ_PAUSE`]
+/// and closes stdin once the answer came.
+fn run_slow_reader(url: &str) -> Result<(), String> {
+    use std::io::BufRead as _;
+
+    println!("slow: VmHWM at start {}", hwm());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let limit = SLOW_EVENT_BYTES + 64 * KIB;
+    let client = Client::new(ClientConfig::new(url).max_message_bytes(limit))
+        .map_err(|e| format!("client: {e}"))?;
+    let bridge = jsonrpc_forward::Bridge::new(client, 10);
+    let (input, mut feed) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (from_bridge, output) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    writeln!(feed, "{}", sse_stream_request(1, SLOW_EVENTS, SLOW_EVENT_BYTES))
+        .map_err(|e| format!("writing the request: {e}"))?;
+    println!(
+        "slow: VmHWM with runtime and bridge {}; output queue bound {} MiB",
+        hwm(),
+        (2 * limit).max(16 * MIB) / MIB
+    );
+    let started = Instant::now();
+    let client = std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::with_capacity(64 * KIB, from_bridge);
+        let mut line = Vec::new();
+        let (mut lines, mut bytes) = (0usize, 0usize);
+        let mut feed = Some(feed);
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    lines += 1;
+                    bytes += n;
+                }
+            }
+            // The answer's id comes early (test-server writes keys in order); progress
+            // notifications have none.
+            let head = &line[..line.len().min(64)];
+            if head.windows(7).any(|w| w == br#""id":1,"#) {
+                drop(feed.take()); // The answer: end of input.
+            }
+            std::thread::sleep(SLOW_READ_PAUSE);
+        }
+        (lines, bytes)
+    });
+    let exit = runtime
+        .block_on(bridge.run(input, output, std::future::pending()))
+        .map_err(|e| format!("bridge: {e}"))?;
+    let peak = hwm();
+    let (lines, bytes) = client.join().map_err(|_| "the client thread panicked")?;
+    println!(
+        "slow: {exit:?} after {lines} lines, {bytes} bytes in {:.2} s ({})",
+        started.elapsed().as_secs_f64(),
+        per_second(bytes, started.elapsed())
+    );
+    println!("slow: VmHWM (peak RSS) {peak}");
     Ok(())
 }
 
