@@ -305,8 +305,12 @@ fn run_slow_reader(url: &str) -> Result<(), String> {
     let bridge = jsonrpc_forward::Bridge::new(client, 10);
     let (input, mut feed) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let (from_bridge, output) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    writeln!(feed, "{}", sse_stream_request(1, SLOW_EVENTS, SLOW_EVENT_BYTES))
-        .map_err(|e| format!("writing the request: {e}"))?;
+    writeln!(
+        feed,
+        "{}",
+        sse_stream_request(1, SLOW_EVENTS, SLOW_EVENT_BYTES)
+    )
+    .map_err(|e| format!("writing the request: {e}"))?;
     println!(
         "slow: VmHWM with runtime and bridge {}; output queue bound {} MiB",
         hwm(),
