@@ -14,9 +14,9 @@
 //!   on the GET stream) is logged and never written. Notifications and responses get no
 //!   answer; their failures are logged. A line that is not JSON gets `-32700` and one over
 //!   the size limit `-32600`, both with `id: null`, and the next line is read normally.
-//! - Every line written is valid JSON on one line ([`JsonLine`]). The output queue and the
+//! - Every line written is valid JSON on one line. The output queue and the
 //!   lines read ahead (requests waiting for a permit among them) are each bounded by bytes
-//!   (2 x the message size limit, at least 16 MiB; [`crate::budget`]): a client that reads
+//!   (2 x the message size limit, at least 16 MiB): a client that reads
 //!   slowly holds the server's streams back instead of filling memory.
 //! - `notifications/cancelled` from the client is forwarded, then the request it names is
 //!   dropped: its upstream stream is closed (on a 2026-07-28 server that *is* the
