@@ -347,7 +347,14 @@ fn call(id: u64, tool: &str, arguments: &Value) -> String {
 fn describe(answer: &Value) -> String {
     match answer.get("error") {
         Some(error) => {
-            let message = error["message"].as_str().unwrap_or("");
+            // One line in a table cell, whatever the bridge put in its message.
+            let message = error["message"]
+                .as_str()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let message = message.as_str();
             let short: String = message.chars().take(60).collect();
             let ellipsis = if short.len() < message.len() {
                 "…"
@@ -785,11 +792,12 @@ fn observe(key: &str, spec: &BridgeSpec, options: &Options) -> Result<Cell, Stri
             peer.send(&call(1, "fault", &fault))?;
             let answer = peer.answer(&json!(1), wait());
             let leaked = posted(&elsewhere).len();
+            let refused = matches!(&answer, Ok(a) if !is_result(a));
             let answer = match &answer {
                 Ok(a) => describe(a),
                 Err(ended) => lost(*ended, ANSWER_WAIT).text,
             };
-            Ok(if leaked == 0 && answer.starts_with("error") {
+            Ok(if leaked == 0 && refused {
                 Cell::good(format!("not followed: {answer}"))
             } else {
                 Cell::bad(format!("{leaked} POSTs reached the other origin; {answer}"))

@@ -165,15 +165,19 @@ impl Bridge {
         (output, mut output_closed): (Output, watch::Receiver<bool>),
         shutdown: S,
     ) -> Exit {
-        let stopping = CancellationToken::new();
-        let pending = Arc::new(Pending::new(output.clone(), stopping.clone()));
+        let pending = Arc::new(Pending::new(output.clone()));
         let tasks = TaskTracker::new();
         let session = Arc::new(Session::default());
         let (queue, queued) = mpsc::unbounded_channel();
         let waiting = Arc::new(AtomicUsize::new(0));
+        let headers: HeaderSource = {
+            let session = Arc::clone(&session);
+            Arc::new(move || session.headers())
+        };
         let ctx = Context {
             client: self.client.clone(),
             session: Arc::clone(&session),
+            headers,
             pending: Arc::clone(&pending),
             output: output.clone(),
             tasks: tasks.clone(),
@@ -220,7 +224,6 @@ impl Bridge {
                     (&mut reading).await.unwrap_or_default()
                 };
                 pending.shut_down(&unread);
-                stopping.cancel();
                 output.finish(FLUSH_DEADLINE).await;
                 end_session(&self.client, &session, SIGNAL_DELETE_DEADLINE).await;
             }
@@ -230,7 +233,7 @@ impl Bridge {
             }
             Exit::OutputClosed => {
                 reading.abort();
-                stopping.cancel();
+                pending.abandon();
             }
         }
         exit
@@ -275,49 +278,77 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The requests still owed an answer. Taking an id out is the right to answer it, so every
-/// id is answered once however a response, an error, a cancellation and a shutdown race.
+/// The requests still owed an answer. Marking an id answered is the right to answer it, so
+/// every id is answered once however a response, an error, a cancellation and a shutdown
+/// race.
 ///
 /// The lock is never held across an `.await`: an answer draws its room in the output queue
-/// first, then takes its ids out and queues its line in one step, so that shutdown's answers
-/// can neither overtake nor duplicate it, and a shutdown never waits for stdout.
+/// first, then marks its ids and queues its line in one step, so that shutdown's answers can
+/// neither overtake nor duplicate it, and a shutdown never waits for stdout.
 #[derive(Debug)]
 struct Pending {
     next_token: AtomicU64,
     owed: Mutex<HashMap<u64, Owed>>,
     output: Output,
-    /// Cancelled at shutdown: every exchange's own token is a child of it.
-    stopping: CancellationToken,
 }
 
-/// One message's ids still owed an answer, and how to stop its exchange.
+/// One message's answers (its request, or a batch's requests), and how to stop its exchange.
 #[derive(Debug)]
 struct Owed {
-    ids: Vec<OwedId>,
+    /// The message: its ids are `message.owed()`.
+    message: Outgoing,
+    /// Per id of `message.owed()`: answered (or cancelled) already.
+    done: Vec<bool>,
     cancel: CancellationToken,
 }
 
+impl Owed {
+    /// The ids still owed an answer.
+    fn remaining(&self) -> impl Iterator<Item = &OwedId> {
+        self.message
+            .owed()
+            .iter()
+            .zip(&self.done)
+            .filter(|(_, done)| !**done)
+            .map(|(id, _)| id)
+    }
+
+    /// Marks the ids still owed that `matches` accepts; true if there was any.
+    fn mark(&mut self, matches: impl Fn(&IdKey) -> bool) -> bool {
+        let mut any = false;
+        for (id, done) in self.message.owed().iter().zip(&mut self.done) {
+            if !*done && matches(id.key()) {
+                *done = true;
+                any = true;
+            }
+        }
+        any
+    }
+
+    fn is_done(&self) -> bool {
+        self.done.iter().all(|done| *done)
+    }
+}
+
 impl Pending {
-    fn new(output: Output, stopping: CancellationToken) -> Self {
+    fn new(output: Output) -> Self {
         Self {
             next_token: AtomicU64::new(0),
             owed: Mutex::default(),
             output,
-            stopping,
         }
     }
 
-    /// Enters a message owed these answers; returns its token and what cancels it.
-    fn add(&self, ids: Vec<OwedId>) -> (u64, CancellationToken) {
+    /// Enters a message owed answers; returns its token and what cancels its exchange.
+    fn add(&self, message: &Outgoing) -> (u64, CancellationToken) {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        let cancel = self.stopping.child_token();
-        lock(&self.owed).insert(
-            token,
-            Owed {
-                ids,
-                cancel: cancel.clone(),
-            },
-        );
+        let cancel = CancellationToken::new();
+        let entry = Owed {
+            message: message.clone(),
+            done: vec![false; message.owed().len()],
+            cancel: cancel.clone(),
+        };
+        lock(&self.owed).insert(token, entry);
         (token, cancel)
     }
 
@@ -330,31 +361,26 @@ impl Pending {
     /// no more. False when none was (cancelled, or shut down).
     async fn answer(&self, token: u64, answers: &[IdKey], line: JsonLine) -> bool {
         let charge = self.output.reserve(line.len()).await;
-        {
-            let mut owed = lock(&self.owed);
-            let Some(entry) = owed.get_mut(&token) else {
-                return false;
-            };
-            let before = entry.ids.len();
-            entry.ids.retain(|id| !answers.contains(&id.key));
-            if entry.ids.len() == before {
-                return false;
-            }
-            if entry.ids.is_empty() {
-                owed.remove(&token);
-            }
-            self.output.write_now(line, charge);
+        let mut owed = lock(&self.owed);
+        let Some(entry) = owed.get_mut(&token) else {
+            return false;
+        };
+        if !entry.mark(|id| answers.contains(id)) {
+            return false;
         }
+        if entry.is_done() {
+            owed.remove(&token);
+        }
+        self.output.write_now(line, charge);
         true
     }
 
     /// Answers every id of this message still owed with `answer(id)`.
     fn fail_with(&self, token: u64, answer: impl Fn(&OwedId) -> JsonLine) {
-        let mut owed = lock(&self.owed);
-        let Some(entry) = owed.remove(&token) else {
+        let Some(entry) = lock(&self.owed).remove(&token) else {
             return;
         };
-        for id in &entry.ids {
+        for id in entry.remaining() {
             // Small lines, one per request: never made to wait for room.
             self.output.write_now(answer(id), Charge::none());
         }
@@ -362,7 +388,7 @@ impl Pending {
 
     /// Answers every id of this message still owed with `error`.
     fn fail(&self, token: u64, error: &Error) {
-        self.fail_with(token, |id| JsonLine::error(error, Some(&id.raw)));
+        self.fail_with(token, |id| JsonLine::error(error, Some(id.raw())));
     }
 
     /// The client gave up on `id` (`notifications/cancelled`): it is owed nothing more, and
@@ -371,9 +397,7 @@ impl Pending {
         let mut owed = lock(&self.owed);
         let mut emptied = Vec::new();
         for (token, entry) in owed.iter_mut() {
-            let before = entry.ids.len();
-            entry.ids.retain(|owed| owed.key != *id);
-            if entry.ids.len() != before && entry.ids.is_empty() {
+            if entry.mark(|owed| owed == id) && entry.is_done() {
                 emptied.push(*token);
             }
         }
@@ -386,11 +410,11 @@ impl Pending {
     }
 
     /// Answers everything still owed, and the requests among `unread` (lines read but not
-    /// yet dispatched), with `Bridge shutting down`.
+    /// yet dispatched), with `Bridge shutting down`, and stops every exchange.
     fn shut_down(&self, unread: &[Outgoing]) {
-        let shutting_down = |raw: &str| {
+        let shutting_down = |id: &OwedId| {
             JsonLine::new(error_response(
-                Some(raw),
+                Some(id.raw()),
                 -32000,
                 "Bridge shutting down",
                 None,
@@ -398,37 +422,37 @@ impl Pending {
         };
         let mut owed = lock(&self.owed);
         for (_, entry) in owed.drain() {
-            for id in &entry.ids {
-                self.output
-                    .write_now(shutting_down(&id.raw), Charge::none());
+            for id in entry.remaining() {
+                self.output.write_now(shutting_down(id), Charge::none());
             }
+            entry.cancel.cancel();
         }
-        for message in unread {
-            for id in message.owed() {
-                self.output
-                    .write_now(shutting_down(&id.raw), Charge::none());
-            }
+        for id in unread.iter().flat_map(Outgoing::owed) {
+            self.output.write_now(shutting_down(id), Charge::none());
+        }
+    }
+
+    /// Stops every exchange without answering (the output is gone).
+    fn abandon(&self) {
+        for (_, entry) in lock(&self.owed).drain() {
+            entry.cancel.cancel();
         }
     }
 }
 
 /// What every part of a running bridge shares.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Context {
     client: Client,
     session: Arc<Session>,
+    /// The session's current headers, read anew by every attempt of a message.
+    headers: HeaderSource,
     pending: Arc<Pending>,
     output: Output,
     tasks: TaskTracker,
 }
 
 impl Context {
-    /// The conversation's current headers, read anew by every attempt of a message.
-    fn header_source(&self) -> HeaderSource {
-        let session = Arc::clone(&self.session);
-        Arc::new(move || session.headers())
-    }
-
     /// Sends `message`; if the server forgot the session, recovers it and sends once more.
     async fn send(&self, message: &Outgoing) -> Result<Forwarded, Error> {
         let expired = |cause| Error::SessionExpired(Some(Box::new(cause)));
@@ -437,10 +461,9 @@ impl Context {
             .settled_headers(&self.client, &self.output)
             .await
             .map_err(expired)?;
-        let source = self.header_source();
         match self
             .client
-            .forward_with(message.clone(), source.clone())
+            .forward_with(message.clone(), Arc::clone(&self.headers))
             .await
         {
             Err(e) if Session::is_expired(&e, &ctx, message) => {
@@ -448,7 +471,9 @@ impl Context {
                     .recover_detached(&self.client, &self.output, Some(&ctx))
                     .await
                     .map_err(expired)?;
-                self.client.forward_with(message.clone(), source).await
+                self.client
+                    .forward_with(message.clone(), Arc::clone(&self.headers))
+                    .await
             }
             other => other,
         }
@@ -576,7 +601,7 @@ impl Dispatcher {
             self.send_unanswered(message).await;
             return;
         }
-        let (token, cancel) = self.ctx.pending.add(message.owed().to_vec());
+        let (token, cancel) = self.ctx.pending.add(&message);
         // No one waiting and a permit free: start now, without a hop through the queue.
         if self.waiting.load(Ordering::Acquire) == 0
             && let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned()
@@ -689,7 +714,7 @@ impl Drop for AnswerGuard {
     fn drop(&mut self) {
         self.pending.fail_with(self.token, |id| {
             JsonLine::new(error_response(
-                Some(&id.raw),
+                Some(id.raw()),
                 -32603,
                 "Internal error: the bridge failed while forwarding this request",
                 None,

@@ -761,39 +761,44 @@ enum Route {
     Drop(Vec<IdKey>),
 }
 
-/// Routes `message` against the ids still `owed` (those it answers are taken out).
+/// Routes `message` against the ids `owed` on this stream, those already answered marked
+/// in `answered` (the ids it answers are marked too).
 ///
 /// An error response with `id: null` (the server could not read the id) on the stream of a
 /// single request can only be about that request: it answers it, re-addressed, so that the
 /// client sees the server's error rather than "Server closed the stream".
-fn route(message: Inbound, owed: &mut Vec<IdKey>, single: Option<&OwedId>) -> Route {
-    if let (Some(request), [null]) = (single, message.answers.as_slice())
-        && null.as_str() == "null"
-        && owed.contains(&request.key)
-        && let Some(readdressed) = readdress_error(&message.bytes, Some(&request.raw))
-    {
-        owed.retain(|id| *id != request.key);
-        return Route::Yield(Routed {
-            line: JsonLine::new(readdressed),
-            answers: vec![request.key.clone()],
-        });
-    }
+fn route(message: Inbound, owed: &[OwedId], answered: &mut [bool], single: bool) -> Route {
     if message.answers.is_empty() {
         return Route::Yield(Routed {
             line: JsonLine::from_inbound(message),
             answers: Vec::new(),
         });
     }
-    let fresh: Vec<IdKey> = message
-        .answers
-        .iter()
-        .filter(|id| owed.contains(id))
-        .cloned()
-        .collect();
+    if let ([request], [null], [false]) = (owed, message.answers.as_slice(), &*answered)
+        && single
+        && null.as_str() == "null"
+        && let Some(readdressed) = readdress_error(&message.bytes, Some(request.raw()))
+    {
+        answered[0] = true;
+        return Route::Yield(Routed {
+            line: JsonLine::new(readdressed),
+            answers: vec![request.key().clone()],
+        });
+    }
+    let mut fresh = Vec::with_capacity(message.answers.len());
+    for id in &message.answers {
+        let still_owed = owed
+            .iter()
+            .zip(answered.iter_mut())
+            .find(|(owed, answered)| !**answered && owed.key() == id);
+        if let Some((_, answered)) = still_owed {
+            *answered = true;
+            fresh.push(id.clone());
+        }
+    }
     if fresh.is_empty() {
         return Route::Drop(message.answers);
     }
-    owed.retain(|id| !fresh.contains(id));
     if fresh.len() == message.answers.len() {
         return Route::Yield(Routed {
             line: JsonLine::from_inbound(message),
@@ -835,9 +840,9 @@ fn message_stream(
     async_stream::stream! {
         let idle = client.inner.idle_timeout;
         let limit = client.inner.max_message_bytes;
-        let mut owed: Vec<IdKey> = message.owed().iter().map(|o| o.key.clone()).collect();
-        let single = (!message.is_batch()).then(|| message.owed().first()).flatten().cloned();
-        let owes_answers = !owed.is_empty();
+        let mut answered = vec![false; message.owed().len()];
+        let single = !message.is_batch();
+        let owes_answers = !answered.is_empty();
         let mut response = first;
         let mut handed_on = false;
         let mut last_event_id: Option<String> = None;
@@ -872,7 +877,7 @@ fn message_stream(
                         Ok(None) => continue,
                         Err(e) => break 'body Some(e.into()),
                     };
-                    match route(checked, &mut owed, single.as_ref()) {
+                    match route(checked, message.owed(), &mut answered, single) {
                         Route::Yield(routed) => {
                             handed_on = true;
                             yield Ok(routed);
@@ -881,7 +886,7 @@ fn message_stream(
                             tracing::warn!(?ids, method = message.method(), "dropping a response whose id is not owed on this stream");
                         }
                     }
-                    if owes_answers && owed.is_empty() {
+                    if owes_answers && answered.iter().all(|a| *a) {
                         // Every answer is out: the stream is done. A body that has not
                         // ended yet is read to its end (and dropped) in the background.
                         if !eof {

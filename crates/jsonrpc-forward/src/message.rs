@@ -4,6 +4,8 @@
 use bytes::{Bytes, BytesMut};
 use memchr::memchr2;
 use serde::Serialize;
+use std::sync::Arc;
+
 use serde_json::value::RawValue;
 
 use crate::peek::{Peek, PeekError, Peeked, peek};
@@ -19,12 +21,18 @@ use crate::peek::{Peek, PeekError, Peeked, peek};
 /// assert_ne!(IdKey::new("1"), IdKey::new(r#""1""#));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IdKey(Box<str>);
+pub struct IdKey(Bytes);
 
 impl IdKey {
     /// The key of an id given as its raw JSON text. Text that is not JSON is its own key.
     #[must_use]
     pub fn new(raw: &str) -> Self {
+        Self::within(&Bytes::new(), raw)
+    }
+
+    /// The key of `raw`, a part of `message`: in the common case (already in canonical
+    /// form) a slice of the message, with no copy.
+    pub(crate) fn within(message: &Bytes, raw: &str) -> Self {
         let raw = raw.trim_matches(|c: char| c.is_ascii_whitespace());
         // Strings without escapes and plain integers are already in the one form serde_json
         // writes: no parse for the ids clients use.
@@ -35,52 +43,81 @@ impl IdKey {
             _ => false,
         };
         if canonical {
-            return Self(raw.into());
+            return Self(slice_within(message, raw));
         }
         match serde_json::from_str::<serde_json::Value>(raw) {
-            Ok(value) => Self(value.to_string().into_boxed_str()),
-            Err(_) => Self(raw.into()),
+            Ok(value) => Self(Bytes::from(value.to_string())),
+            Err(_) => Self(slice_within(message, raw)),
         }
     }
 
     /// The id in `serde_json`'s form, as JSON text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Made from a `&str` only.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl std::fmt::Display for IdKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+/// `part` as a slice of `whole` when it lies inside it (no copy), else a copy.
+fn slice_within(whole: &Bytes, part: &str) -> Bytes {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    if start <= whole.len() && part.len() <= whole.len() - start {
+        whole.slice(start..start + part.len())
+    } else {
+        Bytes::copy_from_slice(part.as_bytes())
     }
 }
 
 /// A request that is owed exactly one answer: its id as a key, and as the raw text the
-/// bridge's own error answers carry.
+/// bridge's own error answers carry. Both are slices of the message (no copy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwedId {
-    /// The id compared as a JSON value.
-    pub key: IdKey,
-    /// The id exactly as the client wrote it.
-    pub raw: Box<str>,
+    key: IdKey,
+    raw: Bytes,
 }
 
 impl OwedId {
-    fn new(raw: &str) -> Self {
+    fn within(message: &Bytes, raw: &str) -> Self {
         Self {
-            key: IdKey::new(raw),
-            raw: raw.into(),
+            key: IdKey::within(message, raw),
+            raw: slice_within(message, raw),
         }
+    }
+
+    /// The id compared as a JSON value.
+    #[must_use]
+    pub fn key(&self) -> &IdKey {
+        &self.key
+    }
+
+    /// The id exactly as the client wrote it.
+    #[must_use]
+    pub fn raw(&self) -> &str {
+        // A slice of a message that `peek` found to be UTF-8.
+        std::str::from_utf8(&self.raw).unwrap_or("null")
     }
 }
 
-/// An outgoing message and its routing facts, read once by [`peek`].
+/// An outgoing message and its routing facts, read once by [`peek`]. Cheap to clone: the
+/// bytes and the facts are shared.
 ///
 /// The bytes are sent unchanged; the facts choose headers, retries and the answer check.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     bytes: Bytes,
+    facts: Arc<Facts>,
+}
+
+/// What [`peek`] read of an [`Outgoing`] message.
+#[derive(Debug)]
+struct Facts {
     id: Option<Box<str>>,
     method: Option<Box<str>>,
     name: Option<Box<str>>,
@@ -92,7 +129,7 @@ pub struct Outgoing {
     /// if it is a batch.
     owed: Vec<OwedId>,
     /// A batch's `initialize` request, as a message of its own.
-    batch_initialize: Option<Box<Outgoing>>,
+    batch_initialize: Option<Outgoing>,
 }
 
 impl Outgoing {
@@ -107,7 +144,7 @@ impl Outgoing {
                 let owed = head
                     .id
                     .filter(|_| head.is_request())
-                    .map(OwedId::new)
+                    .map(|id| OwedId::within(&bytes, id))
                     .into_iter()
                     .collect();
                 (head, false, owed, None)
@@ -116,22 +153,21 @@ impl Outgoing {
                 let owed = items
                     .iter()
                     .filter(|item| item.is_request())
-                    .filter_map(|item| item.id.map(OwedId::new))
+                    .filter_map(|item| item.id.map(|id| OwedId::within(&bytes, id)))
                     .collect();
                 let initialize = items
                     .iter()
                     .any(|item| item.is_request() && item.method.as_deref() == Some("initialize"))
                     .then(|| batch_initialize(&bytes))
-                    .flatten()
-                    .map(Box::new);
+                    .flatten();
                 (Peek::default(), true, owed, initialize)
             }
         };
         let cancels = head
             .request_id
             .filter(|_| head.method.as_deref() == Some("notifications/cancelled"))
-            .map(IdKey::new);
-        Ok(Self {
+            .map(|id| IdKey::within(&bytes, id));
+        let facts = Facts {
             id: head.id.map(Box::from),
             method: head.method.map(|m| m.into_owned().into_boxed_str()),
             name: head.name.map(|n| n.into_owned().into_boxed_str()),
@@ -142,7 +178,10 @@ impl Outgoing {
             batch,
             owed,
             batch_initialize,
+        };
+        Ok(Self {
             bytes,
+            facts: Arc::new(facts),
         })
     }
 
@@ -150,7 +189,7 @@ impl Outgoing {
     /// none for notifications and responses.
     #[must_use]
     pub fn owed(&self) -> &[OwedId] {
-        &self.owed
+        &self.facts.owed
     }
 
     /// The `initialize` request of this message: itself, or the one inside a batch.
@@ -159,13 +198,13 @@ impl Outgoing {
         if self.method() == Some("initialize") && self.is_request() {
             return Some(self);
         }
-        self.batch_initialize.as_deref()
+        self.facts.batch_initialize.as_ref()
     }
 
     /// For `notifications/cancelled`, the request it cancels (`params.requestId`).
     #[must_use]
     pub fn cancels(&self) -> Option<&IdKey> {
-        self.cancels.as_ref()
+        self.facts.cancels.as_ref()
     }
 
     /// The message exactly as read.
@@ -177,38 +216,38 @@ impl Outgoing {
     /// The `id` as raw JSON text, if present.
     #[must_use]
     pub fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+        self.facts.id.as_deref()
     }
 
     /// The `method`, if present.
     #[must_use]
     pub fn method(&self) -> Option<&str> {
-        self.method.as_deref()
+        self.facts.method.as_deref()
     }
 
     /// `params.name`, else `params.uri`.
     #[must_use]
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.facts.name.as_deref()
     }
 
     /// The per-request protocol version of the 2026 era
     /// (`params._meta["io.modelcontextprotocol/protocolVersion"]`).
     #[must_use]
     pub fn protocol_version(&self) -> Option<&str> {
-        self.protocol_version.as_deref()
+        self.facts.protocol_version.as_deref()
     }
 
     /// A JSON array of messages.
     #[must_use]
     pub fn is_batch(&self) -> bool {
-        self.batch
+        self.facts.batch
     }
 
     /// A single request (`id` and `method`): it must get exactly one answer.
     #[must_use]
     pub fn is_request(&self) -> bool {
-        self.id.is_some() && self.method.is_some()
+        self.facts.id.is_some() && self.facts.method.is_some()
     }
 
     /// A message that may be sent again even if the server may have seen it: a request that
@@ -271,13 +310,14 @@ pub fn inbound(message: Bytes) -> Result<Option<Inbound>, InvalidJson> {
     if message.is_empty() {
         return Ok(None);
     }
+    let key = |id: &str| IdKey::within(&message, id);
     let answers = match peek(&message).map_err(InvalidJson)? {
-        Peeked::Single(head) if head.is_response() => head.id.map(IdKey::new).into_iter().collect(),
+        Peeked::Single(head) if head.is_response() => head.id.map(key).into_iter().collect(),
         Peeked::Single(_) => Vec::new(),
         Peeked::Batch(items) => items
             .iter()
             .filter(|item| item.is_response())
-            .filter_map(|item| item.id.map(IdKey::new))
+            .filter_map(|item| item.id.map(key))
             .collect(),
     };
     Ok(Some(Inbound {

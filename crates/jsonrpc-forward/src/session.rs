@@ -29,7 +29,7 @@ use tokio::task::AbortHandle;
 use crate::client::{Client, Forwarded};
 use crate::error::{Error, display_chain};
 use crate::headers::RequestHeaders;
-use crate::message::{IdKey, JsonLine, Outgoing};
+use crate::message::{IdKey, JsonLine, Outgoing, OwedId};
 use crate::stdio::Output;
 
 /// The longest wait between two failed opens of the GET listen stream.
@@ -146,7 +146,7 @@ impl Session {
         let Some(initialize) = message.initialize() else {
             return;
         };
-        let Some(key) = initialize.owed().first().map(|o| &o.key) else {
+        let Some(key) = initialize.owed().first().map(OwedId::key) else {
             return;
         };
         if !answers.contains(key) {
@@ -267,7 +267,7 @@ impl Session {
     /// Replays `initialize`: an error unless it was answered with a result.
     async fn replay_initialize(&self, client: &Client, initialize: Outgoing) -> Result<(), Error> {
         let answer = self.replay(client, initialize.clone()).await?;
-        let key = initialize.owed().first().map(|o| o.key.clone());
+        let key = initialize.owed().first().map(|o| o.key().clone());
         let result = match (&answer, &key) {
             (Some(answer), Some(key)) => initialize_result(answer, key),
             _ => None,
