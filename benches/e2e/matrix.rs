@@ -138,15 +138,7 @@ impl Peer {
             .spawn()
             .map_err(|e| format!("starting {}: {e}", spec.name))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = read_lines(stdout);
         Ok(Self {
             stdin: child.stdin.take(),
             child,
@@ -269,15 +261,7 @@ impl ServerProcess {
             .spawn()
             .map_err(|e| format!("starting the server process: {e}"))?;
         let stdout = child.stdout.take().ok_or("no server stdout")?;
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = read_lines(stdout);
         let mut server = Self {
             stdin: child.stdin.take(),
             child,
@@ -334,6 +318,21 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The lines of a child's stdout, read by a thread of their own, so that every wait on
+/// them can have a deadline.
+fn read_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 /// A `tools/call` line.

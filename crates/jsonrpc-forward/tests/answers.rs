@@ -8,7 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::wrapper::{Wrapper, wait_until};
+use common::posts_of;
+use common::wrapper::{Wrapper, assert_shutting_down, wait_until};
 use serde_json::{Value, json};
 use test_server::{BodyFormat, Fault, Scenario, TestServer};
 
@@ -21,15 +22,6 @@ fn call_with(id: Value, tool: &str, arguments: Value, fault: &Fault) -> Value {
 
 fn ping(id: u64) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "ping"})
-}
-
-/// The POSTs the server received whose body has this `method`.
-fn posts_of(server: &TestServer, method: &str) -> usize {
-    server
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.json().is_some_and(|b| b["method"] == method))
-        .count()
 }
 
 /// Issue 12 A.1: a tool call that elicits holds the only permit; the client's reply must
@@ -133,12 +125,7 @@ fn batched_initialize_is_recorded_for_the_session() {
     w.send_json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
     let listed = w.recv(T);
     assert!(listed["result"]["tools"].is_array(), "{listed}");
-    let last = server
-        .requests()
-        .into_iter()
-        .rev()
-        .find(|r| r.method == "POST")
-        .expect("a POST");
+    let last = common::received(&server, "POST").pop().expect("a POST");
     assert!(last.header("mcp-session-id").is_some());
     assert_eq!(last.header("mcp-protocol-version"), Some("2025-03-26"));
 }
@@ -212,14 +199,9 @@ fn sigterm_answers_a_request_waiting_for_a_permit() {
         server.hits("1") == 1
     });
     w.signal("TERM");
-    let mut lines = w.recv_all(T);
+    let lines = w.recv_all(T);
     assert_eq!(w.wait(T), 0);
-    lines.sort_by_key(|l| l["id"].as_u64());
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    for (line, id) in lines.iter().zip([1, 2]) {
-        assert_eq!(line["id"], id);
-        assert_eq!(line["error"]["message"], "Bridge shutting down");
-    }
+    assert_shutting_down(lines, &[1, 2]);
 }
 
 /// Issue 12 A.5: shutdown never waits for a client that stopped reading stdout.

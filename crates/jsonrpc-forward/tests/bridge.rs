@@ -233,15 +233,9 @@ fn bridge_answers_pending_requests_on_sigterm_and_exits_by_itself() {
     });
     w.signal("TERM");
     // The calls sleep for 30 s: the answers and the exit within T come from the signal.
-    let mut lines = w.recv_all(T);
+    let lines = w.recv_all(T);
     assert_eq!(w.wait(T), 0);
-    lines.sort_by_key(|l| l["id"].as_u64());
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    for (line, id) in lines.iter().zip([1, 2]) {
-        assert_eq!(line["id"], id);
-        assert_eq!(line["error"]["code"], -32000);
-        assert_eq!(line["error"]["message"], "Bridge shutting down");
-    }
+    common::wrapper::assert_shutting_down(lines, &[1, 2]);
 }
 
 #[test]

@@ -30,6 +30,27 @@ pub fn method_with(id: u64, method: &str, fault: &Fault) -> Bytes {
     request(id, method, json!({"_meta": fault.to_meta()}))
 }
 
+/// The POSTs the server received whose body has this `method`.
+pub fn posts_of(server: &test_server::TestServer, method: &str) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.json().is_some_and(|b| b["method"] == method))
+        .count()
+}
+
+/// The requests with this HTTP method the server received, in arrival order.
+pub fn received(
+    server: &test_server::TestServer,
+    method: &str,
+) -> Vec<test_server::RecordedRequest> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == method)
+        .collect()
+}
+
 /// Retries as the default policy, with backoffs short enough for tests.
 pub fn quick_retries() -> RetryPolicy {
     RetryPolicy {

@@ -128,6 +128,17 @@ pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool
     }
 }
 
+/// `lines` are exactly the `-32000 Bridge shutting down` answers of the requests `ids`.
+pub fn assert_shutting_down(mut lines: Vec<Value>, ids: &[u64]) {
+    lines.sort_by_key(|l| l["id"].as_u64());
+    assert_eq!(lines.len(), ids.len(), "{lines:?}");
+    for (line, id) in lines.iter().zip(ids) {
+        assert_eq!(line["id"], *id);
+        assert_eq!(line["error"]["code"], -32000);
+        assert_eq!(line["error"]["message"], "Bridge shutting down");
+    }
+}
+
 pub fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
