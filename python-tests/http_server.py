@@ -11,6 +11,8 @@ Routes (all methods):
     /slow-body?ms=M     headers at once, then silence for M ms, then "done"
     /redirect           307 to /echo
     /bad-json           application/json body that is not JSON
+    /hit/<key>          counts a request under <key>; /hits/<key> says how many there were
+    /ticks?n=N&ms=M     N lines "tick <i>", one chunk each, M ms apart (the client may leave)
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+
+HITS: dict[str, int] = {}
+HITS_LOCK = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -113,6 +119,26 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("location", "/echo")
             self.send_header("content-length", "0")
             self.end_headers()
+        elif url.path.startswith("/hit/"):
+            with HITS_LOCK:
+                HITS[url.path[5:]] = HITS.get(url.path[5:], 0) + 1
+            self._send(200, b"hit")
+        elif url.path.startswith("/hits/"):
+            with HITS_LOCK:
+                count = HITS.get(url.path[6:], 0)
+            self._send(200, str(count).encode())
+        elif url.path == "/ticks":
+            self.send_response(200)
+            self.send_header("content-type", "text/plain")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            try:
+                for i in range(int(query.get("n", "10"))):
+                    self._chunk(b"tick %d\n" % i)
+                    time.sleep(int(query.get("ms", "10")) / 1000)
+                self._chunked()
+            except OSError:
+                pass  # The client left: the point of some tests.
         elif url.path == "/bad-json":
             self._send(200, b"{not json", "application/json")
         else:

@@ -68,7 +68,7 @@ pub struct Args {
     pub ca_bundle: Option<PathBuf>,
 
     /// Accept any server certificate (testing only); also `SKIP_SSL_VERIFY=true`.
-    #[arg(long)]
+    #[arg(long, env = "SKIP_SSL_VERIFY", action = clap::ArgAction::SetTrue, value_parser = parse_flag)]
     pub insecure: bool,
 
     /// Client certificate (PEM) for mutual TLS; needs --client-key.
@@ -152,7 +152,8 @@ impl Args {
         }
     }
 
-    /// The client settings these arguments describe (`SKIP_SSL_VERIFY` read here).
+    /// The client settings these arguments describe (the environment was read when the
+    /// command line was parsed: what is set here wins).
     ///
     /// # Errors
     ///
@@ -162,7 +163,7 @@ impl Args {
             .idle_timeout(Duration::from_secs_f64(self.timeout))
             .connect_timeout(Duration::from_secs_f64(self.connect_timeout))
             .max_message_bytes(self.max_message_bytes)
-            .insecure(self.insecure || env_flag("SKIP_SSL_VERIFY"));
+            .insecure(self.insecure);
         for (index, header) in self.headers.iter().enumerate() {
             let (name, value) = header
                 .split_once(':')
@@ -275,13 +276,24 @@ fn parse_seconds(value: &str) -> Result<f64, String> {
     }
 }
 
-fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        )
-    })
+/// A yes/no setting from the environment: `1`, `true`, `yes` or `on` (any case) is yes;
+/// anything else, or no variable, is no. `SKIP_SSL_VERIFY` is read this way.
+#[must_use]
+pub fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| flag_value(&v))
+}
+
+fn flag_value(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
+}
+
+/// clap's parser for `--insecure` and its variable: the flag itself passes `"true"`.
+#[allow(clippy::unnecessary_wraps)] // clap wants a `Result`.
+fn parse_flag(value: &str) -> Result<bool, std::convert::Infallible> {
+    Ok(flag_value(value))
 }
 
 #[cfg(test)]

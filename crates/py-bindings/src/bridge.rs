@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use jsonrpc_forward::cli::{Args, run};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+use crate::signals;
 
 /// Runs the bridge with the `mcp-wrapper` command line (`argv` without the program name) and
 /// returns its exit status. `--help` and `--version` print and return 0; a bad argument
@@ -27,21 +30,26 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
 /// Runs the bridge on this process's stdin and stdout until stdin ends, SIGINT or SIGTERM
 /// arrives, or stdout closes, and returns the exit status (0 on a normal end, 2 for an invalid
 /// setting). The arguments are those of the `mcp-wrapper` command line; `url` is normalised
-/// as it is (`/mcp/` appended unless present).
+/// as it is (`/mcp/` appended unless present). The environment is not read, but for
+/// `insecure=None`, which follows `SKIP_SSL_VERIFY`: an argument given always wins.
+///
+/// Raises `ValueError` naming the argument for a timeout that is not a positive finite
+/// number of seconds, a zero `concurrency` or `max_message_bytes`, or `client_cert` without
+/// `client_key` (or the reverse), before stdin is touched.
 #[pyfunction]
 #[pyo3(signature = (
     url,
     *,
     auth = None,
-    timeout = 60.0,
-    concurrency = 10,
+    timeout = jsonrpc_forward::DEFAULT_IDLE_TIMEOUT.as_secs_f64(),
+    concurrency = jsonrpc_forward::bridge::DEFAULT_CONCURRENCY,
     headers = None,
-    connect_timeout = 15.0,
-    insecure = false,
+    connect_timeout = jsonrpc_forward::DEFAULT_CONNECT_TIMEOUT.as_secs_f64(),
+    insecure = None,
     ca_bundle = None,
     client_cert = None,
     client_key = None,
-    max_message_bytes = 67_108_864,
+    max_message_bytes = jsonrpc_forward::DEFAULT_MAX_MESSAGE_BYTES,
     log_level = "INFO",
 ))]
 #[allow(clippy::too_many_arguments)] // One keyword argument per CLI option.
@@ -53,13 +61,35 @@ pub(crate) fn run_bridge(
     concurrency: usize,
     headers: Option<HashMap<String, String>>,
     connect_timeout: f64,
-    insecure: bool,
+    insecure: Option<bool>,
     ca_bundle: Option<PathBuf>,
     client_cert: Option<PathBuf>,
     client_key: Option<PathBuf>,
     max_message_bytes: usize,
     log_level: &str,
-) -> i32 {
+) -> PyResult<i32> {
+    for (name, seconds) in [("timeout", timeout), ("connect_timeout", connect_timeout)] {
+        if !(seconds.is_finite() && seconds > 0.0 && seconds < MAX_SECONDS) {
+            return Err(PyValueError::new_err(format!(
+                "{name} must be a positive, finite number of seconds (below {MAX_SECONDS}), \
+                 not {seconds}"
+            )));
+        }
+    }
+    for (name, value) in [
+        ("concurrency", concurrency),
+        ("max_message_bytes", max_message_bytes),
+    ] {
+        if value == 0 {
+            return Err(PyValueError::new_err(format!("{name} must be at least 1")));
+        }
+    }
+    if client_cert.is_some() != client_key.is_some() {
+        return Err(PyValueError::new_err(
+            "client_cert and client_key must be given together",
+        ));
+    }
+    let insecure = insecure.unwrap_or_else(|| jsonrpc_forward::cli::env_flag("SKIP_SSL_VERIFY"));
     let args = Args {
         url: Some(url),
         auth,
@@ -78,14 +108,18 @@ pub(crate) fn run_bridge(
         client_key,
         max_message_bytes,
     };
-    run_detached(py, &args)
+    Ok(run_detached(py, &args))
 }
+
+/// The longest timeout accepted, as the command line has it.
+const MAX_SECONDS: f64 = 1e9;
 
 /// Runs the bridge on a current-thread runtime of its own, on this thread, as the
 /// `mcp-wrapper` binary does: stdin and stdout pipes are served on that one thread, so a
 /// request wakes no other (the shared multi-thread runtime would hand every exchange to a
 /// worker). The calling thread is blocked for the whole run anyway.
 fn run_detached(py: Python<'_>, args: &Args) -> i32 {
+    let _dispositions = signals::Restore::save();
     py.detach(|| {
         match tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -16,7 +16,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
-use crate::awaitable::{Ready, spawn};
+use crate::coroutine;
 use crate::decoders::extend_from_bytes_like;
 use crate::errors::Error;
 use crate::response::PyResponse;
@@ -37,6 +37,8 @@ struct Settings {
     identity: Option<(PathBuf, PathBuf)>,
     headers: Vec<(String, String)>,
     max_retries: u32,
+    http2: bool,
+    follow_redirects: bool,
 }
 
 /// Header values are secrets (API keys): only their names are shown.
@@ -50,6 +52,8 @@ impl std::fmt::Debug for Settings {
             .field("identity", &self.identity)
             .field("headers", &header_names(&self.headers))
             .field("max_retries", &self.max_retries)
+            .field("http2", &self.http2)
+            .field("follow_redirects", &self.follow_redirects)
             .finish()
     }
 }
@@ -63,7 +67,9 @@ type ForwarderKey = (String, Vec<(String, String)>);
 
 /// The Rust side of a `Client`, shared with the futures it starts.
 pub(crate) struct ClientCore {
-    http: reqwest::Client,
+    /// The pool, and the process it was made in: a forked child makes its own (the
+    /// parent's connections belong to a runtime whose threads the child does not have).
+    http: Mutex<(u32, reqwest::Client)>,
     settings: Settings,
     forwarders: Mutex<HashMap<ForwarderKey, jsonrpc_forward::Client>>,
     closed: AtomicBool,
@@ -83,74 +89,94 @@ impl std::fmt::Debug for ClientCore {
 }
 
 impl ClientCore {
-    fn new(settings: Settings, http2: bool, follow_redirects: bool) -> Result<Self, Error> {
-        let mut default_headers = HeaderMap::new();
-        for (name, value) in &settings.headers {
-            default_headers.append(header_name(name)?, header_value(name, value)?);
-        }
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(32)
-            .tcp_nodelay(true)
-            .user_agent(concat!(
-                "mcp-wrapper-rs/",
-                env!("CARGO_PKG_VERSION"),
-                " (python)"
-            ))
-            .default_headers(default_headers)
-            .redirect(if follow_redirects {
-                reqwest::redirect::Policy::limited(20)
-            } else {
-                reqwest::redirect::Policy::none()
-            })
-            .tls_danger_accept_invalid_certs(!settings.verify);
-        if !http2 {
-            builder = builder.http1_only();
-        }
-        if let Some(path) = &settings.ca_bundle {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::Value(format!("cannot read CA bundle {}: {e}", path.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| Error::Value(format!("invalid CA bundle {}: {e}", path.display())))?;
-            builder = builder.tls_certs_only(certs);
-        }
-        if let Some((cert, key)) = &settings.identity {
-            let mut pem = std::fs::read(cert).map_err(|e| {
-                Error::Value(format!(
-                    "cannot read client certificate {}: {e}",
-                    cert.display()
-                ))
-            })?;
-            if key != cert {
-                pem.push(b'\n');
-                pem.extend(std::fs::read(key).map_err(|e| {
-                    Error::Value(format!("cannot read client key {}: {e}", key.display()))
-                })?);
-            }
-            let identity = reqwest::Identity::from_pem(&pem)
-                .map_err(|e| Error::Value(format!("invalid client certificate or key: {e}")))?;
-            builder = builder.identity(identity);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| Error::Value(format!("cannot build the HTTP client: {e}")))?;
+    fn new(settings: Settings) -> Result<Self, Error> {
+        let http = build_http(&settings)?;
         Ok(Self {
-            http,
+            http: Mutex::new((std::process::id(), http)),
             settings,
             forwarders: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
         })
     }
 
+    /// The pool of this process (rebuilt once after a fork, with the forwarders).
+    fn http(&self) -> Result<reqwest::Client, Error> {
+        let pid = std::process::id();
+        let mut http = self.http.lock().unwrap_or_else(PoisonError::into_inner);
+        if http.0 != pid {
+            *http = (pid, build_http(&self.settings)?);
+            self.forwarders
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+        }
+        Ok(http.1.clone())
+    }
+}
+
+/// The pooled reqwest client `settings` describe.
+fn build_http(settings: &Settings) -> Result<reqwest::Client, Error> {
+    let mut default_headers = HeaderMap::new();
+    for (name, value) in &settings.headers {
+        default_headers.append(header_name(name)?, header_value(name, value)?);
+    }
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(32)
+        .tcp_nodelay(true)
+        .user_agent(concat!(
+            "mcp-wrapper-rs/",
+            env!("CARGO_PKG_VERSION"),
+            " (python)"
+        ))
+        .default_headers(default_headers)
+        .redirect(if settings.follow_redirects {
+            reqwest::redirect::Policy::limited(20)
+        } else {
+            reqwest::redirect::Policy::none()
+        })
+        .tls_danger_accept_invalid_certs(!settings.verify);
+    if !settings.http2 {
+        builder = builder.http1_only();
+    }
+    if let Some(path) = &settings.ca_bundle {
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::Value(format!("cannot read CA bundle {}: {e}", path.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Error::Value(format!("invalid CA bundle {}: {e}", path.display())))?;
+        builder = builder.tls_certs_only(certs);
+    }
+    if let Some((cert, key)) = &settings.identity {
+        let mut pem = std::fs::read(cert).map_err(|e| {
+            Error::Value(format!(
+                "cannot read client certificate {}: {e}",
+                cert.display()
+            ))
+        })?;
+        if key != cert {
+            pem.push(b'\n');
+            pem.extend(std::fs::read(key).map_err(|e| {
+                Error::Value(format!("cannot read client key {}: {e}", key.display()))
+            })?);
+        }
+        let identity = reqwest::Identity::from_pem(&pem)
+            .map_err(|e| Error::Value(format!("invalid client certificate or key: {e}")))?;
+        builder = builder.identity(identity);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::Value(format!("cannot build the HTTP client: {e}")))
+}
+
+impl ClientCore {
     /// The client that `forward_request` uses when given none: default settings, shared.
     pub(crate) fn default_shared() -> Result<Arc<Self>, Error> {
         static DEFAULT: OnceLock<Arc<ClientCore>> = OnceLock::new();
         if let Some(core) = DEFAULT.get() {
             return Ok(core.clone());
         }
-        let core = Arc::new(Self::new(Settings::default(), true, false)?);
+        let core = Arc::new(Self::new(Settings::default())?);
         Ok(DEFAULT.get_or_init(|| core).clone())
     }
 
@@ -170,6 +196,8 @@ impl ClientCore {
         extra: Vec<(String, String)>,
     ) -> Result<jsonrpc_forward::Client, Error> {
         self.check_open()?;
+        // Forgets the forwarders made before a fork.
+        self.http()?;
         let key = (url.to_owned(), extra);
         let mut forwarders = self
             .forwarders
@@ -218,7 +246,7 @@ impl ClientCore {
         let mut attempt = 0;
         loop {
             let builder = self
-                .http
+                .http()?
                 .request(request.method.clone(), request.url.clone())
                 .headers(request.headers.clone())
                 .body(request.body.clone());
@@ -251,6 +279,8 @@ impl Default for Settings {
             identity: None,
             headers: Vec::new(),
             max_retries: RetryPolicy::default().max_retries,
+            http2: true,
+            follow_redirects: false,
         }
     }
 }
@@ -549,9 +579,10 @@ impl PyClient {
             identity,
             headers: headers.map(header_pairs).transpose()?.unwrap_or_default(),
             max_retries,
+            http2,
+            follow_redirects,
         };
-        let core =
-            ClientCore::new(settings, http2, follow_redirects).map_err(|e| e.into_pyerr(py))?;
+        let core = ClientCore::new(settings).map_err(|e| e.into_pyerr(py))?;
         Ok(Self {
             core: Arc::new(core),
         })
@@ -593,13 +624,16 @@ impl PyClient {
         json: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = RequestSpec::build(py, method, url, content, data, json, headers)?;
-        let core = self.core.clone();
-        spawn(py, async move {
-            let response = PyResponse::new(core.send(&request).await?, core.settings.idle);
-            response.shared().read_all().await?;
-            Ok(response)
-        })
+        self.send(
+            py,
+            "Client.request",
+            method,
+            url,
+            content,
+            data,
+            json,
+            headers,
+        )
     }
 
     /// `await client.post(url, content=|data=|json=, headers=)`: the whole response.
@@ -613,7 +647,7 @@ impl PyClient {
         json: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.request(py, "POST", url, content, data, json, headers)
+        self.send(py, "Client.post", "POST", url, content, data, json, headers)
     }
 
     /// `await client.get(url, headers=)`: the whole response.
@@ -624,7 +658,7 @@ impl PyClient {
         url: &str,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.request(py, "GET", url, None, None, None, headers)
+        self.send(py, "Client.get", "GET", url, None, None, None, headers)
     }
 
     /// `await client.delete(url, headers=)`: the whole response.
@@ -635,9 +669,17 @@ impl PyClient {
         url: &str,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.request(py, "DELETE", url, None, None, None, headers)
+        self.send(
+            py,
+            "Client.delete",
+            "DELETE",
+            url,
+            None,
+            None,
+            None,
+            headers,
+        )
     }
-
     /// Whether `aclose()` was called.
     #[getter]
     fn is_closed(&self) -> bool {
@@ -650,11 +692,15 @@ impl PyClient {
         if let Ok(mut forwarders) = self.core.forwarders.lock() {
             forwarders.clear();
         }
-        Ready::awaitable(py, Ok(py.None()))
+        coroutine::ready(py, "Client.aclose", Ok(py.None()))
     }
 
     fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        Ready::awaitable(slf.py(), Ok(slf.clone().into_any().unbind()))
+        coroutine::ready(
+            slf.py(),
+            "Client.__aenter__",
+            Ok(slf.clone().into_any().unbind()),
+        )
     }
 
     #[pyo3(signature = (*_args))]
@@ -678,6 +724,31 @@ impl PyClient {
     }
 }
 
+impl PyClient {
+    /// The coroutine of `request()` and its shorthands: sends when awaited, then reads the
+    /// whole body.
+    #[allow(clippy::too_many_arguments)]
+    fn send<'py>(
+        &self,
+        py: Python<'py>,
+        qualname: &'static str,
+        method: &str,
+        url: &str,
+        content: Option<&Bound<'_, PyAny>>,
+        data: Option<&Bound<'_, PyAny>>,
+        json: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = RequestSpec::build(py, method, url, content, data, json, headers)?;
+        let core = self.core.clone();
+        coroutine::once(py, qualname, async move {
+            let response = PyResponse::new(core.send(&request).await?, core.settings.idle);
+            response.shared().read_all().await?;
+            Ok(response)
+        })
+    }
+}
+
 /// The async context manager returned by `Client.stream()`.
 #[pyclass(name = "StreamContext", module = "mcp_wrapper_rs", frozen)]
 #[derive(Debug)]
@@ -695,7 +766,7 @@ impl PyStreamContext {
         let core = self.core.clone();
         let request = self.request.clone();
         let slot = self.response.clone();
-        spawn(py, async move {
+        coroutine::once(py, "StreamContext.__aenter__", async move {
             let response = PyResponse::new(core.send(&request).await?, core.settings.idle);
             if let Ok(mut slot) = slot.lock() {
                 *slot = Some(response.shared().clone());
@@ -714,8 +785,9 @@ impl PyStreamContext {
         if let Some(shared) = self.response.lock().ok().and_then(|mut s| s.take()) {
             shared.close();
         }
-        Ready::awaitable(
+        coroutine::ready(
             py,
+            "StreamContext.__aexit__",
             Ok(PyBool::new(py, false).to_owned().into_any().unbind()),
         )
     }

@@ -12,8 +12,14 @@
 //! │   │   └── ReadTimeout
 //! │   └── RemoteProtocolError
 //! ├── HTTPStatusError            .status_code, .response
-//! └── DecodingError(ValueError)
+//! ├── DecodingError(ValueError)
+//! └── StreamError(RuntimeError)  a response body used in a way its state forbids
+//!     ├── StreamConsumed         read twice (two iterators, or an iterator after another)
+//!     ├── StreamClosed           read after `aclose()` (or a close that landed mid-read)
+//!     └── ResponseNotRead        `content`/`text`/`json()` of a streamed body not read yet
 //! ```
+//!
+//! `HTTPError` is another name of `McpWrapperError`, for code written against httpx.
 //!
 //! Every instance has `jsonrpc_error`: for a failure of `forward_request` on a request, the
 //! JSON-RPC error response (one line of bytes) that answers it in place of the server's, as
@@ -49,8 +55,18 @@ pub(crate) enum Error {
     Value(String),
     /// A misuse of an object's state (a response read twice, a closed client).
     Runtime(String),
+    /// A response body used in a way its state forbids.
+    Stream(StreamMisuse),
     /// The end of an async iterator.
     StopAsync,
+}
+
+/// Why a response body cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamMisuse {
+    Consumed,
+    Closed,
+    NotRead,
 }
 
 impl From<jsonrpc_forward::Error> for Error {
@@ -101,6 +117,30 @@ impl Error {
             Error::Parse(error) => new_error(py, |c| &c.decoding, error.to_string()),
             Error::Value(message) => PyValueError::new_err(message),
             Error::Runtime(message) => PyRuntimeError::new_err(message),
+            Error::Stream(misuse) => {
+                let message = match misuse {
+                    StreamMisuse::Consumed => {
+                        "the response body was already consumed: iterate it once, or call \
+                         `aread()` first and then iterate the content"
+                    }
+                    StreamMisuse::Closed => {
+                        "the response is closed: read its body before `aclose()`"
+                    }
+                    StreamMisuse::NotRead => {
+                        "the content of a streamed response is not read yet: call \
+                         `await response.aread()` first"
+                    }
+                };
+                new_error(
+                    py,
+                    |c| match misuse {
+                        StreamMisuse::Consumed => &c.stream_consumed,
+                        StreamMisuse::Closed => &c.stream_closed,
+                        StreamMisuse::NotRead => &c.response_not_read,
+                    },
+                    message.to_owned(),
+                )
+            }
             Error::StopAsync => PyStopAsyncIteration::new_err(()),
         }
     }
@@ -137,6 +177,10 @@ pub(crate) struct Classes {
     pub(crate) remote_protocol: Py<PyType>,
     pub(crate) http_status: Py<PyType>,
     pub(crate) decoding: Py<PyType>,
+    pub(crate) stream: Py<PyType>,
+    pub(crate) stream_consumed: Py<PyType>,
+    pub(crate) stream_closed: Py<PyType>,
+    pub(crate) response_not_read: Py<PyType>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
@@ -218,7 +262,32 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         "A body could not be decoded: a record over its size limit, or a message that is \
          not JSON. Also a ``ValueError``.",
     )?;
+    let stream = make(
+        "StreamError",
+        &[base.bind(py).clone().into_any(), builtin("RuntimeError")?],
+        "A response body was used in a way its state forbids. Also a ``RuntimeError``.",
+    )?;
+    let stream_child =
+        |name: &str, doc: &str| make(name, &[stream.bind(py).clone().into_any()], doc);
+    let stream_consumed = stream_child(
+        "StreamConsumed",
+        "The body was already read by another iterator (``aread()`` first, then iterate \
+         the content as often as you like).",
+    )?;
+    let stream_closed = stream_child(
+        "StreamClosed",
+        "The body was closed (``aclose()``, or leaving ``async with``) before it was read \
+         to the end; a read in progress when it closed raises this too.",
+    )?;
+    let response_not_read = stream_child(
+        "ResponseNotRead",
+        "``content``, ``text`` or ``json()`` of a streamed response before ``aread()``.",
+    )?;
     Ok(Classes {
+        stream,
+        stream_consumed,
+        stream_closed,
+        response_not_read,
         base,
         transport,
         connect,
@@ -312,6 +381,11 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let c = classes(py)?;
     for (name, class) in [
         ("McpWrapperError", &c.base),
+        ("HTTPError", &c.base),
+        ("StreamError", &c.stream),
+        ("StreamConsumed", &c.stream_consumed),
+        ("StreamClosed", &c.stream_closed),
+        ("ResponseNotRead", &c.response_not_read),
         ("TransportError", &c.transport),
         ("ConnectError", &c.connect),
         ("TimeoutException", &c.timeout),

@@ -6,8 +6,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
-use crate::awaitable::spawn;
 use crate::client::{ClientCore, PyClient, header_pairs, json_body};
+use crate::coroutine;
 use crate::decoders::{extend_from_bytes_like, json_loads};
 use crate::errors::Error;
 use crate::headers::PyHeaders;
@@ -152,7 +152,7 @@ pub(crate) fn forward_request<'py>(
         None => ClientCore::default_shared().map_err(|e| e.into_pyerr(py))?,
     };
     let forwarder = core.forwarder(url, extra).map_err(|e| e.into_pyerr(py))?;
-    spawn(py, async move {
+    coroutine::once(py, "forward_request", async move {
         let with_id = |error: jsonrpc_forward::Error| Error::Forward {
             error,
             request_id: request_id.clone(),

@@ -4,7 +4,7 @@
 //! HTTP client on reqwest, `forward_request` on `jsonrpc-forward`, and exceptions that
 //! mirror httpx's names. Binding code only converts: arguments become owned Rust values
 //! first, then the work runs with the interpreter detached (`py.detach`) or as a `'static`
-//! future on the one shared tokio runtime of `pyo3-async-runtimes`.
+//! future on the module's tokio runtime ([`runtime`]), awaited through a [`coroutine`].
 //!
 //! The public import path is `mcp_wrapper_rs` (its `__init__.py` re-exports this module).
 //!
@@ -16,14 +16,16 @@
 //! assert event.json() == {"jsonrpc": "2.0"}
 //! ```
 
-mod awaitable;
 mod bridge;
 mod client;
+mod coroutine;
 mod decoders;
 mod errors;
 mod forward;
 mod headers;
 mod response;
+mod runtime;
+mod signals;
 
 use pyo3::prelude::*;
 
@@ -44,9 +46,19 @@ mod _native {
 
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use crate::coroutine::Coroutine;
+
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        // Before the interpreter finalizes, no runtime thread may be left to touch it.
+        let shutdown = wrap_pyfunction!(crate::runtime::shutdown, module)?;
+        module.add_function(shutdown.clone())?;
+        module
+            .py()
+            .import("atexit")?
+            .call_method1("register", (shutdown,))?;
         crate::errors::register(module)
     }
 }

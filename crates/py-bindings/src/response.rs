@@ -5,7 +5,8 @@
 //! items are handed out without leaving Python until it is empty.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -16,9 +17,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tokio::sync::{Mutex, watch};
 
-use crate::awaitable::{Ready, spawn};
+use crate::coroutine::{self, Finish, Job, Step, Work};
 use crate::decoders::{PySseEvent, json_loads};
-use crate::errors::{Error, classes, new_error_with};
+use crate::errors::{Error, StreamMisuse, classes, new_error_with};
 use crate::headers::PyHeaders;
 
 /// The default limit of `aiter_lines()` on one line.
@@ -54,6 +55,8 @@ struct Body {
     /// `None` once the body ended or was closed.
     response: Option<reqwest::Response>,
     state: BodyState,
+    /// What an `aread()` that was cancelled had read: the next one goes on from there.
+    partial: BytesMut,
 }
 
 /// Leaves out the reqwest response: its `Debug` prints the URL and the header values.
@@ -62,6 +65,7 @@ impl std::fmt::Debug for Body {
         f.debug_struct("Body")
             .field("open", &self.response.is_some())
             .field("state", &self.state)
+            .field("partial", &self.partial.len())
             .finish()
     }
 }
@@ -69,6 +73,8 @@ impl std::fmt::Debug for Body {
 /// What a `Response` and its iterators share.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// Held for a whole `aread()`, so a second reader waits and gets the same bytes; an
+    /// iterator holds it for one chunk at a time.
     body: Mutex<Body>,
     content: OnceLock<Bytes>,
     /// Set by `aclose()`: a read in progress gives up at once.
@@ -78,59 +84,53 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The next chunk of the body, `None` at its end.
-    async fn next_chunk(&self) -> Result<Option<Bytes>, Error> {
-        let mut body = self.body.lock().await;
+    /// The next chunk of the body, `None` at its end. A close, a timeout or a transport
+    /// error closes the body for good: no later read may see what follows a gap.
+    async fn next_chunk(&self, body: &mut Body) -> Result<Option<Bytes>, Error> {
         if body.state == BodyState::Closed {
-            return Err(closed_error());
+            return Err(Error::Stream(StreamMisuse::Closed));
         }
         let Some(response) = body.response.as_mut() else {
             return Ok(None);
         };
         let mut closed = self.closed.subscribe();
         let chunk = tokio::select! {
-            chunk = tokio::time::timeout(self.idle, response.chunk()) => chunk,
-            _ = closed.wait_for(|closed| *closed) => {
-                body.response = None;
-                return Err(closed_error());
+            chunk = tokio::time::timeout(self.idle, response.chunk()) => {
+                chunk.map(|read| read.map_err(Some))
             }
+            _ = closed.wait_for(|closed| *closed) => Ok(Err(None)),
         };
-        match chunk {
-            Err(_) => {
-                body.response = None;
-                Err(Error::timeout(self.idle))
-            }
-            Ok(Err(e)) => {
-                body.response = None;
-                Err(e.into())
-            }
+        let failure = match chunk {
+            Ok(Ok(Some(chunk))) => return Ok(Some(chunk)),
             Ok(Ok(None)) => {
                 body.response = None;
-                Ok(None)
+                return Ok(None);
             }
-            Ok(Ok(Some(chunk))) => Ok(Some(chunk)),
-        }
+            Ok(Err(Some(e))) => e.into(),
+            Ok(Err(None)) => Error::Stream(StreamMisuse::Closed),
+            Err(_) => Error::timeout(self.idle),
+        };
+        body.response = None;
+        body.state = BodyState::Closed;
+        Err(failure)
     }
 
-    /// Reads the whole body into `content` (once) and returns it.
+    /// Reads the whole body into `content` (once) and returns it. Concurrent calls read it
+    /// once and all get it; a cancelled call leaves what it read for the next one.
     pub(crate) async fn read_all(&self) -> Result<Bytes, Error> {
-        {
-            let mut body = self.body.lock().await;
-            match body.state {
-                BodyState::Read => {}
-                BodyState::Unread => body.state = BodyState::Read,
-                BodyState::Streaming => return Err(consumed_error()),
-                BodyState::Closed => return Err(closed_error()),
-            }
-        }
+        let mut body = self.body.lock().await;
         if let Some(content) = self.content.get() {
             return Ok(content.clone());
         }
-        let mut content = BytesMut::new();
-        while let Some(chunk) = self.next_chunk().await? {
-            content.extend_from_slice(&chunk);
+        match body.state {
+            BodyState::Unread | BodyState::Read => body.state = BodyState::Read,
+            BodyState::Streaming => return Err(Error::Stream(StreamMisuse::Consumed)),
+            BodyState::Closed => return Err(Error::Stream(StreamMisuse::Closed)),
         }
-        let content = content.freeze();
+        while let Some(chunk) = self.next_chunk(&mut body).await? {
+            body.partial.extend_from_slice(&chunk);
+        }
+        let content = std::mem::take(&mut body.partial).freeze();
         Ok(self.content.get_or_init(|| content).clone())
     }
 
@@ -141,24 +141,26 @@ impl Shared {
             return Ok(Some(content.clone()));
         }
         let Ok(mut body) = self.body.try_lock() else {
-            return Err(consumed_error());
+            return Err(Error::Stream(StreamMisuse::Consumed));
         };
         match body.state {
             BodyState::Unread => {
                 body.state = BodyState::Streaming;
                 Ok(None)
             }
-            BodyState::Streaming | BodyState::Read => Err(consumed_error()),
-            BodyState::Closed => Err(closed_error()),
+            BodyState::Streaming | BodyState::Read => Err(Error::Stream(StreamMisuse::Consumed)),
+            BodyState::Closed => Err(Error::Stream(StreamMisuse::Closed)),
         }
     }
 
-    /// Closes the body: a read in progress stops, and the connection is released.
+    /// Closes the body: a read in progress stops (and fails with `StreamClosed`), and the
+    /// connection is released. Content already read stays readable.
     pub(crate) fn close(&self) {
         self.closed.send_replace(true);
         if let Ok(mut body) = self.body.try_lock() {
             body.response = None;
-            if body.state != BodyState::Read {
+            body.partial = BytesMut::new();
+            if self.content.get().is_none() {
                 body.state = BodyState::Closed;
             }
         }
@@ -172,25 +174,6 @@ impl Shared {
                 .try_lock()
                 .is_ok_and(|b| b.response.is_none() && b.state != BodyState::Unread)
     }
-}
-
-fn consumed_error() -> Error {
-    Error::Runtime(
-        "the response body was already consumed: iterate it once, or call `aread()` first \
-         and then iterate the content"
-            .to_owned(),
-    )
-}
-
-fn closed_error() -> Error {
-    Error::Runtime("the response is closed: read its body before `aclose()`".to_owned())
-}
-
-fn not_read_error() -> Error {
-    Error::Runtime(
-        "the content of a streamed response is not read yet: call `await response.aread()` first"
-            .to_owned(),
-    )
 }
 
 /// An HTTP response, returned once its headers arrive.
@@ -239,6 +222,7 @@ impl PyResponse {
                 body: Mutex::new(Body {
                     response: Some(response),
                     state: BodyState::Unread,
+                    partial: BytesMut::new(),
                 }),
                 content: OnceLock::new(),
                 closed: watch::Sender::new(false),
@@ -251,21 +235,20 @@ impl PyResponse {
         &self.shared
     }
 
-    fn iterator(&self, decoder: Decoder) -> Result<PyAsyncStream, Error> {
+    fn iterator(&self, mut decoder: Decoder) -> Result<PyAsyncStream, Error> {
         let replay = self.shared.start_streaming()?;
-        let mut state = StreamState {
-            decoder,
-            pending: VecDeque::new(),
-            done: false,
-        };
-        if let Some(content) = replay {
-            state.decoder.push(content, &mut state.pending);
-            state.decoder.finish(&mut state.pending);
-            state.done = true;
+        let mut pending = Pending::new();
+        if let Some(content) = &replay {
+            decoder.push(content.clone(), &mut pending);
+            decoder.finish(&mut pending);
         }
         Ok(PyAsyncStream {
             shared: self.shared.clone(),
-            state: Arc::new(Mutex::new(state)),
+            state: Arc::new(StreamState {
+                decoder: Mutex::new(decoder),
+                pending: std::sync::Mutex::new(pending),
+                done: AtomicBool::new(replay.is_some()),
+            }),
         })
     }
 
@@ -337,7 +320,7 @@ impl PyResponse {
             .content
             .get()
             .map(|c| PyBytesOut(c.clone()))
-            .ok_or_else(|| not_read_error().into_pyerr(py))
+            .ok_or_else(|| Error::Stream(StreamMisuse::NotRead).into_pyerr(py))
     }
 
     /// The body decoded as UTF-8 (invalid sequences become U+FFFD), once read.
@@ -347,7 +330,7 @@ impl PyResponse {
             .content
             .get()
             .map(|c| String::from_utf8_lossy(c).into_owned())
-            .ok_or_else(|| not_read_error().into_pyerr(py))
+            .ok_or_else(|| Error::Stream(StreamMisuse::NotRead).into_pyerr(py))
     }
 
     /// The body parsed as JSON, once read. Raises `json.JSONDecodeError` if it is not JSON.
@@ -356,7 +339,7 @@ impl PyResponse {
             .shared
             .content
             .get()
-            .ok_or_else(|| not_read_error().into_pyerr(py))?;
+            .ok_or_else(|| Error::Stream(StreamMisuse::NotRead).into_pyerr(py))?;
         json_loads(py, content)
     }
 
@@ -396,13 +379,15 @@ impl PyResponse {
     /// Reads the whole body and returns it (also kept as `content`).
     fn aread<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.shared.clone();
-        spawn(py, async move { shared.read_all().await.map(PyBytesOut) })
+        coroutine::once(py, "Response.aread", async move {
+            shared.read_all().await.map(PyBytesOut)
+        })
     }
 
     /// Closes the response: the body is no longer read and the connection is released.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.shared.close();
-        Ready::awaitable(py, Ok(py.None()))
+        coroutine::ready(py, "Response.aclose", Ok(py.None()))
     }
 
     /// The body's chunks as they arrive (decompressed).
@@ -457,7 +442,11 @@ impl PyResponse {
     }
 
     fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        Ready::awaitable(slf.py(), Ok(slf.clone().into_any().unbind()))
+        coroutine::ready(
+            slf.py(),
+            "Response.__aenter__",
+            Ok(slf.clone().into_any().unbind()),
+        )
     }
 
     #[pyo3(signature = (*_args))]
@@ -467,8 +456,9 @@ impl PyResponse {
         _args: &Bound<'_, pyo3::types::PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.shared.close();
-        Ready::awaitable(
+        coroutine::ready(
             py,
+            "Response.__aexit__",
             Ok(false.into_pyobject(py)?.to_owned().into_any().unbind()),
         )
     }
@@ -659,51 +649,91 @@ fn message(raw: Bytes, out: &mut Pending) {
     }
 }
 
+/// An iterator's decoded items and its reader, shared with the coroutines of `__anext__`.
 #[derive(Debug)]
 struct StreamState {
-    decoder: Decoder,
-    /// Items decoded and not handed out yet, with errors in their place.
-    pending: Pending,
+    /// Turns chunks into items; held while a chunk is awaited.
+    decoder: Mutex<Decoder>,
+    /// Items decoded and not handed out yet, with errors in their place. An item leaves it
+    /// only on the event loop's thread, as `__anext__` returns it: a cancelled `__anext__`
+    /// loses nothing.
+    pending: std::sync::Mutex<Pending>,
     /// The body has ended (or failed): only `pending` is left.
-    done: bool,
+    done: AtomicBool,
 }
 
 impl StreamState {
-    /// The next item, reading chunks as needed; `Error::StopAsync` at the end.
-    async fn next(&mut self, shared: &Shared) -> Result<Item, Error> {
-        loop {
-            if let Some(item) = self.pending.pop_front() {
-                return item;
-            }
-            if self.done {
-                return Err(Error::StopAsync);
-            }
-            match shared.next_chunk().await {
-                Ok(Some(chunk)) => self.decoder.push(chunk, &mut self.pending),
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads chunks until an item is pending or the body has ended.
+    async fn fill(&self, shared: &Shared) {
+        let mut decoder = self.decoder.lock().await;
+        while self.pending().is_empty() && !self.done.load(Ordering::Acquire) {
+            let chunk = {
+                let mut body = shared.body.lock().await;
+                shared.next_chunk(&mut body).await
+            };
+            let mut pending = self.pending();
+            match chunk {
+                Ok(Some(chunk)) => decoder.push(chunk, &mut pending),
                 Ok(None) => {
-                    self.done = true;
-                    self.decoder.finish(&mut self.pending);
+                    decoder.finish(&mut pending);
+                    self.done.store(true, Ordering::Release);
                 }
+                // A transport error ends the iteration, after the items before it.
                 Err(e) => {
-                    self.done = true;
-                    return Err(e);
+                    pending.push_back(Err(e));
+                    self.done.store(true, Ordering::Release);
                 }
             }
         }
+    }
+
+    /// The next item for Python: `None` when another reader took it first and the body
+    /// goes on.
+    fn take(&self, py: Python<'_>) -> Option<PyResult<Py<PyAny>>> {
+        match self.pending().pop_front() {
+            Some(Ok(item)) => Some(item.into_py_any(py)),
+            Some(Err(e)) => Some(Err(e.into_pyerr(py))),
+            None if self.done.load(Ordering::Acquire) => Some(Err(Error::StopAsync.into_pyerr(py))),
+            None => None,
+        }
+    }
+}
+
+/// `__anext__`'s work: fill the queue on the runtime, take the item on the loop's thread.
+struct Next {
+    shared: Arc<Shared>,
+    state: Arc<StreamState>,
+}
+
+impl Work for Next {
+    fn start(&mut self) -> Option<Job> {
+        let shared = self.shared.clone();
+        let state = self.state.clone();
+        Some(Box::pin(async move {
+            state.fill(&shared).await;
+            Box::new(move |py: Python<'_>| match state.take(py) {
+                Some(result) => Step::Done(result),
+                None => Step::Again,
+            }) as Finish
+        }))
     }
 }
 
 /// An async iterator over a response body, backed by the Rust stream.
 ///
 /// Each `__anext__` reads only as much of the body as the next item needs. Cancelling the
-/// task that awaits it stops the read (no data is lost: the next call resumes). An
+/// task that awaits it stops the read and loses no item: the next call resumes. An
 /// over-long record raises `DecodingError` in its place and iteration may go on; a transport
 /// error (a timeout, a broken connection) ends the iteration.
 #[pyclass(name = "AsyncStream", module = "mcp_wrapper_rs", frozen)]
 #[derive(Debug)]
 pub(crate) struct PyAsyncStream {
     shared: Arc<Shared>,
-    state: Arc<Mutex<StreamState>>,
+    state: Arc<StreamState>,
 }
 
 #[pymethods]
@@ -712,24 +742,26 @@ impl PyAsyncStream {
         slf
     }
 
-    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    /// Always an awaitable, also at the end (which it raises as `StopAsyncIteration` when
+    /// awaited): `anext(it, default)` needs one.
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         // Items already decoded are handed out at once, without the runtime.
-        if let Ok(mut state) = self.state.try_lock() {
-            match state.pending.pop_front() {
-                Some(Ok(item)) => return Ready::awaitable(py, item.into_py_any(py)).map(Some),
-                Some(Err(e)) => return Ready::awaitable(py, Err(e.into_pyerr(py))).map(Some),
-                None if state.done => return Ok(None),
-                None => {}
-            }
+        if let Some(result) = self.state.take(py) {
+            return coroutine::ready(py, "AsyncStream.__anext__", result);
         }
-        let shared = self.shared.clone();
-        let state = self.state.clone();
-        spawn(py, async move { state.lock().await.next(&shared).await }).map(Some)
+        coroutine::with_work(
+            py,
+            "AsyncStream.__anext__",
+            Box::new(Next {
+                shared: self.shared.clone(),
+                state: self.state.clone(),
+            }),
+        )
     }
 
     /// Closes the response this iterator reads.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.shared.close();
-        Ready::awaitable(py, Ok(py.None()))
+        coroutine::ready(py, "AsyncStream.aclose", Ok(py.None()))
     }
 }

@@ -6,8 +6,11 @@
 - ``forward_request``: one JSON-RPC message to an MCP server, exactly as the bridge sends it.
 - ``run_bridge``: the whole stdio bridge (the ``mcp-wrapper`` binary) on this process's stdin
   and stdout, in Rust, with the GIL released; ``python -m mcp_wrapper_rs`` is its CLI.
-- Exceptions with httpx's names under ``McpWrapperError``, each also the builtin you would
-  catch (``ConnectionError``, ``TimeoutError``, ``ValueError``).
+- Exceptions with httpx's names under ``McpWrapperError`` (also named ``HTTPError``), each
+  also the builtin you would catch (``ConnectionError``, ``TimeoutError``, ``ValueError``,
+  ``RuntimeError``).
+- Every ``async`` method returns a ``Coroutine``: ``asyncio.create_task`` and ``TaskGroup``
+  take it, nothing starts until it is awaited, and one never awaited warns.
 
 >>> import mcp_wrapper_rs
 >>> decoder = mcp_wrapper_rs.SseDecoder()
@@ -22,19 +25,25 @@ from mcp_wrapper_rs._native import (
     AsyncStream,
     Client,
     ConnectError,
+    Coroutine,
     ConnectTimeout,
     DecodingError,
     ForwardResponse,
     Headers,
+    HTTPError,
     HTTPStatusError,
     McpWrapperError,
     NdjsonDecoder,
     ReadTimeout,
     RemoteProtocolError,
     Response,
+    ResponseNotRead,
     SseDecoder,
     SseEvent,
+    StreamClosed,
+    StreamConsumed,
     StreamContext,
+    StreamError,
     TimeoutException,
     TransportError,
     __version__,
@@ -49,9 +58,11 @@ __all__ = [
     "AsyncStream",
     "Client",
     "ConnectError",
+    "Coroutine",
     "ConnectTimeout",
     "DecodingError",
     "ForwardResponse",
+    "HTTPError",
     "HTTPStatusError",
     "Headers",
     "McpWrapperError",
@@ -59,9 +70,13 @@ __all__ = [
     "ReadTimeout",
     "RemoteProtocolError",
     "Response",
+    "ResponseNotRead",
     "SseDecoder",
     "SseEvent",
+    "StreamClosed",
+    "StreamConsumed",
     "StreamContext",
+    "StreamError",
     "TimeoutException",
     "TransportError",
     "__version__",

@@ -1,0 +1,338 @@
+//! The coroutines every async method returns.
+//!
+//! A [`Coroutine`] implements the coroutine protocol (`send`, `throw`, `close`, `__await__`),
+//! so `asyncio.iscoroutine` accepts it and `asyncio.create_task`, `TaskGroup.create_task`,
+//! `gather` and `wait_for` take it as they take an `async def` call. Like one:
+//!
+//! - nothing starts until it is first awaited (sent `None`);
+//! - dropped without ever being awaited, it warns `RuntimeWarning: coroutine ... was never
+//!   awaited`;
+//! - cancelling the task that awaits it (`throw`) or closing it drops the Rust work.
+//!
+//! The Rust work runs on the module's runtime ([`crate::runtime`]); it produces a [`Finish`]
+//! that is run on the event loop's thread, under the interpreter, to make the Python result.
+//! Runtime threads attach to Python only to wake the loop (`call_soon_threadsafe`), and
+//! never after the interpreter began to exit (the runtime is shut down first).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pyo3::exceptions::{PyRuntimeError, PyRuntimeWarning, PyStopIteration};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyCFunction, PyTuple};
+
+use crate::errors::{Error, Outcome};
+use crate::runtime;
+
+/// What the Rust work hands back, run on the loop's thread to make the result.
+pub(crate) type Finish = Box<dyn FnOnce(Python<'_>) -> Step + Send>;
+
+/// The Rust side of a coroutine, started when the coroutine is first awaited.
+pub(crate) type Job = Pin<Box<dyn Future<Output = Finish> + Send>>;
+
+/// What a [`Finish`] decided.
+pub(crate) enum Step {
+    /// The coroutine returns this value or raises this error.
+    Done(PyResult<Py<PyAny>>),
+    /// Another reader took what the work waited for: start the work again (a concurrent
+    /// `__anext__` on the same iterator).
+    Again,
+}
+
+/// Makes the work, once per start: every start gets a fresh future.
+pub(crate) trait Work: Send + 'static {
+    /// The future to run, or `None` when this work cannot run again.
+    fn start(&mut self) -> Option<Job>;
+}
+
+/// A future that runs once, as a `Work`.
+struct Once<F>(Option<F>);
+
+impl<F, T> Work for Once<F>
+where
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    fn start(&mut self) -> Option<Job> {
+        let future = self.0.take()?;
+        Some(Box::pin(async move {
+            let outcome = Outcome(future.await);
+            Box::new(move |py: Python<'_>| Step::Done(outcome.into_pyobject(py).map(Bound::unbind)))
+                as Finish
+        }))
+    }
+}
+
+/// Where the runtime's task leaves its result for the loop's thread.
+type Slot = Arc<Mutex<Option<Finish>>>;
+
+enum State {
+    /// Not awaited yet.
+    Created(Box<dyn Work>),
+    /// Its result is known already (no Rust work to run).
+    Ready(PyResult<Py<PyAny>>),
+    /// Running on the runtime; the awaiting task waits for `waiter`.
+    Running {
+        work: Box<dyn Work>,
+        task: tokio::task::AbortHandle,
+        slot: Slot,
+    },
+    /// Returned, raised, or closed.
+    Finished,
+}
+
+/// A coroutine whose work runs in Rust. See the module docs.
+#[pyclass(name = "Coroutine", module = "mcp_wrapper_rs", frozen)]
+pub(crate) struct Coroutine {
+    /// `Client.post` and the like, for reprs and the never-awaited warning.
+    qualname: &'static str,
+    /// A mutex for `Sync` only: the interpreter steps a coroutine from one thread at a time.
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Coroutine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match *self.lock() {
+            State::Created(_) => "created",
+            State::Ready(_) => "ready",
+            State::Running { .. } => "running",
+            State::Finished => "finished",
+        };
+        f.debug_struct("Coroutine")
+            .field("qualname", &self.qualname)
+            .field("state", &state)
+            .finish()
+    }
+}
+
+/// A coroutine that runs `future` on the runtime and returns its output (or raises its
+/// error) once awaited.
+pub(crate) fn once<'py, F, T>(
+    py: Python<'py>,
+    qualname: &'static str,
+    future: F,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    with_work(py, qualname, Box::new(Once(Some(future))))
+}
+
+/// A coroutine for `work`.
+pub(crate) fn with_work<'py>(
+    py: Python<'py>,
+    qualname: &'static str,
+    work: Box<dyn Work>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(Bound::new(
+        py,
+        Coroutine {
+            qualname,
+            state: Mutex::new(State::Created(work)),
+        },
+    )?
+    .into_any())
+}
+
+/// A coroutine that returns `result` (or raises it) when awaited, without the runtime.
+pub(crate) fn ready<'py>(
+    py: Python<'py>,
+    qualname: &'static str,
+    result: PyResult<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(Bound::new(
+        py,
+        Coroutine {
+            qualname,
+            state: Mutex::new(State::Ready(result)),
+        },
+    )?
+    .into_any())
+}
+
+impl Coroutine {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One step: start or resume. Returns the object to yield to the event loop, or
+    /// `Err(StopIteration(value))` / the error when done.
+    fn step(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let mut state = self.lock();
+        loop {
+            match std::mem::replace(&mut *state, State::Finished) {
+                State::Created(work) => return start(py, &mut state, work),
+                State::Ready(result) => return done(result),
+                State::Finished => {
+                    return Err(PyRuntimeError::new_err(
+                        "cannot reuse already awaited coroutine",
+                    ));
+                }
+                State::Running { work, task, slot } => {
+                    let finish = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+                    let Some(finish) = finish else {
+                        // Woken before the work ended (cannot happen unless someone set the
+                        // waiter's result): keep waiting on a fresh waiter.
+                        task.abort();
+                        return start(py, &mut state, work);
+                    };
+                    match finish(py) {
+                        Step::Done(result) => return done(result),
+                        Step::Again => *state = State::Created(work),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops the work; what it may have produced is dropped too.
+    fn cancel(&self) {
+        if let State::Running { task, .. } = std::mem::replace(&mut *self.lock(), State::Finished) {
+            task.abort();
+        }
+    }
+}
+
+/// Spawns the work and yields an asyncio future that the runtime's task resolves.
+fn start(py: Python<'_>, state: &mut State, mut work: Box<dyn Work>) -> PyResult<Py<PyAny>> {
+    {
+        let Some(job) = work.start() else {
+            return Err(PyRuntimeError::new_err(
+                "cannot reuse already awaited coroutine",
+            ));
+        };
+        let event_loop = get_running_loop(py)?;
+        let waiter = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+        // What `Future.__await__` sets before yielding: the task then waits on it.
+        waiter.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
+        let wake = event_loop
+            .getattr(pyo3::intern!(py, "call_soon_threadsafe"))?
+            .unbind();
+        let release = release_waiter(py)?.clone_ref(py);
+        let target = waiter.clone().unbind();
+        let slot: Slot = Arc::new(Mutex::new(None));
+        let filled = slot.clone();
+        let handle = runtime::handle().map_err(|e| e.into_pyerr(py))?;
+        let task = handle.spawn(async move {
+            let finish = job.await;
+            *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(finish);
+            Python::attach(|py| {
+                // Fails only when the loop is closed: nobody waits any more.
+                let _ = wake.call1(py, (release, target));
+            });
+        });
+        *state = State::Running {
+            work,
+            task: task.abort_handle(),
+            slot,
+        };
+        Ok(waiter.unbind())
+    }
+}
+
+fn done(result: PyResult<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    match result {
+        // `return value` of a coroutine is `StopIteration(value)`.
+        Ok(value) => Err(PyStopIteration::new_err((value,))),
+        Err(error) => Err(error),
+    }
+}
+
+fn get_running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP
+        .import(py, "asyncio", "get_running_loop")?
+        .call0()
+}
+
+/// `_release(future)`: sets `None` as the result unless the future is done (cancelled).
+fn release_waiter(py: Python<'_>) -> PyResult<&Py<PyCFunction>> {
+    #[pyfunction]
+    fn _release(future: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = future.py();
+        if !future
+            .call_method0(pyo3::intern!(py, "done"))?
+            .is_truthy()?
+        {
+            future.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))?;
+        }
+        Ok(())
+    }
+    static RELEASE: PyOnceLock<Py<PyCFunction>> = PyOnceLock::new();
+    RELEASE.get_or_try_init(py, || wrap_pyfunction!(_release, py).map(Bound::unbind))
+}
+
+#[pymethods]
+impl Coroutine {
+    #[getter]
+    fn __name__(&self) -> &'static str {
+        self.qualname.rsplit('.').next().unwrap_or(self.qualname)
+    }
+
+    #[getter]
+    fn __qualname__(&self) -> &'static str {
+        self.qualname
+    }
+
+    fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        if matches!(*self.lock(), State::Created(_)) && !value.is_none() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "can't send non-None value to a just-started coroutine",
+            ));
+        }
+        self.step(py)
+    }
+
+    /// Raises `error` at the await point: the work is dropped (a cancelled task's
+    /// `CancelledError`, or anything else thrown in).
+    #[pyo3(signature = (error, *_args))]
+    fn throw(&self, error: &Bound<'_, PyAny>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.cancel();
+        Err(PyErr::from_value(error.clone()))
+    }
+
+    fn close(&self) {
+        self.cancel();
+    }
+
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.step(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<coroutine {}>", self.qualname)
+    }
+}
+
+impl Drop for Coroutine {
+    fn drop(&mut self) {
+        let state = std::mem::replace(
+            self.state.get_mut().unwrap_or_else(PoisonError::into_inner),
+            State::Finished,
+        );
+        match state {
+            State::Created(_) | State::Ready(_) => {
+                let qualname = self.qualname;
+                // Dropped by the interpreter's deallocator, which holds it: attaching is free.
+                Python::attach(|py| {
+                    let message =
+                        std::ffi::CString::new(format!("coroutine '{qualname}' was never awaited"))
+                            .unwrap_or_default();
+                    if let Err(e) = PyErr::warn(py, &py.get_type::<PyRuntimeWarning>(), &message, 1)
+                    {
+                        e.write_unraisable(py, None);
+                    }
+                });
+            }
+            State::Running { task, .. } => task.abort(),
+            State::Finished => {}
+        }
+    }
+}
