@@ -45,23 +45,29 @@ pub mod cli;
 mod client;
 mod config;
 mod error;
+mod forwarded;
 mod headers;
+mod http;
 pub mod message;
 pub mod peek;
 mod redact;
+mod response;
 pub mod retry;
 mod session;
 mod stdio;
 
 pub use body::{BodyDecoder, BodyFormat};
 pub use bridge::{Bridge, Exit};
-pub use client::{Client, Forwarded, ListenStream, Messages};
+pub use client::Client;
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES,
 };
 pub use error::{Error, StatusError, display_chain};
+pub use forwarded::{Forwarded, ListenStream, Messages};
 pub use headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RequestHeaders,
 };
+pub use http::{HttpClient, HttpRequest, Redirects};
 pub use message::{Outgoing, error_response};
 pub use redact::{redact_url, redacted};
+pub use response::StreamedResponse;
