@@ -235,7 +235,7 @@ impl Client {
     ///
     /// As [`forward_peeked`](Self::forward_peeked) (a 404 means the session expired), or
     /// [`Error::StreamEnded`] if the answer is not an event stream.
-    pub async fn listen(
+    pub(crate) async fn listen(
         &self,
         ctx: &RequestHeaders,
         last_event_id: Option<&str>,
@@ -262,7 +262,7 @@ impl Client {
     /// # Errors
     ///
     /// A refused connection, a status other than 2xx or 405, or [`Error::Timeout`].
-    pub async fn delete_session(
+    pub(crate) async fn delete_session(
         &self,
         ctx: &RequestHeaders,
         deadline: Duration,

@@ -93,12 +93,6 @@ impl Forwarded {
     pub fn messages(&mut self) -> &mut Messages {
         &mut self.messages
     }
-
-    /// Consumes the response into its messages.
-    #[must_use]
-    pub fn into_messages(self) -> Messages {
-        self.messages
-    }
 }
 
 /// One message of a response, and the ids it answers (none for the server's own requests
@@ -154,7 +148,7 @@ impl Stream for Messages {
 }
 
 /// The session's GET listen stream: server messages outside any request, as they arrive.
-pub struct ListenStream {
+pub(crate) struct ListenStream {
     response: Response,
     body: BodyDecoder,
     ended: bool,
@@ -180,11 +174,6 @@ impl ListenStream {
     /// The next message (valid JSON on one line), or `None` when the stream ends; an error
     /// ends it too. Responses are logged and skipped: nothing is owed an answer on this
     /// stream, and a response written to stdout would be a second answer.
-    pub async fn next(&mut self) -> Option<Result<Bytes, Error>> {
-        Some(self.next_line().await?.map(|line| line.bytes().clone()))
-    }
-
-    /// [`next`](Self::next), as a line for the bridge's output.
     pub(crate) async fn next_line(&mut self) -> Option<Result<JsonLine, Error>> {
         loop {
             let next = if self.ended {
@@ -224,13 +213,13 @@ impl ListenStream {
 
     /// The id of the last event received, for resuming with `Last-Event-ID`.
     #[must_use]
-    pub fn last_event_id(&self) -> Option<&str> {
+    pub(crate) fn last_event_id(&self) -> Option<&str> {
         self.body.last_event_id()
     }
 
     /// The reconnection time the server asked for (`retry:`), if any.
     #[must_use]
-    pub fn retry(&self) -> Option<Duration> {
+    pub(crate) fn retry(&self) -> Option<Duration> {
         self.body.retry()
     }
 }

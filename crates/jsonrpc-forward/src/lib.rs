@@ -14,6 +14,13 @@
 //!   building a tree.
 //! - The idle timeout is the longest silence on a pending request: every byte restarts it,
 //!   so a slow tool that streams progress never times out.
+//! - [`HttpClient`] is the pool underneath: any request, any URL, its body as a
+//!   [`StreamedResponse`]; several [`Client`]s may share one ([`Client::with_http`]).
+//!
+//! # Features
+//!
+//! - `cli` (default): the `mcp-wrapper` binary and [`cli`], its arguments and set-up
+//!   (clap, tracing-subscriber).
 //!
 //! # Example
 //!
@@ -41,6 +48,7 @@
 mod body;
 pub mod bridge;
 mod budget;
+#[cfg(feature = "cli")]
 pub mod cli;
 mod client;
 mod config;
@@ -63,7 +71,7 @@ pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES,
 };
 pub use error::{Error, StatusError, display_chain};
-pub use forwarded::{Forwarded, ListenStream, Messages};
+pub use forwarded::{Forwarded, Messages};
 pub use headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RequestHeaders,
 };
