@@ -49,6 +49,25 @@ pub enum Redirects {
 /// Built from a [`ClientConfig`] (its URL is not used): the config's headers and
 /// authorization are the *base headers* of every request, and its idle timeout, retry
 /// policy and redirect rule apply to every request.
+///
+/// ```no_run
+/// use jsonrpc_forward::{Client, ClientConfig, HttpClient, HttpRequest, Redirects};
+/// use reqwest::{Method, Url};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let http = HttpClient::new(&ClientConfig::new("unused").redirects(Redirects::Limited(20)))?;
+/// let url = Url::parse("https://example.com/.well-known/oauth-protected-resource")?;
+/// let mut response = http.send(HttpRequest::new(Method::GET, url)).await?;
+/// println!("{}", response.status());
+/// while let Some(chunk) = response.chunk().await? {
+///     println!("{} bytes", chunk.len());
+/// }
+/// // An MCP endpoint over the same connections.
+/// let mcp = Client::with_http(http.clone(), "https://example.com/mcp/")?;
+/// # drop(mcp);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Arc<Inner>,

@@ -288,7 +288,7 @@ async fn silence_mid_body_or_before_the_head_is_a_timeout() {
         ..Fault::default()
     };
     let mut response = client
-        .send(post(&server.url(), echo_with(1, &during)).timeout(Duration::from_secs(1)))
+        .send(post(&server.url(), echo_with(1, &during)).timeout(Duration::from_secs(2)))
         .await
         .expect("the head arrives");
     let error = read_all(&mut response).await.expect_err("silence");
@@ -299,7 +299,7 @@ async fn silence_mid_body_or_before_the_head_is_a_timeout() {
         ..Fault::default()
     };
     let error = client
-        .send(post(&server.url(), echo_with(2, &before)).timeout(Duration::from_secs(1)))
+        .send(post(&server.url(), echo_with(2, &before)).timeout(Duration::from_secs(2)))
         .await
         .expect_err("silence");
     assert!(error.is_timeout(), "{error:?}");
