@@ -183,8 +183,22 @@ impl Error {
     /// Connecting took longer than the connect timeout.
     #[must_use]
     pub fn is_connect_timeout(&self) -> bool {
-        let Error::Connect(e) = self else {
-            return false;
+        let e = match self {
+            Error::Connect(e) => e,
+            Error::Config(_)
+            | Error::InvalidMessage(_)
+            | Error::Timeout(_)
+            | Error::Tls(_)
+            | Error::Status(_)
+            | Error::Transport(_)
+            | Error::Read(_)
+            | Error::InvalidJson(_)
+            | Error::Decode(_)
+            | Error::TooLarge { .. }
+            | Error::SessionExpired(_)
+            | Error::StreamEnded
+            | Error::Redirect { .. }
+            | Error::TooManyRedirects { .. } => return false,
         };
         let mut source: Option<&dyn std::error::Error> = Some(e);
         while let Some(cause) = source {
