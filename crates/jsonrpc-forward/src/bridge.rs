@@ -41,8 +41,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::budget::Charge;
-use crate::client::{Client, Forwarded, HeaderSource};
+use crate::client::Client;
 use crate::error::{Error, display_chain};
+use crate::forwarded::{Forwarded, HeaderSource};
 use crate::message::{IdKey, JsonLine, Outgoing, OwedId, error_response};
 use crate::peek::PeekError;
 use crate::session::Session;

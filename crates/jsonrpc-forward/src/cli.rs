@@ -158,7 +158,7 @@ impl Args {
     /// # Errors
     ///
     /// [`CliError`] for a missing or invalid URL or a malformed `--header`.
-    pub fn client_config(&self) -> Result<ClientConfig, CliError> {
+    pub(crate) fn client_config(&self) -> Result<ClientConfig, CliError> {
         let mut config = ClientConfig::new(self.endpoint()?)
             .idle_timeout(Duration::from_secs_f64(self.timeout))
             .connect_timeout(Duration::from_secs_f64(self.connect_timeout))
@@ -187,7 +187,7 @@ impl Args {
 
     /// The log level, or `None` when logging is off.
     #[must_use]
-    pub fn log_filter(&self) -> Option<tracing::Level> {
+    pub(crate) fn log_filter(&self) -> Option<tracing::Level> {
         log_level(&self.log_level)
     }
 }
@@ -256,7 +256,7 @@ pub fn convert_url(url: &str) -> String {
 /// Upstream's level names; OFF/NONE/DISABLE/FALSE/0 (any case) or empty turn logging off, an
 /// unknown name means INFO.
 #[must_use]
-pub fn log_level(name: &str) -> Option<tracing::Level> {
+pub(crate) fn log_level(name: &str) -> Option<tracing::Level> {
     match name.trim().to_ascii_uppercase().as_str() {
         "" | "OFF" | "NONE" | "DISABLE" | "FALSE" | "0" => None,
         "TRACE" => Some(tracing::Level::TRACE),

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::http::{DEFAULT_USER_AGENT, Redirects};
 use crate::redact::{header_name_shown, redact_url};
 use crate::retry::RetryPolicy;
 
@@ -13,8 +14,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The default limit on one message from the server.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Settings of a [`Client`](crate::Client), built with chained calls and checked by
-/// [`Client::new`](crate::Client::new).
+/// Settings of a [`Client`](crate::Client) or an [`HttpClient`](crate::HttpClient), built
+/// with chained calls and checked by [`Client::new`](crate::Client::new) or
+/// [`HttpClient::new`](crate::HttpClient::new).
 ///
 /// `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured as reqwest honours them.
 ///
@@ -46,6 +48,9 @@ pub struct ClientConfig {
     pub(crate) retry: RetryPolicy,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) pool_max_idle_per_host: usize,
+    pub(crate) redirects: Redirects,
+    pub(crate) http2: bool,
+    pub(crate) user_agent: String,
 }
 
 /// By hand, because the derived output would print the secrets: the URL's userinfo and
@@ -73,6 +78,9 @@ impl std::fmt::Debug for ClientConfig {
             .field("retry", &self.retry)
             .field("pool_idle_timeout", &self.pool_idle_timeout)
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .field("redirects", &self.redirects)
+            .field("http2", &self.http2)
+            .field("user_agent", &self.user_agent)
             .finish()
     }
 }
@@ -94,6 +102,9 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 32,
+            redirects: Redirects::default(),
+            http2: true,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
         }
     }
 
@@ -142,6 +153,7 @@ impl ClientConfig {
     }
 
     /// Presents a client certificate (mTLS): PEM files of the certificate chain and its key.
+    /// One file holding both may be given as both paths (it is read once).
     #[must_use]
     pub fn client_identity(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         self.client_identity = Some((cert.into(), key.into()));
@@ -168,6 +180,31 @@ impl ClientConfig {
     pub fn pool(mut self, idle_timeout: Duration, max_idle_per_host: usize) -> Self {
         self.pool_idle_timeout = idle_timeout;
         self.pool_max_idle_per_host = max_idle_per_host;
+        self
+    }
+
+    /// Which redirects are followed; default [`Redirects::SameOrigin`], the rule an MCP
+    /// endpoint needs (see there). Every request of the client follows it, including those
+    /// of an MCP [`Client`](crate::Client) made with
+    /// [`Client::with_http`](crate::Client::with_http) on it.
+    #[must_use]
+    pub fn redirects(mut self, redirects: Redirects) -> Self {
+        self.redirects = redirects;
+        self
+    }
+
+    /// `false` speaks HTTP/1.1 only; `true` (the default) takes HTTP/2 when a TLS server
+    /// offers it by ALPN.
+    #[must_use]
+    pub fn http2(mut self, http2: bool) -> Self {
+        self.http2 = http2;
+        self
+    }
+
+    /// The `User-Agent` header; default `mcp-wrapper-rs/<version>`.
+    #[must_use]
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
         self
     }
 }

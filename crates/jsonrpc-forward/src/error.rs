@@ -40,12 +40,21 @@ pub enum Error {
     /// The server answered with a status outside 2xx.
     #[error("HTTP {}", .0.status)]
     Status(Box<StatusError>),
-    /// The connection failed after the request may have reached the server.
+    /// The connection failed after the request may have reached the server, before the
+    /// response head arrived.
     #[error("the connection to the server broke")]
     Transport(#[source] reqwest::Error),
+    /// Reading the response body failed after its head arrived: the connection was reset
+    /// or closed mid-body, or a compressed body was corrupt.
+    #[error("reading the response from the server failed")]
+    Read(#[source] reqwest::Error),
     /// The server sent a message that is not JSON.
     #[error(transparent)]
     InvalidJson(#[from] InvalidJson),
+    /// The server's body could not be split into messages (a framing error of the
+    /// decoder other than an over-long record).
+    #[error("the response could not be decoded")]
+    Decode(#[source] stream_parse::Error),
     /// The server sent a message over the size limit.
     #[error("response exceeds the limit of {limit} bytes")]
     TooLarge {
@@ -65,6 +74,13 @@ pub enum Error {
     Redirect {
         /// The origin the server redirected to.
         origin: Box<str>,
+    },
+    /// The server redirected more times in a row than
+    /// [`Redirects::Limited`](crate::Redirects::Limited) allows.
+    #[error("more than {limit} redirects")]
+    TooManyRedirects {
+        /// The limit in force.
+        limit: usize,
     },
 }
 
@@ -100,7 +116,7 @@ impl Error {
                 408 | 502 | 504 => RetryClass::SafeToResend,
                 _ => RetryClass::Never,
             },
-            Error::Transport(_) => RetryClass::SafeToResend,
+            Error::Transport(_) | Error::Read(_) => RetryClass::SafeToResend,
             Error::Config(_)
             | Error::Tls(_)
             | Error::InvalidMessage(_)
@@ -109,7 +125,9 @@ impl Error {
             | Error::TooLarge { .. }
             | Error::SessionExpired(_)
             | Error::StreamEnded
-            | Error::Redirect { .. } => RetryClass::Never,
+            | Error::Decode(_)
+            | Error::Redirect { .. }
+            | Error::TooManyRedirects { .. } => RetryClass::Never,
         }
     }
 
@@ -122,20 +140,65 @@ impl Error {
     /// The server was silent past the idle timeout.
     #[must_use]
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout(_))
+        match self {
+            Error::Timeout(_) => true,
+            Error::Config(_)
+            | Error::InvalidMessage(_)
+            | Error::Connect(_)
+            | Error::Tls(_)
+            | Error::Status(_)
+            | Error::Transport(_)
+            | Error::Read(_)
+            | Error::InvalidJson(_)
+            | Error::Decode(_)
+            | Error::TooLarge { .. }
+            | Error::SessionExpired(_)
+            | Error::StreamEnded
+            | Error::Redirect { .. }
+            | Error::TooManyRedirects { .. } => false,
+        }
     }
 
     /// No connection could be made (refused, unreachable, or a failed TLS handshake).
     #[must_use]
     pub fn is_connect(&self) -> bool {
-        matches!(self, Error::Connect(_) | Error::Tls(_))
+        match self {
+            Error::Connect(_) | Error::Tls(_) => true,
+            Error::Config(_)
+            | Error::InvalidMessage(_)
+            | Error::Timeout(_)
+            | Error::Status(_)
+            | Error::Transport(_)
+            | Error::Read(_)
+            | Error::InvalidJson(_)
+            | Error::Decode(_)
+            | Error::TooLarge { .. }
+            | Error::SessionExpired(_)
+            | Error::StreamEnded
+            | Error::Redirect { .. }
+            | Error::TooManyRedirects { .. } => false,
+        }
     }
 
     /// Connecting took longer than the connect timeout.
     #[must_use]
     pub fn is_connect_timeout(&self) -> bool {
-        let Error::Connect(e) = self else {
-            return false;
+        let e = match self {
+            Error::Connect(e) => e,
+            Error::Config(_)
+            | Error::InvalidMessage(_)
+            | Error::Timeout(_)
+            | Error::Tls(_)
+            | Error::Status(_)
+            | Error::Transport(_)
+            | Error::Read(_)
+            | Error::InvalidJson(_)
+            | Error::Decode(_)
+            | Error::TooLarge { .. }
+            | Error::SessionExpired(_)
+            | Error::StreamEnded
+            | Error::Redirect { .. }
+            | Error::TooManyRedirects { .. } => return false,
         };
         let mut source: Option<&dyn std::error::Error> = Some(e);
         while let Some(cause) = source {
@@ -153,23 +216,113 @@ impl Error {
     /// The server sent a message that could not be handed on: not JSON, or over the limit.
     #[must_use]
     pub fn is_decode(&self) -> bool {
-        matches!(self, Error::InvalidJson(_) | Error::TooLarge { .. })
+        match self {
+            Error::InvalidJson(_) | Error::Decode(_) | Error::TooLarge { .. } => true,
+            Error::Config(_)
+            | Error::InvalidMessage(_)
+            | Error::Connect(_)
+            | Error::Timeout(_)
+            | Error::Tls(_)
+            | Error::Status(_)
+            | Error::Transport(_)
+            | Error::Read(_)
+            | Error::SessionExpired(_)
+            | Error::StreamEnded
+            | Error::Redirect { .. }
+            | Error::TooManyRedirects { .. } => false,
+        }
     }
 
-    /// The exchange broke after it started: the connection dropped mid-answer, the answer
-    /// never came, or the session could not be re-established.
+    /// The response body broke after its head arrived: a reset or a close mid-body
+    /// (httpx's `ReadError`). Narrower than [`is_protocol`](Self::is_protocol), which
+    /// includes it.
+    #[must_use]
+    pub fn is_read(&self) -> bool {
+        match self {
+            Error::Read(_) => true,
+            Error::Config(_)
+            | Error::InvalidMessage(_)
+            | Error::Connect(_)
+            | Error::Timeout(_)
+            | Error::Tls(_)
+            | Error::Status(_)
+            | Error::Transport(_)
+            | Error::InvalidJson(_)
+            | Error::Decode(_)
+            | Error::TooLarge { .. }
+            | Error::SessionExpired(_)
+            | Error::StreamEnded
+            | Error::Redirect { .. }
+            | Error::TooManyRedirects { .. } => false,
+        }
+    }
+
+    /// A redirect was refused: to another origin under
+    /// [`Redirects::SameOrigin`](crate::Redirects::SameOrigin), or past the limit of
+    /// [`Redirects::Limited`](crate::Redirects::Limited).
+    #[must_use]
+    pub fn is_redirect(&self) -> bool {
+        match self {
+            Error::Redirect { .. } | Error::TooManyRedirects { .. } => true,
+            Error::Config(_)
+            | Error::InvalidMessage(_)
+            | Error::Connect(_)
+            | Error::Timeout(_)
+            | Error::Tls(_)
+            | Error::Status(_)
+            | Error::Transport(_)
+            | Error::Read(_)
+            | Error::InvalidJson(_)
+            | Error::Decode(_)
+            | Error::TooLarge { .. }
+            | Error::SessionExpired(_)
+            | Error::StreamEnded => false,
+        }
+    }
+
+    /// The exchange broke after it started: the connection dropped before or during the
+    /// answer ([`is_read`](Self::is_read) tells the latter apart), the answer never came,
+    /// or the session could not be re-established.
     #[must_use]
     pub fn is_protocol(&self) -> bool {
-        matches!(
-            self,
-            Error::Transport(_) | Error::StreamEnded | Error::SessionExpired(_)
-        )
+        match self {
+            Error::Transport(_)
+            | Error::Read(_)
+            | Error::StreamEnded
+            | Error::SessionExpired(_) => true,
+            Error::Config(_)
+            | Error::InvalidMessage(_)
+            | Error::Connect(_)
+            | Error::Timeout(_)
+            | Error::Tls(_)
+            | Error::Status(_)
+            | Error::InvalidJson(_)
+            | Error::Decode(_)
+            | Error::TooLarge { .. }
+            | Error::Redirect { .. }
+            | Error::TooManyRedirects { .. } => false,
+        }
     }
 
     /// The caller's mistake: an invalid configuration or message, not a server's.
     #[must_use]
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Config(_) | Error::InvalidMessage(_))
+        match self {
+            Error::Config(_) | Error::InvalidMessage(_) => true,
+            Error::Connect(_)
+            | Error::Timeout(_)
+            | Error::Tls(_)
+            | Error::Status(_)
+            | Error::Transport(_)
+            | Error::Read(_)
+            | Error::InvalidJson(_)
+            | Error::Decode(_)
+            | Error::TooLarge { .. }
+            | Error::SessionExpired(_)
+            | Error::StreamEnded
+            | Error::Redirect { .. }
+            | Error::TooManyRedirects { .. } => false,
+        }
     }
 
     /// The HTTP status of a non-2xx answer.
@@ -213,7 +366,7 @@ impl Error {
             Error::Timeout(_) => {
                 error_response(id, -32001, &format!("Request timed out: {detail}"), None)
             }
-            Error::Connect(_) | Error::Tls(_) | Error::Transport(_) => {
+            Error::Connect(_) | Error::Tls(_) | Error::Transport(_) | Error::Read(_) => {
                 error_response(id, -32000, &format!("Connection failed: {detail}"), None)
             }
             Error::InvalidJson(_) => error_response(
@@ -245,6 +398,18 @@ impl Error {
                 ),
                 None,
             ),
+            Error::TooManyRedirects { limit } => error_response(
+                id,
+                -32000,
+                &format!("Redirect refused: more than {limit} redirects"),
+                None,
+            ),
+            Error::Decode(_) => error_response(
+                id,
+                -32603,
+                &format!("Response could not be decoded: {detail}"),
+                None,
+            ),
             Error::InvalidMessage(_) => {
                 error_response(id, -32700, &format!("Parse error: {detail}"), None)
             }
@@ -259,8 +424,9 @@ impl From<stream_parse::Error> for Error {
     fn from(e: stream_parse::Error) -> Self {
         match e {
             stream_parse::Error::TooLong { limit } => Error::TooLarge { limit },
-            // A future decoder error is still a message we cannot hand on.
-            _ => Error::TooLarge { limit: 0 },
+            // A decoder error added later keeps its cause (the enum is non-exhaustive, so
+            // this arm is the only way to name it).
+            other => Error::Decode(other),
         }
     }
 }

@@ -27,16 +27,25 @@ const ACCEPT_VALUE: HeaderValue =
     HeaderValue::from_static("application/json, text/event-stream, application/x-ndjson");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// The per-conversation facts a request carries: known after `initialize`.
+/// What one request carries besides the client's base headers: the conversation's facts,
+/// known after `initialize`, and headers of its own.
 ///
-/// Its `Debug` output shows the session id as `<redacted>`: whoever holds it can act in
-/// the session.
+/// Build it with [`RequestHeaders::new`] (or `default()`) and set the fields. Its `Debug`
+/// output shows the session id as `<redacted>` (whoever holds it can act in the session) and
+/// only the names of the extra headers.
 #[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RequestHeaders {
     /// The `Mcp-Session-Id` the server gave at `initialize`.
     pub session_id: Option<String>,
     /// The `protocolVersion` negotiated at `initialize`.
     pub protocol_version: Option<String>,
+    /// Headers for this request only (a token that rotates, say): each name replaces the
+    /// client's base headers of that name. The headers the MCP transport sets itself
+    /// (`Content-Type`, `Accept`, `Mcp-Session-Id`, `MCP-Protocol-Version`, `Mcp-Method`,
+    /// `Mcp-Name`, `Last-Event-ID`) are set after these and win wherever the transport sets
+    /// them (an `initialize` carries no session id of its own, so one given here goes).
+    pub extra: HeaderMap,
 }
 
 impl std::fmt::Debug for RequestHeaders {
@@ -47,11 +56,45 @@ impl std::fmt::Debug for RequestHeaders {
                 &self.session_id.as_ref().map(|_| "<redacted>"),
             )
             .field("protocol_version", &self.protocol_version)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
-/// The headers of one POST: `base` (authorization and extra headers), then ours.
+impl RequestHeaders {
+    /// The conversation's session id and protocol version, and no extra headers.
+    #[must_use]
+    pub fn new(session_id: Option<String>, protocol_version: Option<String>) -> Self {
+        Self {
+            session_id,
+            protocol_version,
+            extra: HeaderMap::new(),
+        }
+    }
+
+    /// Sets the extra headers of this request (see [`RequestHeaders::extra`]).
+    #[must_use]
+    pub fn with_extra(mut self, extra: HeaderMap) -> Self {
+        self.extra = extra;
+        self
+    }
+}
+
+/// `base` with every name in `overrides` replaced by the values given there (all of them,
+/// if a name repeats): the headers of one request over a client's base headers.
+pub(crate) fn with_overrides(base: &HeaderMap, overrides: &HeaderMap) -> HeaderMap {
+    let mut headers = base.clone();
+    for name in overrides.keys() {
+        headers.remove(name);
+    }
+    for (name, value) in overrides {
+        headers.append(name, value.clone());
+    }
+    headers
+}
+
+/// The headers of one POST: `base` (authorization and extra headers), the request's own
+/// (`ctx.extra`), then ours.
 ///
 /// A value that cannot be a header (a tool name with a line break, say) leaves its header out
 /// rather than failing the request, with a warning (see [`insert_str`]); so does an
@@ -61,7 +104,7 @@ pub(crate) fn post_headers(
     message: &Outgoing,
     ctx: &RequestHeaders,
 ) -> HeaderMap {
-    let mut headers = base.clone();
+    let mut headers = with_overrides(base, &ctx.extra);
     headers.insert(CONTENT_TYPE, JSON);
     headers.insert(ACCEPT, ACCEPT_VALUE);
     let version = match message.protocol_version() {
@@ -110,7 +153,7 @@ pub(crate) fn get_headers(
 
 /// The headers of a request that names only the session (DELETE).
 pub(crate) fn session_headers(base: &HeaderMap, ctx: &RequestHeaders) -> HeaderMap {
-    let mut headers = base.clone();
+    let mut headers = with_overrides(base, &ctx.extra);
     insert_str(&mut headers, MCP_SESSION_ID, ctx.session_id.as_deref());
     insert_str(
         &mut headers,
@@ -153,10 +196,7 @@ mod tests {
     }
 
     fn ctx() -> RequestHeaders {
-        RequestHeaders {
-            session_id: Some("s-1".into()),
-            protocol_version: Some("2025-11-25".into()),
-        }
+        RequestHeaders::new(Some("s-1".into()), Some("2025-11-25".into()))
     }
 
     #[test]
@@ -252,5 +292,30 @@ mod tests {
         }
         let h = get_headers(&HeaderMap::new(), &ctx(), Some("tab\tok"));
         assert_eq!(h[LAST_EVENT_ID], "tab\tok", "a tab is legal in a value");
+    }
+
+    #[test]
+    fn extra_headers_replace_base_headers_and_ours_win() {
+        let mut base = HeaderMap::new();
+        base.insert("authorization", HeaderValue::from_static("Bearer old"));
+        base.append("x-tag", HeaderValue::from_static("a"));
+        base.append("x-tag", HeaderValue::from_static("b"));
+        base.insert("x-keep", HeaderValue::from_static("k"));
+        let mut extra = HeaderMap::new();
+        extra.insert("authorization", HeaderValue::from_static("Bearer new"));
+        extra.append("x-tag", HeaderValue::from_static("c"));
+        extra.insert("content-type", HeaderValue::from_static("text/plain"));
+        extra.insert("mcp-session-id", HeaderValue::from_static("forged"));
+        let ctx = ctx().with_extra(extra);
+        let m = outgoing(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#);
+        let h = post_headers(&base, &m, &ctx);
+        assert_eq!(h["authorization"], "Bearer new");
+        assert_eq!(h.get_all("x-tag").iter().collect::<Vec<_>>(), ["c"]);
+        assert_eq!(h["x-keep"], "k");
+        assert_eq!(h[CONTENT_TYPE], "application/json", "ours win");
+        assert_eq!(h[MCP_SESSION_ID], "s-1", "ours win");
+        let h = get_headers(&base, &ctx, None);
+        assert_eq!(h["authorization"], "Bearer new");
+        assert_eq!(h[ACCEPT], "text/event-stream");
     }
 }

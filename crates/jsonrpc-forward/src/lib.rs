@@ -14,6 +14,13 @@
 //!   building a tree.
 //! - The idle timeout is the longest silence on a pending request: every byte restarts it,
 //!   so a slow tool that streams progress never times out.
+//! - [`HttpClient`] is the pool underneath: any request, any URL, its body as a
+//!   [`StreamedResponse`]; several [`Client`]s may share one ([`Client::with_http`]).
+//!
+//! # Features
+//!
+//! - `cli` (default): the `mcp-wrapper` binary and [`cli`], its arguments and set-up
+//!   (clap, tracing-subscriber).
 //!
 //! # Example
 //!
@@ -41,27 +48,34 @@
 mod body;
 pub mod bridge;
 mod budget;
+#[cfg(feature = "cli")]
 pub mod cli;
 mod client;
 mod config;
 mod error;
+mod forwarded;
 mod headers;
+mod http;
 pub mod message;
 pub mod peek;
 mod redact;
+mod response;
 pub mod retry;
 mod session;
 mod stdio;
 
 pub use body::{BodyDecoder, BodyFormat};
 pub use bridge::{Bridge, Exit};
-pub use client::{Client, Forwarded, ListenStream, Messages};
+pub use client::Client;
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES,
 };
 pub use error::{Error, StatusError, display_chain};
+pub use forwarded::{Forwarded, Messages};
 pub use headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RequestHeaders,
 };
+pub use http::{HttpClient, HttpRequest, Redirects};
 pub use message::{Outgoing, error_response};
 pub use redact::{redact_url, redacted};
+pub use response::StreamedResponse;

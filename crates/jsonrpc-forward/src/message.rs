@@ -78,7 +78,7 @@ fn slice_within(whole: &Bytes, part: &str) -> Bytes {
 /// A request that is owed exactly one answer: its id as a key, and as the raw text the
 /// bridge's own error answers carry. Both are slices of the message (no copy).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwedId {
+pub(crate) struct OwedId {
     key: IdKey,
     raw: Bytes,
 }
@@ -93,13 +93,13 @@ impl OwedId {
 
     /// The id compared as a JSON value.
     #[must_use]
-    pub fn key(&self) -> &IdKey {
+    pub(crate) fn key(&self) -> &IdKey {
         &self.key
     }
 
     /// The id exactly as the client wrote it.
     #[must_use]
-    pub fn raw(&self) -> &str {
+    pub(crate) fn raw(&self) -> &str {
         // A slice of a message that `peek` found to be UTF-8.
         std::str::from_utf8(&self.raw).unwrap_or("null")
     }
@@ -188,13 +188,13 @@ impl Outgoing {
     /// The answers this message is owed: one for a request, one per request of a batch,
     /// none for notifications and responses.
     #[must_use]
-    pub fn owed(&self) -> &[OwedId] {
+    pub(crate) fn owed(&self) -> &[OwedId] {
         &self.facts.owed
     }
 
     /// The `initialize` request of this message: itself, or the one inside a batch.
     #[must_use]
-    pub fn initialize(&self) -> Option<&Outgoing> {
+    pub(crate) fn initialize(&self) -> Option<&Outgoing> {
         if self.method() == Some("initialize") && self.is_request() {
             return Some(self);
         }
@@ -203,7 +203,7 @@ impl Outgoing {
 
     /// For `notifications/cancelled`, the request it cancels (`params.requestId`).
     #[must_use]
-    pub fn cancels(&self) -> Option<&IdKey> {
+    pub(crate) fn cancels(&self) -> Option<&IdKey> {
         self.facts.cancels.as_ref()
     }
 
@@ -249,16 +249,6 @@ impl Outgoing {
     pub fn is_request(&self) -> bool {
         self.facts.id.is_some() && self.facts.method.is_some()
     }
-
-    /// A message that may be sent again even if the server may have seen it: a request that
-    /// reads and never changes server state (`initialize`, `ping`, `*/list`,
-    /// `resources/read`, `prompts/get`, `completion/complete`) or a notification (it runs
-    /// nothing, and losing `notifications/initialized` to a connection the server was closing
-    /// would break the session).
-    #[must_use]
-    pub fn is_safe_to_resend(&self) -> bool {
-        self.method().is_some_and(is_safe_to_resend)
-    }
 }
 
 /// The `initialize` request inside a batch, copied out as a message of its own (batches are
@@ -271,9 +261,13 @@ fn batch_initialize(bytes: &[u8]) -> Option<Outgoing> {
     })
 }
 
-/// See [`Outgoing::is_safe_to_resend`].
+/// Whether a message with this method may be sent again even if the server may have seen
+/// it: a request that reads and never changes server state (`initialize`, `ping`, `*/list`,
+/// `resources/read`, `prompts/get`, `completion/complete`) or a notification (it runs
+/// nothing, and losing `notifications/initialized` to a connection the server was closing
+/// would break the session).
 #[must_use]
-pub fn is_safe_to_resend(method: &str) -> bool {
+pub(crate) fn is_safe_to_resend(method: &str) -> bool {
     matches!(
         method,
         "initialize" | "ping" | "resources/read" | "prompts/get" | "completion/complete"
@@ -452,7 +446,7 @@ pub fn error_response(
 /// Returns `None` unless `body` is a JSON object with an `error` member that is an object
 /// with an integer `code` and a string `message`.
 #[must_use]
-pub fn readdress_error(body: &[u8], id: Option<&str>) -> Option<Bytes> {
+pub(crate) fn readdress_error(body: &[u8], id: Option<&str>) -> Option<Bytes> {
     #[derive(serde::Deserialize)]
     struct Body<'a> {
         #[serde(borrow)]

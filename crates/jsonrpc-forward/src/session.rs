@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 
 use tokio::task::AbortHandle;
 
-use crate::client::{Client, Forwarded};
+use crate::client::Client;
 use crate::error::{Error, display_chain};
+use crate::forwarded::Forwarded;
 use crate::headers::RequestHeaders;
 use crate::message::{IdKey, JsonLine, Outgoing, OwedId};
 use crate::stdio::Output;

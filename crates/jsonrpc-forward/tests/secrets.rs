@@ -226,10 +226,10 @@ fn config_args_and_client_debug_show_header_names_only() {
         &format!("Authorization Bearer {MALFORMED}"),
     ])
     .expect("parse");
-    let ctx = RequestHeaders {
-        session_id: Some("session-secret-s8".to_owned()),
-        protocol_version: Some("2025-11-25".to_owned()),
-    };
+    let ctx = RequestHeaders::new(
+        Some("session-secret-s8".to_owned()),
+        Some("2025-11-25".to_owned()),
+    );
     for shown in [
         format!("{config:?}"),
         format!("{config:#?}"),

@@ -4,8 +4,8 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{client_with, forward, request};
-use jsonrpc_forward::{Client, ClientConfig, RequestHeaders};
+use common::{client_with, forward, quick_retries, received, request};
+use jsonrpc_forward::{Client, ClientConfig, HttpClient, HttpRequest, RequestHeaders};
 use serde_json::json;
 use test_server::{Scenario, TestServer};
 
@@ -115,4 +115,93 @@ fn client_config_errors_name_the_setting() {
         !err.to_string().contains("hunter2"),
         "the password is not printed: {err}"
     );
+}
+
+// Issue 13 part C: httpx's `cert="both.pem"` (certificate and key in one file) is given as
+// the same path twice; the file was read twice, presenting the certificate twice.
+#[tokio::test]
+async fn mtls_with_certificate_and_key_in_one_file() {
+    let server = TestServer::start(Scenario::default().require_client_cert(true)).expect("server");
+    let ca = pem_file(&server.ca_pem());
+    let both = pem_file(&format!(
+        "{}\n{}",
+        server.client_cert_pem(),
+        server.client_key_pem()
+    ));
+    let client = client_with(
+        ClientConfig::new(server.url())
+            .ca_bundle(&ca.0)
+            .client_identity(&both.0, &both.0),
+    );
+    let outcome = forward(&client, request(1, "ping", json!({}))).await;
+    assert_eq!(outcome.response()["id"], 1, "{:?}", outcome.error);
+}
+
+#[tokio::test]
+async fn http2_false_speaks_http1_even_when_the_server_offers_h2() {
+    let server = TestServer::start(Scenario::default().tls(true)).expect("server");
+    let ca = pem_file(&server.ca_pem());
+    let client = client_with(
+        ClientConfig::new(server.url())
+            .ca_bundle(&ca.0)
+            .http2(false),
+    );
+    let response = client
+        .forward(request(1, "ping", json!({})), &RequestHeaders::default())
+        .await
+        .expect("2xx");
+    assert_eq!(response.http_version(), reqwest::Version::HTTP_11);
+    drop(response);
+    assert_eq!(
+        received(&server, "POST").pop().map(|r| r.version),
+        Some("HTTP/1.1".to_owned())
+    );
+}
+
+// Issue 13 part C: the bindings' `forward_request(url, msg, client=c)` must use c's pool.
+// Over HTTP/2 one connection carries every request at once, so the count is exact.
+#[tokio::test]
+async fn clients_made_with_one_http_client_share_its_connections() {
+    let server = TestServer::start(Scenario::default().tls(true)).expect("server");
+    let ca = pem_file(&server.ca_pem());
+    let http = HttpClient::new(
+        &ClientConfig::new("unused")
+            .ca_bundle(&ca.0)
+            .retry_policy(quick_retries()),
+    )
+    .expect("client");
+    let first = Client::with_http(http.clone(), &server.url()).expect("client");
+    let second = Client::with_http(http.clone(), &server.url()).expect("client");
+    assert_eq!(
+        forward(&first, request(1, "ping", json!({})))
+            .await
+            .response()["id"],
+        1
+    );
+    let mut generic = http
+        .send(
+            HttpRequest::new(reqwest::Method::POST, server.url().parse().expect("a URL"))
+                .body(request(2, "ping", json!({}))),
+        )
+        .await
+        .expect("a response");
+    assert_eq!(generic.version(), reqwest::Version::HTTP_2);
+    while generic.chunk().await.expect("the body").is_some() {}
+    assert_eq!(
+        forward(&second, request(3, "ping", json!({})))
+            .await
+            .response()["id"],
+        3
+    );
+    assert_eq!(server.accepts(), 1, "one connection for the three requests");
+
+    let own = client_with(ClientConfig::new(server.url()).ca_bundle(&ca.0));
+    assert_eq!(
+        forward(&own, request(4, "ping", json!({})))
+            .await
+            .response()["id"],
+        4
+    );
+    assert_eq!(server.accepts(), 2, "Client::new has a pool of its own");
+    assert!(Client::with_http(http, "ftp://x/").is_err());
 }
