@@ -410,12 +410,15 @@ class TestFailures:
             with pytest.raises(StopAsyncIteration):
                 await iterator.__anext__()
 
-    async def test_a_reset_mid_body_is_a_remote_protocol_error(self, mcp_server: Server) -> None:
+    async def test_a_reset_mid_body_is_a_read_error(self, mcp_server: Server) -> None:
+        """As in httpx: `ReadError`, a `NetworkError` (and a `ConnectionError`)."""
         body = stream_call(1, 50, format="sse", reset_after_bytes=300, chunk_size=100)
         async with m.Client() as client, client.stream("POST", mcp_server.url, json=body) as r:
-            with pytest.raises(m.RemoteProtocolError):
+            with pytest.raises(m.ReadError) as caught:
                 async for _ in r.aiter_sse():
                     pass
+            assert isinstance(caught.value, m.NetworkError)
+            assert isinstance(caught.value, ConnectionError)
 
     async def test_connect_errors_are_retried_within_max_retries(self, mcp_server: Server) -> None:
         from socket import socket

@@ -1,183 +1,103 @@
-//! `Client`: an httpx-shaped async HTTP client on reqwest, sharing its settings with the
-//! jsonrpc-forward clients that `forward_request` uses.
+//! `Client`: an httpx-shaped async HTTP client over the core's `HttpClient`, whose pool
+//! `forward_request` shares.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
 use jsonrpc_forward::retry::RetryPolicy;
+use jsonrpc_forward::{ClientConfig, HttpClient, HttpRequest, Redirects};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use pyo3::types::{PyBool, PyTuple};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 
 use crate::coroutine;
-use crate::decoders::extend_from_bytes_like;
 use crate::errors::Error;
-use crate::response::PyResponse;
+use crate::headers::PyHeaders;
+use crate::request::{self, header_map, merge_headers};
+use crate::response::{PyRequest, PyResponse};
 
 /// "No timeout": far enough that no deadline arithmetic can overflow.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// Forwarding clients kept per (URL, extra headers); a longer list starts over.
-const MAX_FORWARDERS: usize = 64;
+/// How many redirects `follow_redirects=True` follows, as httpx.
+const MAX_REDIRECTS: usize = 20;
 
-/// Everything a client was built from, for making jsonrpc-forward clients alike.
-#[derive(Clone)]
-struct Settings {
-    idle: Duration,
-    connect_timeout: Duration,
-    verify: bool,
-    ca_bundle: Option<PathBuf>,
-    identity: Option<(PathBuf, PathBuf)>,
-    headers: Vec<(String, String)>,
-    max_retries: u32,
-    http2: bool,
-    follow_redirects: bool,
-}
-
-/// Header values are secrets (API keys): only their names are shown.
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("idle", &self.idle)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("verify", &self.verify)
-            .field("ca_bundle", &self.ca_bundle)
-            .field("identity", &self.identity)
-            .field("headers", &header_names(&self.headers))
-            .field("max_retries", &self.max_retries)
-            .field("http2", &self.http2)
-            .field("follow_redirects", &self.follow_redirects)
-            .finish()
-    }
-}
-
-fn header_names(headers: &[(String, String)]) -> Vec<&str> {
-    headers.iter().map(|(name, _)| name.as_str()).collect()
-}
-
-/// A forwarding client's URL and extra headers.
-type ForwarderKey = (String, Vec<(String, String)>);
-
-/// The Rust side of a `Client`, shared with the futures it starts.
+/// The Rust side of a `Client`, shared with the coroutines it starts.
 pub(crate) struct ClientCore {
+    /// What the pool is built from (again in a forked child).
+    config: ClientConfig,
     /// The pool, and the process it was made in: a forked child makes its own (the
     /// parent's connections belong to a runtime whose threads the child does not have).
-    http: Mutex<(u32, reqwest::Client)>,
-    settings: Settings,
-    forwarders: Mutex<HashMap<ForwarderKey, jsonrpc_forward::Client>>,
+    http: Mutex<(u32, HttpClient)>,
+    /// `client.headers`: sent with every request (a request's own headers replace them).
+    /// Replaceable at any time, for a token refresh.
+    headers: RwLock<HeaderMap>,
+    base_url: Option<Url>,
     closed: AtomicBool,
+    /// For `repr()`.
+    summary: String,
 }
 
-/// Leaves out the reqwest client (its `Debug` prints the default header values) and the
-/// forwarders' keys (URLs and header values): only how many there are.
+/// Shows neither header values nor the pool (the config's `Debug` hides secrets).
 impl std::fmt::Debug for ClientCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let forwarders = self.forwarders.lock().map_or(0, |f| f.len());
         f.debug_struct("ClientCore")
-            .field("settings", &self.settings)
-            .field("forwarders", &forwarders)
+            .field("summary", &self.summary)
             .field("closed", &self.closed)
             .finish_non_exhaustive()
     }
 }
 
 impl ClientCore {
-    fn new(settings: Settings) -> Result<Self, Error> {
-        let http = build_http(&settings)?;
+    fn new(
+        config: ClientConfig,
+        headers: HeaderMap,
+        base_url: Option<Url>,
+        summary: String,
+    ) -> Result<Self, Error> {
+        let http = HttpClient::new(&config)?;
         Ok(Self {
+            config,
             http: Mutex::new((std::process::id(), http)),
-            settings,
-            forwarders: Mutex::new(HashMap::new()),
+            headers: RwLock::new(headers),
+            base_url,
             closed: AtomicBool::new(false),
+            summary,
         })
     }
 
-    /// The pool of this process (rebuilt once after a fork, with the forwarders).
-    fn http(&self) -> Result<reqwest::Client, Error> {
-        let pid = std::process::id();
-        let mut http = self.http.lock().unwrap_or_else(PoisonError::into_inner);
-        if http.0 != pid {
-            *http = (pid, build_http(&self.settings)?);
-            self.forwarders
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
-        }
-        Ok(http.1.clone())
-    }
-}
-
-/// The pooled reqwest client `settings` describe.
-fn build_http(settings: &Settings) -> Result<reqwest::Client, Error> {
-    let mut default_headers = HeaderMap::new();
-    for (name, value) in &settings.headers {
-        default_headers.append(header_name(name)?, header_value(name, value)?);
-    }
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(32)
-        .tcp_nodelay(true)
-        .user_agent(concat!(
-            "mcp-wrapper-rs/",
-            env!("CARGO_PKG_VERSION"),
-            " (python)"
-        ))
-        .default_headers(default_headers)
-        .redirect(if settings.follow_redirects {
-            reqwest::redirect::Policy::limited(20)
-        } else {
-            reqwest::redirect::Policy::none()
-        })
-        .tls_danger_accept_invalid_certs(!settings.verify);
-    if !settings.http2 {
-        builder = builder.http1_only();
-    }
-    if let Some(path) = &settings.ca_bundle {
-        let pem = std::fs::read(path)
-            .map_err(|e| Error::Value(format!("cannot read CA bundle {}: {e}", path.display())))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| Error::Value(format!("invalid CA bundle {}: {e}", path.display())))?;
-        builder = builder.tls_certs_only(certs);
-    }
-    if let Some((cert, key)) = &settings.identity {
-        let mut pem = std::fs::read(cert).map_err(|e| {
-            Error::Value(format!(
-                "cannot read client certificate {}: {e}",
-                cert.display()
-            ))
-        })?;
-        if key != cert {
-            pem.push(b'\n');
-            pem.extend(std::fs::read(key).map_err(|e| {
-                Error::Value(format!("cannot read client key {}: {e}", key.display()))
-            })?);
-        }
-        let identity = reqwest::Identity::from_pem(&pem)
-            .map_err(|e| Error::Value(format!("invalid client certificate or key: {e}")))?;
-        builder = builder.identity(identity);
-    }
-    builder
-        .build()
-        .map_err(|e| Error::Value(format!("cannot build the HTTP client: {e}")))
-}
-
-impl ClientCore {
     /// The client that `forward_request` uses when given none: default settings, shared.
     pub(crate) fn default_shared() -> Result<Arc<Self>, Error> {
         static DEFAULT: OnceLock<Arc<ClientCore>> = OnceLock::new();
         if let Some(core) = DEFAULT.get() {
             return Ok(core.clone());
         }
-        let core = Arc::new(Self::new(Settings::default())?);
+        let config = ClientConfig::new("http://unused.invalid/");
+        let core = Arc::new(Self::new(config, HeaderMap::new(), None, String::new())?);
         Ok(DEFAULT.get_or_init(|| core).clone())
+    }
+
+    /// The pool of this process (rebuilt once after a fork).
+    pub(crate) fn http(&self) -> Result<HttpClient, Error> {
+        self.check_open()?;
+        let pid = std::process::id();
+        let mut http = self.http.lock().unwrap_or_else(PoisonError::into_inner);
+        if http.0 != pid {
+            *http = (pid, HttpClient::new(&self.config)?);
+        }
+        Ok(http.1.clone())
+    }
+
+    /// `client.headers` now.
+    pub(crate) fn headers(&self) -> HeaderMap {
+        self.headers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -189,297 +109,19 @@ impl ClientCore {
         Ok(())
     }
 
-    /// The pooled jsonrpc-forward client for `url` with these extra headers.
-    pub(crate) fn forwarder(
-        &self,
-        url: &str,
-        extra: Vec<(String, String)>,
-    ) -> Result<jsonrpc_forward::Client, Error> {
-        self.check_open()?;
-        // Forgets the forwarders made before a fork.
-        self.http()?;
-        let key = (url.to_owned(), extra);
-        let mut forwarders = self
-            .forwarders
-            .lock()
-            .map_err(|_| Error::Runtime("the client's state is poisoned".to_owned()))?;
-        if let Some(client) = forwarders.get(&key) {
-            return Ok(client.clone());
+    /// Sends `request` (the client's headers under its own) and returns once the response
+    /// headers arrive; the core resends only what the server cannot have seen.
+    async fn send(&self, request: &PyRequest) -> Result<PyResponse, Error> {
+        let http = self.http()?;
+        let mut outgoing = HttpRequest::new(request.method.clone(), request.url.clone())
+            .headers(request.headers.clone())
+            .body(request.body.clone());
+        if let Some(timeout) = request.timeout {
+            outgoing = outgoing.timeout(timeout);
         }
-        let s = &self.settings;
-        let mut config = jsonrpc_forward::ClientConfig::new(url)
-            .idle_timeout(s.idle)
-            .connect_timeout(s.connect_timeout)
-            .insecure(!s.verify)
-            .retry_policy(RetryPolicy {
-                max_retries: s.max_retries,
-                ..RetryPolicy::default()
-            });
-        if let Some(ca) = &s.ca_bundle {
-            config = config.ca_bundle(ca);
-        }
-        if let Some((cert, key)) = &s.identity {
-            config = config.client_identity(cert, key);
-        }
-        for (name, value) in s.headers.iter().chain(&key.1) {
-            config = config.header(name, value);
-        }
-        let client = jsonrpc_forward::Client::new(config)?;
-        if forwarders.len() >= MAX_FORWARDERS {
-            forwarders.clear();
-        }
-        forwarders.insert(key, client.clone());
-        Ok(client)
-    }
-
-    /// Sends a request and returns the response once its headers arrive. A connection that
-    /// could not be made is retried as the transport's policy says (the server has not seen
-    /// the request), within the idle timeout; nothing else is resent.
-    async fn send(&self, request: &RequestSpec) -> Result<reqwest::Response, Error> {
-        self.check_open()?;
-        let idle = self.settings.idle;
-        let policy = RetryPolicy {
-            max_retries: self.settings.max_retries,
-            ..RetryPolicy::default()
-        };
         let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            let builder = self
-                .http()?
-                .request(request.method.clone(), request.url.clone())
-                .headers(request.headers.clone())
-                .body(request.body.clone());
-            let error = match tokio::time::timeout(idle, builder.send()).await {
-                Err(_) => return Err(Error::timeout(idle)),
-                Ok(Ok(response)) => return Ok(response),
-                Ok(Err(e)) if e.is_connect() => {
-                    jsonrpc_forward::Error::Connect(jsonrpc_forward::redacted(e))
-                }
-                Ok(Err(e)) => return Err(e.into()),
-            };
-            match policy.delay(&error, attempt, None, fastrand::f64()) {
-                Some(delay) if started.elapsed() + delay < idle => {
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                _ => return Err(error.into()),
-            }
-        }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            idle: jsonrpc_forward::DEFAULT_IDLE_TIMEOUT,
-            connect_timeout: jsonrpc_forward::DEFAULT_CONNECT_TIMEOUT,
-            verify: true,
-            ca_bundle: None,
-            identity: None,
-            headers: Vec::new(),
-            max_retries: RetryPolicy::default().max_retries,
-            http2: true,
-            follow_redirects: false,
-        }
-    }
-}
-
-fn header_name(name: &str) -> Result<HeaderName, Error> {
-    HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| Error::Value(format!("invalid header name {name:?}")))
-}
-
-fn header_value(name: &str, value: &str) -> Result<HeaderValue, Error> {
-    HeaderValue::from_str(value.trim())
-        .map_err(|_| Error::Value(format!("invalid value for header {name:?}")))
-}
-
-/// `(name, value)` pairs from a mapping (`dict`, `Headers`) or an iterable of pairs.
-pub(crate) fn header_pairs(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
-    let py = headers.py();
-    let pairs = if headers.hasattr("multi_items")? {
-        headers.call_method0("multi_items")?
-    } else if headers.hasattr("items")? {
-        headers.call_method0("items")?
-    } else {
-        headers.clone()
-    };
-    let mut out = Vec::new();
-    for pair in pairs.try_iter()? {
-        let (name, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
-        out.push((text(py, &name)?, text(py, &value)?));
-    }
-    Ok(out)
-}
-
-/// A header name or value given as `str` or `bytes` (Latin-1, as HTTP has it).
-fn text(_py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<String> {
-    if let Ok(s) = value.cast::<PyString>() {
-        return Ok(s.to_str()?.to_owned());
-    }
-    if let Ok(b) = value.cast::<PyBytes>() {
-        return Ok(b.as_bytes().iter().map(|&c| char::from(c)).collect());
-    }
-    Err(PyTypeError::new_err(format!(
-        "header names and values must be str or bytes, not {}",
-        value.get_type().name()?
-    )))
-}
-
-/// `json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)`, as
-/// UTF-8: the compact JSON httpx sends.
-pub(crate) fn json_body(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Bytes> {
-    static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("separators", (",", ":"))?;
-    kwargs.set_item("ensure_ascii", false)?;
-    kwargs.set_item("allow_nan", false)?;
-    let text = DUMPS
-        .import(py, "json", "dumps")?
-        .call((value,), Some(&kwargs))?;
-    Ok(Bytes::copy_from_slice(
-        text.cast::<PyString>()?.to_str()?.as_bytes(),
-    ))
-}
-
-/// `application/x-www-form-urlencoded` from a mapping; list values repeat the key.
-fn form_body(data: &Bound<'_, PyAny>) -> PyResult<Bytes> {
-    fn encode(out: &mut String, s: &str) {
-        for &b in s.as_bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                    out.push(char::from(b));
-                }
-                b' ' => out.push('+'),
-                _ => out.push_str(&format!("%{b:02X}")),
-            }
-        }
-    }
-    fn scalar(value: &Bound<'_, PyAny>) -> PyResult<String> {
-        if value.is_instance_of::<PyBool>() {
-            return Ok(if value.is_truthy()? { "true" } else { "false" }.to_owned());
-        }
-        if value.is_none() {
-            return Ok(String::new());
-        }
-        Ok(value.str()?.to_str()?.to_owned())
-    }
-    let mut out = String::new();
-    for pair in data.call_method0("items")?.try_iter()? {
-        let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
-        let key = scalar(&key)?;
-        let values: Vec<Bound<'_, PyAny>> =
-            if value.is_instance_of::<pyo3::types::PyList>() || value.is_instance_of::<PyTuple>() {
-                value.try_iter()?.collect::<PyResult<_>>()?
-            } else {
-                vec![value]
-            };
-        for value in values {
-            if !out.is_empty() {
-                out.push('&');
-            }
-            encode(&mut out, &key);
-            out.push('=');
-            encode(&mut out, &scalar(&value)?);
-        }
-    }
-    Ok(Bytes::from(out))
-}
-
-/// A request, owned and ready to send (and to resend).
-#[derive(Clone)]
-struct RequestSpec {
-    method: Method,
-    url: Url,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-/// The URL without userinfo and query, the header names without values, the body's size.
-impl std::fmt::Debug for RequestSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestSpec")
-            .field("method", &self.method)
-            .field("url", &jsonrpc_forward::redact_url(self.url.as_str()))
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("body_bytes", &self.body.len())
-            .finish()
-    }
-}
-
-impl RequestSpec {
-    fn build(
-        py: Python<'_>,
-        method: &str,
-        url: &str,
-        content: Option<&Bound<'_, PyAny>>,
-        data: Option<&Bound<'_, PyAny>>,
-        json: Option<&Bound<'_, PyAny>>,
-        headers: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| PyValueError::new_err(format!("invalid HTTP method {method:?}")))?;
-        let parsed = Url::parse(url).map_err(|e| {
-            PyValueError::new_err(format!(
-                "invalid URL {:?}: {e}",
-                jsonrpc_forward::redact_url(url)
-            ))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(PyValueError::new_err(format!(
-                "URL scheme must be http or https, not {:?}",
-                parsed.scheme()
-            )));
-        }
-        let given = usize::from(content.is_some())
-            + usize::from(data.is_some())
-            + usize::from(json.is_some());
-        if given > 1 {
-            return Err(PyTypeError::new_err(
-                "pass at most one of content=, data= and json=",
-            ));
-        }
-        let mut map = HeaderMap::new();
-        let (body, content_type) = if let Some(content) = content {
-            let body = match content.cast::<PyString>() {
-                Ok(s) => Bytes::copy_from_slice(s.to_str()?.as_bytes()),
-                Err(_) => {
-                    let mut buf = BytesMut::new();
-                    extend_from_bytes_like(&mut buf, content)?;
-                    buf.freeze()
-                }
-            };
-            (body, None)
-        } else if let Some(data) = data {
-            (form_body(data)?, Some("application/x-www-form-urlencoded"))
-        } else if let Some(json) = json {
-            (json_body(py, json)?, Some("application/json"))
-        } else {
-            (Bytes::new(), None)
-        };
-        if let Some(ct) = content_type {
-            map.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
-        }
-        if let Some(headers) = headers {
-            let mut replaced = Vec::new();
-            for (name, value) in header_pairs(headers)? {
-                let name = header_name(&name).map_err(|e| e.into_pyerr(py))?;
-                let value = header_value(name.as_str(), &value).map_err(|e| e.into_pyerr(py))?;
-                // A header given here replaces ours (Content-Type) and the client's.
-                if !replaced.contains(&name) {
-                    map.remove(&name);
-                    replaced.push(name.clone());
-                }
-                map.append(name, value);
-            }
-        }
-        Ok(Self {
-            method,
-            url: parsed,
-            headers: map,
-            body,
-        })
+        let response = http.send(outgoing).await?;
+        Ok(PyResponse::new(response, request.clone(), started))
     }
 }
 
@@ -492,6 +134,45 @@ fn seconds(value: Option<f64>, what: &str) -> PyResult<Duration> {
             "{what} must be a positive number of seconds or None, not {s}"
         ))),
     }
+}
+
+/// `verify=`: `True`, `False` or the path of a PEM CA bundle.
+fn verify_setting(verify: Option<&Bound<'_, PyAny>>) -> PyResult<(bool, Option<PathBuf>)> {
+    let Some(v) = verify else {
+        return Ok((true, None));
+    };
+    if v.is_instance_of::<PyBool>() {
+        return Ok((v.is_truthy()?, None));
+    }
+    if let Ok(path) = v.extract::<PathBuf>() {
+        return Ok((true, Some(path)));
+    }
+    Err(PyTypeError::new_err(format!(
+        "verify= takes True, False or the path of a PEM CA bundle, not {}: this client \
+         verifies with rustls, which cannot use an ssl.SSLContext (pass its CA file's path, \
+         or set SSL_CERT_FILE)",
+        v.get_type().name()?
+    )))
+}
+
+/// `cert=`: one PEM file with certificate and key, or a `(cert, key)` pair of paths.
+fn cert_setting(cert: Option<&Bound<'_, PyAny>>) -> PyResult<Option<(PathBuf, PathBuf)>> {
+    let Some(c) = cert else {
+        return Ok(None);
+    };
+    if c.is_instance_of::<PyTuple>() {
+        let parts: Vec<Option<PathBuf>> = c.extract()?;
+        return match parts.as_slice() {
+            [Some(cert), Some(key)] => Ok(Some((cert.clone(), key.clone()))),
+            [Some(cert)] | [Some(cert), None] => Ok(Some((cert.clone(), cert.clone()))),
+            _ => Err(PyValueError::new_err(
+                "cert must be a path or a (cert, key) pair of paths; encrypted keys are not \
+                 supported",
+            )),
+        };
+    }
+    let path: PathBuf = c.extract()?;
+    Ok(Some((path.clone(), path)))
 }
 
 /// An async HTTP client, shaped like `httpx.AsyncClient`, on one pooled Rust client
@@ -513,29 +194,34 @@ pub(crate) struct PyClient {
 impl PyClient {
     /// `timeout`: the longest silence, in seconds, while response headers or the next body
     /// bytes are awaited (`None`: no limit). `connect_timeout`: to open a connection.
-    /// `verify`: `True` (system roots), `False` (accept any certificate: tests only) or the
-    /// path of a PEM CA bundle that replaces the roots. `cert`: a client certificate, as the
-    /// path of one PEM file with certificate and key, or a `(cert, key)` pair of paths.
-    /// `http2=False` forces HTTP/1.1. `headers` go with every request. `max_retries`: how
-    /// often a connection that could not be made is retried (the server has not seen the
-    /// request, so this is safe for every method); `forward_request` also follows the
-    /// transport's retry rules with it. Redirects are not followed unless
-    /// `follow_redirects=True`.
+    /// `verify`: `True` (system roots; `SSL_CERT_FILE` adds a bundle), `False` (accept any
+    /// certificate: tests only) or the path of a PEM CA bundle that replaces the roots.
+    /// `cert`: a client certificate, as the path of one PEM file with certificate and key,
+    /// or a `(cert, key)` pair of paths. `http2=False` forces HTTP/1.1. `headers` go with
+    /// every request (`client.headers = ...` replaces them). `base_url` is joined to
+    /// relative URLs. `max_retries`: how often a connection that could not be made is
+    /// retried (the server has not seen the request, so this is safe for every method);
+    /// `forward_request` also follows the transport's retry rules with it.
+    /// `follow_redirects=True` follows up to 20 redirects (to any origin; credentials are
+    /// not sent to another host).
     #[new]
     #[pyo3(signature = (
         *,
-        timeout = Some(60.0),
-        connect_timeout = Some(15.0),
+        timeout = Some(jsonrpc_forward::DEFAULT_IDLE_TIMEOUT.as_secs_f64()),
+        connect_timeout = Some(jsonrpc_forward::DEFAULT_CONNECT_TIMEOUT.as_secs_f64()),
         verify = None,
         cert = None,
         http2 = true,
         headers = None,
-        max_retries = 5,
+        max_retries = RetryPolicy::default().max_retries,
         follow_redirects = false,
+        base_url = None,
     ), text_signature = "(*, timeout=60.0, connect_timeout=15.0, verify=True, cert=None, \
-                         http2=True, headers=None, max_retries=5, follow_redirects=False)")]
+                         http2=True, headers=None, max_retries=5, follow_redirects=False, \
+                         base_url=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         timeout: Option<f64>,
         connect_timeout: Option<f64>,
         verify: Option<&Bound<'_, PyAny>>,
@@ -544,54 +230,126 @@ impl PyClient {
         headers: Option<&Bound<'_, PyAny>>,
         max_retries: u32,
         follow_redirects: bool,
-        py: Python<'_>,
+        base_url: Option<&str>,
     ) -> PyResult<Self> {
-        let (verify, ca_bundle) = match verify {
-            None => (true, None),
-            Some(v) if v.is_instance_of::<PyBool>() => (v.is_truthy()?, None),
-            Some(v) => (true, Some(v.extract::<PathBuf>()?)),
-        };
-        let identity = match cert {
-            None => None,
-            Some(c) if c.is_instance_of::<PyTuple>() => {
-                let parts: Vec<Option<PathBuf>> = c.extract()?;
-                match parts.as_slice() {
-                    [Some(cert), Some(key)] => Some((cert.clone(), key.clone())),
-                    [Some(cert), None] => Some((cert.clone(), cert.clone())),
-                    _ => {
-                        return Err(PyValueError::new_err(
-                            "cert must be a path or a (cert, key) pair of paths; encrypted keys \
-                             are not supported",
-                        ));
-                    }
-                }
-            }
-            Some(c) => {
-                let path: PathBuf = c.extract()?;
-                Some((path.clone(), path))
-            }
-        };
-        let settings = Settings {
-            idle: seconds(timeout, "timeout")?,
-            connect_timeout: seconds(connect_timeout, "connect_timeout")?,
-            verify,
-            ca_bundle,
-            identity,
-            headers: headers.map(header_pairs).transpose()?.unwrap_or_default(),
-            max_retries,
-            http2,
-            follow_redirects,
-        };
-        let core = ClientCore::new(settings).map_err(|e| e.into_pyerr(py))?;
+        let idle = seconds(timeout, "timeout")?;
+        let connect = seconds(connect_timeout, "connect_timeout")?;
+        let (verify, ca_bundle) = verify_setting(verify)?;
+        let base_url = base_url
+            .map(|base| request::request_url(None, base, None))
+            .transpose()?;
+        let mut config = ClientConfig::new("http://unused.invalid/")
+            .idle_timeout(idle)
+            .connect_timeout(connect)
+            .insecure(!verify)
+            .http2(http2)
+            .user_agent(concat!(
+                "mcp-wrapper-rs/",
+                env!("CARGO_PKG_VERSION"),
+                " (python)"
+            ))
+            .redirects(if follow_redirects {
+                Redirects::Limited(MAX_REDIRECTS)
+            } else {
+                Redirects::None
+            })
+            .retry_policy(RetryPolicy {
+                max_retries,
+                ..RetryPolicy::default()
+            });
+        if let Some(ca) = ca_bundle {
+            config = config.ca_bundle(ca);
+        }
+        if let Some((cert, key)) = cert_setting(cert)? {
+            config = config.client_identity(cert, key);
+        }
+        let summary = format!(
+            "timeout={:?} connect_timeout={:?} verify={} max_retries={max_retries}",
+            idle.as_secs_f64(),
+            connect.as_secs_f64(),
+            if verify { "True" } else { "False" },
+        );
+        let core = ClientCore::new(config, header_map(headers)?, base_url, summary)
+            .map_err(|e| e.into_pyerr(py))?;
         Ok(Self {
             core: Arc::new(core),
         })
     }
 
+    /// The headers sent with every request. Assign to replace them (`client.headers =
+    /// {...}`, e.g. after a token refresh); the mapping returned is a snapshot.
+    #[getter]
+    fn get_headers(&self) -> PyHeaders {
+        PyHeaders::from(&self.core.headers())
+    }
+
+    #[setter]
+    fn set_headers(&self, headers: &Bound<'_, PyAny>) -> PyResult<()> {
+        let map = header_map(Some(headers))?;
+        *self
+            .core
+            .headers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = map;
+        Ok(())
+    }
+
+    /// `base_url` as given (with the path's trailing `/`), or `None`.
+    #[getter]
+    fn base_url(&self) -> Option<String> {
+        self.core.base_url.as_ref().map(ToString::to_string)
+    }
+
+    /// Builds the request without sending it, as `client.build_request()` in httpx; a
+    /// `Request` to pass to `send()`.
+    #[pyo3(signature = (
+        method, url, *, content = None, data = None, json = None, params = None, headers = None,
+        timeout = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn build_request(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        url: &str,
+        content: Option<&Bound<'_, PyAny>>,
+        data: Option<&Bound<'_, PyAny>>,
+        json: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<PyRequest> {
+        let (body, content_type) = request::request_body(py, content, data, json)?;
+        let own = request::request_headers(content_type, headers)?;
+        Ok(PyRequest {
+            method: request::method(method)?,
+            url: request::request_url(self.core.base_url.as_ref(), url, params)?,
+            headers: merge_headers(&self.core.headers(), own),
+            body,
+            timeout: timeout.map(|t| seconds(Some(t), "timeout")).transpose()?,
+        })
+    }
+
+    /// Sends a built `Request`; with `stream=True` the body is left to read (`aread()`, the
+    /// iterators), else it is read whole first.
+    #[pyo3(signature = (request, *, stream = false))]
+    fn send<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyRequest>,
+        stream: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = request.get().clone();
+        self.spawn(py, "Client.send", request, !stream)
+    }
+
     /// Sends a request and returns an async context manager for its streamed response:
     /// `async with client.stream("POST", url, json=...) as response:`. The body is read
     /// only as the response's iterators ask; leaving the block closes it.
-    #[pyo3(signature = (method, url, *, content = None, data = None, json = None, headers = None))]
+    #[pyo3(signature = (
+        method, url, *, content = None, data = None, json = None, params = None, headers = None,
+        timeout = None,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn stream(
         &self,
@@ -601,9 +359,13 @@ impl PyClient {
         content: Option<&Bound<'_, PyAny>>,
         data: Option<&Bound<'_, PyAny>>,
         json: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
     ) -> PyResult<PyStreamContext> {
-        let request = RequestSpec::build(py, method, url, content, data, json, headers)?;
+        let request = self.build_request(
+            py, method, url, content, data, json, params, headers, timeout,
+        )?;
         Ok(PyStreamContext {
             core: self.core.clone(),
             request,
@@ -612,7 +374,10 @@ impl PyClient {
     }
 
     /// Sends a request and reads the whole response: `await client.request("GET", url)`.
-    #[pyo3(signature = (method, url, *, content = None, data = None, json = None, headers = None))]
+    #[pyo3(signature = (
+        method, url, *, content = None, data = None, json = None, params = None, headers = None,
+        timeout = None,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn request<'py>(
         &self,
@@ -622,22 +387,84 @@ impl PyClient {
         content: Option<&Bound<'_, PyAny>>,
         data: Option<&Bound<'_, PyAny>>,
         json: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.send(
+        let request = self.build_request(
+            py, method, url, content, data, json, params, headers, timeout,
+        )?;
+        self.spawn(py, "Client.request", request, true)
+    }
+
+    /// `await client.get(url, params=, headers=, timeout=)`: the whole response.
+    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        url: &str,
+        params: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.bodiless(py, "Client.get", Method::GET, url, params, headers, timeout)
+    }
+
+    /// `await client.head(url, ...)`: the response (no body).
+    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None))]
+    fn head<'py>(
+        &self,
+        py: Python<'py>,
+        url: &str,
+        params: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.bodiless(
             py,
-            "Client.request",
-            method,
+            "Client.head",
+            Method::HEAD,
             url,
-            content,
-            data,
-            json,
+            params,
             headers,
+            timeout,
         )
     }
 
-    /// `await client.post(url, content=|data=|json=, headers=)`: the whole response.
-    #[pyo3(signature = (url, *, content = None, data = None, json = None, headers = None))]
+    /// `await client.options(url, ...)`: the whole response.
+    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None))]
+    fn options<'py>(
+        &self,
+        py: Python<'py>,
+        url: &str,
+        params: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let method = Method::OPTIONS;
+        self.bodiless(py, "Client.options", method, url, params, headers, timeout)
+    }
+
+    /// `await client.delete(url, ...)`: the whole response.
+    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None))]
+    fn delete<'py>(
+        &self,
+        py: Python<'py>,
+        url: &str,
+        params: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let method = Method::DELETE;
+        self.bodiless(py, "Client.delete", method, url, params, headers, timeout)
+    }
+
+    /// `await client.post(url, content=|data=|json=, params=, headers=, timeout=)`.
+    #[pyo3(signature = (
+        url, *, content = None, data = None, json = None, params = None, headers = None,
+        timeout = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn post<'py>(
         &self,
         py: Python<'py>,
@@ -645,41 +472,62 @@ impl PyClient {
         content: Option<&Bound<'_, PyAny>>,
         data: Option<&Bound<'_, PyAny>>,
         json: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.send(py, "Client.post", "POST", url, content, data, json, headers)
+        let request = self.build_request(
+            py, "POST", url, content, data, json, params, headers, timeout,
+        )?;
+        self.spawn(py, "Client.post", request, true)
     }
 
-    /// `await client.get(url, headers=)`: the whole response.
-    #[pyo3(signature = (url, *, headers = None))]
-    fn get<'py>(
+    /// `await client.put(url, content=|data=|json=, ...)`.
+    #[pyo3(signature = (
+        url, *, content = None, data = None, json = None, params = None, headers = None,
+        timeout = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn put<'py>(
         &self,
         py: Python<'py>,
         url: &str,
+        content: Option<&Bound<'_, PyAny>>,
+        data: Option<&Bound<'_, PyAny>>,
+        json: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.send(py, "Client.get", "GET", url, None, None, None, headers)
+        let request = self.build_request(
+            py, "PUT", url, content, data, json, params, headers, timeout,
+        )?;
+        self.spawn(py, "Client.put", request, true)
     }
 
-    /// `await client.delete(url, headers=)`: the whole response.
-    #[pyo3(signature = (url, *, headers = None))]
-    fn delete<'py>(
+    /// `await client.patch(url, content=|data=|json=, ...)`.
+    #[pyo3(signature = (
+        url, *, content = None, data = None, json = None, params = None, headers = None,
+        timeout = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn patch<'py>(
         &self,
         py: Python<'py>,
         url: &str,
+        content: Option<&Bound<'_, PyAny>>,
+        data: Option<&Bound<'_, PyAny>>,
+        json: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.send(
-            py,
-            "Client.delete",
-            "DELETE",
-            url,
-            None,
-            None,
-            None,
-            headers,
-        )
+        let request = self.build_request(
+            py, "PATCH", url, content, data, json, params, headers, timeout,
+        )?;
+        self.spawn(py, "Client.patch", request, true)
     }
+
     /// Whether `aclose()` was called.
     #[getter]
     fn is_closed(&self) -> bool {
@@ -689,9 +537,6 @@ impl PyClient {
     /// Closes the client: no new requests; responses already open can still be read.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.core.closed.store(true, Ordering::Release);
-        if let Ok(mut forwarders) = self.core.forwarders.lock() {
-            forwarders.clear();
-        }
         coroutine::ready(py, "Client.aclose", Ok(py.None()))
     }
 
@@ -709,43 +554,58 @@ impl PyClient {
         py: Python<'py>,
         _args: &Bound<'_, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.aclose(py)
+        self.core.closed.store(true, Ordering::Release);
+        coroutine::ready(py, "Client.__aexit__", Ok(py.None()))
     }
 
     fn __repr__(&self) -> String {
-        let s = &self.core.settings;
-        format!(
-            "<Client timeout={:?} connect_timeout={:?} verify={} max_retries={}>",
-            s.idle.as_secs_f64(),
-            s.connect_timeout.as_secs_f64(),
-            if s.verify { "True" } else { "False" },
-            s.max_retries
-        )
+        format!("<Client {}>", self.core.summary)
     }
 }
 
 impl PyClient {
-    /// The coroutine of `request()` and its shorthands: sends when awaited, then reads the
-    /// whole body.
-    #[allow(clippy::too_many_arguments)]
-    fn send<'py>(
+    /// The coroutine of a request: sends when awaited, then reads the whole body if `read`.
+    fn spawn<'py>(
         &self,
         py: Python<'py>,
         qualname: &'static str,
-        method: &str,
-        url: &str,
-        content: Option<&Bound<'_, PyAny>>,
-        data: Option<&Bound<'_, PyAny>>,
-        json: Option<&Bound<'_, PyAny>>,
-        headers: Option<&Bound<'_, PyAny>>,
+        request: PyRequest,
+        read: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = RequestSpec::build(py, method, url, content, data, json, headers)?;
         let core = self.core.clone();
         coroutine::once(py, qualname, async move {
-            let response = PyResponse::new(core.send(&request).await?, core.settings.idle);
-            response.shared().read_all().await?;
+            let response = core.send(&request).await?;
+            if read {
+                response.shared().read_all().await?;
+            }
             Ok(response)
         })
+    }
+
+    /// GET, HEAD, OPTIONS and DELETE: no body.
+    #[allow(clippy::too_many_arguments)]
+    fn bodiless<'py>(
+        &self,
+        py: Python<'py>,
+        qualname: &'static str,
+        method: Method,
+        url: &str,
+        params: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = self.build_request(
+            py,
+            method.as_str(),
+            url,
+            None,
+            None,
+            None,
+            params,
+            headers,
+            timeout,
+        )?;
+        self.spawn(py, qualname, request, true)
     }
 }
 
@@ -754,7 +614,7 @@ impl PyClient {
 #[derive(Debug)]
 pub(crate) struct PyStreamContext {
     core: Arc<ClientCore>,
-    request: RequestSpec,
+    request: PyRequest,
     /// The response's body, to close when the block is left.
     response: Arc<Mutex<Option<Arc<crate::response::Shared>>>>,
 }
@@ -767,10 +627,8 @@ impl PyStreamContext {
         let request = self.request.clone();
         let slot = self.response.clone();
         coroutine::once(py, "StreamContext.__aenter__", async move {
-            let response = PyResponse::new(core.send(&request).await?, core.settings.idle);
-            if let Ok(mut slot) = slot.lock() {
-                *slot = Some(response.shared().clone());
-            }
+            let response = core.send(&request).await?;
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(response.shared().clone());
             Ok(response)
         })
     }
@@ -782,7 +640,12 @@ impl PyStreamContext {
         py: Python<'py>,
         _args: &Bound<'_, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(shared) = self.response.lock().ok().and_then(|mut s| s.take()) {
+        let shared = self
+            .response
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(shared) = shared {
             shared.close();
         }
         coroutine::ready(

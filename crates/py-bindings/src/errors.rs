@@ -4,14 +4,17 @@
 //! builtin that Python users already catch:
 //!
 //! ```text
-//! McpWrapperError(Exception)
+//! McpWrapperError(Exception)      also named HTTPError
 //! ├── TransportError
-//! │   ├── ConnectError(ConnectionError)
+//! │   ├── NetworkError(ConnectionError)
+//! │   │   ├── ConnectError       no connection: the server has not seen the request
+//! │   │   └── ReadError          the connection broke while the body was read
 //! │   ├── TimeoutException(TimeoutError)
 //! │   │   ├── ConnectTimeout
 //! │   │   └── ReadTimeout
 //! │   └── RemoteProtocolError
-//! ├── HTTPStatusError            .status_code, .response
+//! ├── TooManyRedirects           past `follow_redirects`' limit, or a redirect refused
+//! ├── HTTPStatusError            .status_code, .request, .response
 //! ├── DecodingError(ValueError)
 //! └── StreamError(RuntimeError)  a response body used in a way its state forbids
 //!     ├── StreamConsumed         read twice (two iterators, or an iterator after another)
@@ -27,8 +30,6 @@
 //!
 //! The classes need two bases each, which `create_exception!` cannot express, so they are
 //! made once with `type(name, bases, namespace)` and kept in a [`PyOnceLock`].
-
-use std::time::Duration;
 
 use pyo3::IntoPyObjectExt as _;
 use pyo3::exceptions::{PyRuntimeError, PyStopAsyncIteration, PyValueError};
@@ -84,29 +85,7 @@ impl From<stream_parse::Error> for Error {
     }
 }
 
-impl From<reqwest::Error> for Error {
-    /// reqwest's own errors come only from sending and reading: it has no total timeout here
-    /// (idle timeouts are ours), so a timeout is a connect timeout and still a connect error.
-    fn from(error: reqwest::Error) -> Self {
-        // Its text names the URL, whose query and userinfo may hold secrets.
-        let error = jsonrpc_forward::redacted(error);
-        let error = if error.is_connect() {
-            jsonrpc_forward::Error::Connect(error)
-        } else if error.is_builder() {
-            return Error::Value(jsonrpc_forward::display_chain(&error));
-        } else {
-            jsonrpc_forward::Error::Transport(error)
-        };
-        error.into()
-    }
-}
-
 impl Error {
-    /// The server was silent for `idle`.
-    pub(crate) fn timeout(idle: Duration) -> Self {
-        jsonrpc_forward::Error::Timeout(idle).into()
-    }
-
     /// Converts into the Python exception. Never fails: if the exception classes cannot be
     /// made, that error is returned instead.
     pub(crate) fn into_pyerr(self, py: Python<'_>) -> PyErr {
@@ -170,7 +149,10 @@ impl<'py, T: IntoPyObject<'py>> IntoPyObject<'py> for Outcome<T> {
 pub(crate) struct Classes {
     pub(crate) base: Py<PyType>,
     pub(crate) transport: Py<PyType>,
+    pub(crate) network: Py<PyType>,
     pub(crate) connect: Py<PyType>,
+    pub(crate) read: Py<PyType>,
+    pub(crate) redirects: Py<PyType>,
     pub(crate) timeout: Py<PyType>,
     pub(crate) connect_timeout: Py<PyType>,
     pub(crate) read_timeout: Py<PyType>,
@@ -215,14 +197,32 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         &[base.bind(py).clone().into_any()],
         "The exchange with the server failed (connection, timeout or protocol).",
     )?;
-    let connect = make(
-        "ConnectError",
+    let network = make(
+        "NetworkError",
         &[
             transport.bind(py).clone().into_any(),
             builtin("ConnectionError")?,
         ],
+        "The network failed: no connection, or a connection that broke. Also a \
+         ``ConnectionError``.",
+    )?;
+    let connect = make(
+        "ConnectError",
+        &[network.bind(py).clone().into_any()],
         "No connection could be made (refused, unreachable, TLS handshake failed): the \
-         server has not seen the request. Also a ``ConnectionError``.",
+         server has not seen the request.",
+    )?;
+    let read = make(
+        "ReadError",
+        &[network.bind(py).clone().into_any()],
+        "The connection broke (reset or closed) while the response body was read, or the \
+         body could not be decompressed.",
+    )?;
+    let redirects = make(
+        "TooManyRedirects",
+        &[base.bind(py).clone().into_any()],
+        "More redirects than ``follow_redirects`` follows (20), or, for ``forward_request``, \
+         a redirect to another origin (only same-origin 307/308 are followed there).",
     )?;
     let timeout = make(
         "TimeoutException",
@@ -283,7 +283,11 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         "ResponseNotRead",
         "``content``, ``text`` or ``json()`` of a streamed response before ``aread()``.",
     )?;
+    install_status_error_init(py, &http_status)?;
     Ok(Classes {
+        network,
+        read,
+        redirects,
         stream,
         stream_consumed,
         stream_closed,
@@ -298,6 +302,25 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         http_status,
         decoding,
     })
+}
+
+/// `HTTPStatusError(message, *, request, response)`, as httpx constructs it; `status_code`
+/// comes from the response when there is one.
+fn install_status_error_init(py: Python<'_>, class: &Py<PyType>) -> PyResult<()> {
+    let code = c"def __init__(self, message, *, request=None, response=None):
+    Exception.__init__(self, message)
+    self.request = request
+    self.response = response
+    if response is not None:
+        self.status_code = response.status_code
+";
+    let namespace = PyDict::new(py);
+    py.run(code, None, Some(&namespace))?;
+    let init = namespace
+        .get_item("__init__")?
+        .ok_or_else(|| PyRuntimeError::new_err("HTTPStatusError.__init__ was not made"))?;
+    class.bind(py).setattr("__init__", init)?;
+    class.bind(py).setattr("request", py.None())
 }
 
 /// An exception of one of our classes with `message`.
@@ -350,6 +373,10 @@ fn forward_error(
         &c.connect_timeout
     } else if error.is_connect() {
         &c.connect
+    } else if error.is_read() {
+        &c.read
+    } else if error.is_redirect() {
+        &c.redirects
     } else if error.is_timeout() {
         &c.read_timeout
     } else if error.status().is_some() {
@@ -387,7 +414,10 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
         ("StreamClosed", &c.stream_closed),
         ("ResponseNotRead", &c.response_not_read),
         ("TransportError", &c.transport),
+        ("NetworkError", &c.network),
         ("ConnectError", &c.connect),
+        ("ReadError", &c.read),
+        ("TooManyRedirects", &c.redirects),
         ("TimeoutException", &c.timeout),
         ("ConnectTimeout", &c.connect_timeout),
         ("ReadTimeout", &c.read_timeout),

@@ -5,12 +5,14 @@ use jsonrpc_forward::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID, Outgoing, RequestHea
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
+use reqwest::header::{HeaderMap, HeaderName};
 
-use crate::client::{ClientCore, PyClient, header_pairs, json_body};
+use crate::client::{ClientCore, PyClient};
 use crate::coroutine;
 use crate::decoders::{extend_from_bytes_like, json_loads};
 use crate::errors::Error;
 use crate::headers::PyHeaders;
+use crate::request::{header_map, json_body, merge_headers};
 use crate::response::version_str;
 
 /// The answer to a forwarded message: a 2xx response and every message it carried.
@@ -136,22 +138,22 @@ pub(crate) fn forward_request<'py>(
         .is_request()
         .then(|| outgoing.id().map(Box::from))
         .flatten();
+    // The conversation's headers go where the core expects them; the rest ride along,
+    // on top of the client's own headers.
+    let mut own = header_map(headers)?;
     let mut ctx = RequestHeaders::default();
-    let mut extra = Vec::new();
-    for (name, value) in headers.map(header_pairs).transpose()?.unwrap_or_default() {
-        if name.eq_ignore_ascii_case(MCP_SESSION_ID.as_str()) {
-            ctx.session_id = Some(value);
-        } else if name.eq_ignore_ascii_case(MCP_PROTOCOL_VERSION.as_str()) {
-            ctx.protocol_version = Some(value);
-        } else {
-            extra.push((name, value));
-        }
-    }
+    ctx.session_id = take_header(&mut own, &MCP_SESSION_ID);
+    ctx.protocol_version = take_header(&mut own, &MCP_PROTOCOL_VERSION);
     let core = match client {
         Some(c) => c.get().core.clone(),
         None => ClientCore::default_shared().map_err(|e| e.into_pyerr(py))?,
     };
-    let forwarder = core.forwarder(url, extra).map_err(|e| e.into_pyerr(py))?;
+    ctx.extra = merge_headers(&core.headers(), own);
+    // Shares the client's pool: a new endpoint client is only a parsed URL.
+    let forwarder = core
+        .http()
+        .and_then(|http| Ok(jsonrpc_forward::Client::with_http(http, url)?))
+        .map_err(|e| e.into_pyerr(py))?;
     coroutine::once(py, "forward_request", async move {
         let with_id = |error: jsonrpc_forward::Error| Error::Forward {
             error,
@@ -173,4 +175,10 @@ pub(crate) fn forward_request<'py>(
             messages,
         })
     })
+}
+
+/// Removes `name` from `headers` and returns its (first) value as text.
+fn take_header(headers: &mut HeaderMap, name: &HeaderName) -> Option<String> {
+    let value = headers.remove(name)?;
+    value.to_str().ok().map(str::to_owned)
 }

@@ -94,7 +94,7 @@ impl PyHeaders {
     fn new(headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let items = match headers {
             None => Vec::new(),
-            Some(h) => crate::client::header_pairs(h)?
+            Some(h) => crate::request::header_pairs(h)?
                 .into_iter()
                 .map(|(n, v)| (n.to_ascii_lowercase(), v))
                 .collect(),

@@ -23,6 +23,7 @@ mod decoders;
 mod errors;
 mod forward;
 mod headers;
+mod request;
 mod response;
 mod runtime;
 mod signals;
@@ -42,7 +43,7 @@ mod _native {
     #[pymodule_export]
     use crate::headers::PyHeaders;
     #[pymodule_export]
-    use crate::response::{PyAsyncStream, PyResponse};
+    use crate::response::{PyAsyncStream, PyRequest, PyResponse};
 
     use pyo3::prelude::*;
 

@@ -7,13 +7,14 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use jsonrpc_forward::{BodyDecoder, BodyFormat};
+use jsonrpc_forward::{BodyDecoder, BodyFormat, StreamedResponse};
 use memchr::memchr2;
 use pyo3::IntoPyObjectExt as _;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyBytes;
 use tokio::sync::{Mutex, watch};
 
@@ -53,7 +54,7 @@ enum BodyState {
 
 struct Body {
     /// `None` once the body ended or was closed.
-    response: Option<reqwest::Response>,
+    response: Option<StreamedResponse>,
     state: BodyState,
     /// What an `aread()` that was cancelled had read: the next one goes on from there.
     partial: BytesMut,
@@ -79,8 +80,9 @@ pub(crate) struct Shared {
     content: OnceLock<Bytes>,
     /// Set by `aclose()`: a read in progress gives up at once.
     closed: watch::Sender<bool>,
-    /// The longest silence allowed while a chunk is awaited.
-    idle: Duration,
+    /// When the request was sent, and how long until the body ended or was closed.
+    started: Instant,
+    elapsed: OnceLock<Duration>,
 }
 
 impl Shared {
@@ -94,25 +96,25 @@ impl Shared {
             return Ok(None);
         };
         let mut closed = self.closed.subscribe();
+        // The core's `chunk()` fails after its idle timeout of silence.
         let chunk = tokio::select! {
-            chunk = tokio::time::timeout(self.idle, response.chunk()) => {
-                chunk.map(|read| read.map_err(Some))
-            }
-            _ = closed.wait_for(|closed| *closed) => Ok(Err(None)),
+            chunk = response.chunk() => chunk.map_err(Error::from),
+            _ = closed.wait_for(|closed| *closed) => Err(Error::Stream(StreamMisuse::Closed)),
         };
-        let failure = match chunk {
-            Ok(Ok(Some(chunk))) => return Ok(Some(chunk)),
-            Ok(Ok(None)) => {
+        match chunk {
+            Ok(Some(chunk)) => Ok(Some(chunk)),
+            Ok(None) => {
                 body.response = None;
-                return Ok(None);
+                self.ended();
+                Ok(None)
             }
-            Ok(Err(Some(e))) => e.into(),
-            Ok(Err(None)) => Error::Stream(StreamMisuse::Closed),
-            Err(_) => Error::timeout(self.idle),
-        };
-        body.response = None;
-        body.state = BodyState::Closed;
-        Err(failure)
+            Err(failure) => {
+                body.response = None;
+                body.state = BodyState::Closed;
+                self.ended();
+                Err(failure)
+            }
+        }
     }
 
     /// Reads the whole body into `content` (once) and returns it. Concurrent calls read it
@@ -156,6 +158,7 @@ impl Shared {
     /// Closes the body: a read in progress stops (and fails with `StreamClosed`), and the
     /// connection is released. Content already read stays readable.
     pub(crate) fn close(&self) {
+        self.ended();
         self.closed.send_replace(true);
         if let Ok(mut body) = self.body.try_lock() {
             body.response = None;
@@ -165,6 +168,11 @@ impl Shared {
             }
         }
         // Otherwise a read holds the lock: it sees `closed`, drops the response and fails.
+    }
+
+    /// Records `elapsed` (once: the first end counts).
+    fn ended(&self) {
+        let _ = self.elapsed.set(self.started.elapsed());
     }
 
     fn is_closed(&self) -> bool {
@@ -194,6 +202,13 @@ pub(crate) struct PyResponse {
     http_version: &'static str,
     url: String,
     headers: PyHeaders,
+    /// `headers`, `content` and `request` as Python objects, made once.
+    headers_object: PyOnceLock<Py<PyHeaders>>,
+    content_object: PyOnceLock<Py<PyBytes>>,
+    request_object: PyOnceLock<Py<PyRequest>>,
+    request: PyRequest,
+    /// `None` until set or read: then from the content type's charset, else UTF-8.
+    encoding: std::sync::Mutex<Option<String>>,
     shared: Arc<Shared>,
 }
 
@@ -210,7 +225,7 @@ impl std::fmt::Debug for PyResponse {
 }
 
 impl PyResponse {
-    pub(crate) fn new(response: reqwest::Response, idle: Duration) -> Self {
+    pub(crate) fn new(response: StreamedResponse, request: PyRequest, started: Instant) -> Self {
         let status = response.status();
         Self {
             status: status.as_u16(),
@@ -218,6 +233,11 @@ impl PyResponse {
             http_version: version_str(response.version()),
             url: response.url().to_string(),
             headers: PyHeaders::from(response.headers()),
+            headers_object: PyOnceLock::new(),
+            content_object: PyOnceLock::new(),
+            request_object: PyOnceLock::new(),
+            request,
+            encoding: std::sync::Mutex::new(None),
             shared: Arc::new(Shared {
                 body: Mutex::new(Body {
                     response: Some(response),
@@ -226,7 +246,8 @@ impl PyResponse {
                 }),
                 content: OnceLock::new(),
                 closed: watch::Sender::new(false),
-                idle,
+                started,
+                elapsed: OnceLock::new(),
             }),
         }
     }
@@ -235,7 +256,17 @@ impl PyResponse {
         &self.shared
     }
 
-    fn iterator(&self, mut decoder: Decoder) -> Result<PyAsyncStream, Error> {
+    fn iterator(&self, decoder: Decoder) -> Result<PyAsyncStream, Error> {
+        self.iterator_with(decoder, None)
+    }
+
+    /// An iterator; `text` is an incremental decoder (`codecs`) that turns its bytes into
+    /// `str` as they are handed out.
+    fn iterator_with(
+        &self,
+        mut decoder: Decoder,
+        text: Option<Py<PyAny>>,
+    ) -> Result<PyAsyncStream, Error> {
         let replay = self.shared.start_streaming()?;
         let mut pending = Pending::new();
         if let Some(content) = &replay {
@@ -248,6 +279,8 @@ impl PyResponse {
                 decoder: Mutex::new(decoder),
                 pending: std::sync::Mutex::new(pending),
                 done: AtomicBool::new(replay.is_some()),
+                text,
+                flushed: AtomicBool::new(false),
             }),
         })
     }
@@ -293,10 +326,20 @@ impl PyResponse {
         &self.url
     }
 
-    /// The response headers (case-insensitive, multi-valued).
+    /// The response headers (case-insensitive, multi-valued); the same object each time.
     #[getter]
-    fn headers(&self) -> PyHeaders {
-        self.headers.clone()
+    fn headers(&self, py: Python<'_>) -> PyResult<Py<PyHeaders>> {
+        self.headers_object
+            .get_or_try_init(py, || Py::new(py, self.headers.clone()))
+            .map(|h| h.clone_ref(py))
+    }
+
+    /// The request this response answers.
+    #[getter]
+    fn request(&self, py: Python<'_>) -> PyResult<Py<PyRequest>> {
+        self.request_object
+            .get_or_try_init(py, || Py::new(py, self.request.clone()))
+            .map(|r| r.clone_ref(py))
     }
 
     /// Whether the status is 2xx.
@@ -305,32 +348,91 @@ impl PyResponse {
         (200..300).contains(&self.status)
     }
 
+    /// Whether the status is 4xx or 5xx.
+    #[getter]
+    fn is_error(&self) -> bool {
+        (400..600).contains(&self.status)
+    }
+
+    /// Whether the status is 4xx.
+    #[getter]
+    fn is_client_error(&self) -> bool {
+        (400..500).contains(&self.status)
+    }
+
+    /// Whether the status is 5xx.
+    #[getter]
+    fn is_server_error(&self) -> bool {
+        (500..600).contains(&self.status)
+    }
+
+    /// Whether this is a redirect that can be followed: 301, 302, 303, 307 or 308 with a
+    /// `Location` header.
+    #[getter]
+    fn is_redirect(&self) -> bool {
+        matches!(self.status, 301 | 302 | 303 | 307 | 308)
+            && self.headers.first("location").is_some()
+    }
+
     /// Whether the body has ended or was closed.
     #[getter]
     fn is_closed(&self) -> bool {
         self.shared.is_closed()
     }
 
-    /// The whole body, once `aread()` has read it (`client.post()` and friends read it).
-    ///
-    /// Raises `RuntimeError` for a streamed response not read yet.
+    /// From sending the request until the body ended or was closed, as a `timedelta`.
+    /// Raises `RuntimeError` before then, as httpx does.
     #[getter]
-    fn content(&self, py: Python<'_>) -> PyResult<PyBytesOut> {
-        self.shared
-            .content
-            .get()
-            .map(|c| PyBytesOut(c.clone()))
-            .ok_or_else(|| Error::Stream(StreamMisuse::NotRead).into_pyerr(py))
+    fn elapsed(&self) -> PyResult<Duration> {
+        self.shared.elapsed.get().copied().ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err(
+                "'.elapsed' may only be accessed after the response has been read or closed.",
+            )
+        })
     }
 
-    /// The body decoded as UTF-8 (invalid sequences become U+FFFD), once read.
+    /// The text encoding of `text` and `aiter_text()`: the content type's `charset`, else
+    /// `"utf-8"`. Assignable before the text is read.
     #[getter]
-    fn text(&self, py: Python<'_>) -> PyResult<String> {
-        self.shared
+    fn get_encoding(&self) -> String {
+        let mut encoding = self.encoding.lock().unwrap_or_else(PoisonError::into_inner);
+        encoding
+            .get_or_insert_with(|| charset(self.content_type()).unwrap_or("utf-8").to_owned())
+            .clone()
+    }
+
+    #[setter]
+    fn set_encoding(&self, py: Python<'_>, encoding: &str) -> PyResult<()> {
+        // Checked now, so a typo fails here rather than at `text`.
+        py.import("codecs")?.call_method1("lookup", (encoding,))?;
+        *self.encoding.lock().unwrap_or_else(PoisonError::into_inner) = Some(encoding.to_owned());
+        Ok(())
+    }
+
+    /// The whole body, once `aread()` has read it (`client.post()` and friends read it);
+    /// the same `bytes` object each time.
+    ///
+    /// Raises `ResponseNotRead` for a streamed response not read yet.
+    #[getter]
+    fn content(&self, py: Python<'_>) -> PyResult<Py<PyBytes>> {
+        let content = self
+            .shared
             .content
             .get()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .ok_or_else(|| Error::Stream(StreamMisuse::NotRead).into_pyerr(py))
+            .ok_or_else(|| Error::Stream(StreamMisuse::NotRead).into_pyerr(py))?;
+        Ok(self
+            .content_object
+            .get_or_init(py, || PyBytes::new(py, content).unbind())
+            .clone_ref(py))
+    }
+
+    /// The body decoded with `encoding` (undecodable bytes become U+FFFD), once read.
+    #[getter]
+    fn text<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let content = self.content(py)?;
+        content
+            .bind(py)
+            .call_method1("decode", (self.get_encoding(), "replace"))
     }
 
     /// The body parsed as JSON, once read. Raises `json.JSONDecodeError` if it is not JSON.
@@ -344,7 +446,7 @@ impl PyResponse {
     }
 
     /// Returns the response if its status is 2xx, else raises `HTTPStatusError` (with
-    /// `status_code` and `response`).
+    /// `status_code`, `request` and `response`).
     fn raise_for_status<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
         let this = slf.get();
         if this.is_success() {
@@ -371,6 +473,7 @@ impl PyResponse {
             message,
             &[
                 ("status_code", this.status.into_pyobject(py)?.into_any()),
+                ("request", this.request(py)?.into_bound(py).into_any()),
                 ("response", slf.clone().into_any()),
             ],
         ))
@@ -390,9 +493,35 @@ impl PyResponse {
         coroutine::ready(py, "Response.aclose", Ok(py.None()))
     }
 
-    /// The body's chunks as they arrive (decompressed).
-    fn aiter_bytes(&self, py: Python<'_>) -> PyResult<PyAsyncStream> {
-        self.iterator(Decoder::Bytes).map_err(|e| e.into_pyerr(py))
+    /// The body as it arrives, decoded with `encoding` (a character cut across chunks is
+    /// kept for the next piece).
+    fn aiter_text(&self, py: Python<'_>) -> PyResult<PyAsyncStream> {
+        let decoder = py
+            .import("codecs")?
+            .call_method1("getincrementaldecoder", (self.get_encoding(),))?
+            .call1((("replace"),))?;
+        self.iterator_with(Decoder::Bytes(None), Some(decoder.unbind()))
+            .map_err(|e| e.into_pyerr(py))
+    }
+
+    /// The body as it arrives. The client decompresses gzip and brotli in Rust, so unlike
+    /// httpx these are the decoded bytes, as `aiter_bytes()` gives them.
+    fn aiter_raw(&self, py: Python<'_>) -> PyResult<PyAsyncStream> {
+        self.aiter_bytes(py, None)
+    }
+
+    /// The body's chunks as they arrive (decompressed); with `chunk_size`, in pieces of
+    /// that many bytes (the last may be shorter).
+    #[pyo3(signature = (chunk_size = None))]
+    fn aiter_bytes(&self, py: Python<'_>, chunk_size: Option<usize>) -> PyResult<PyAsyncStream> {
+        if chunk_size == Some(0) {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "chunk_size must be at least 1",
+            ));
+        }
+        let rechunk = chunk_size.map(|size| (size, BytesMut::new()));
+        self.iterator(Decoder::Bytes(rechunk))
+            .map_err(|e| e.into_pyerr(py))
     }
 
     /// The body's lines as `str`, without their line ends (LF, CRLF or CR). A line longer
@@ -495,7 +624,8 @@ type Pending = VecDeque<Result<Item, Error>>;
 /// Turns chunks into items.
 #[derive(Debug)]
 enum Decoder {
-    Bytes,
+    /// Chunks as they come, or re-cut to a size (with the bytes waiting for a full piece).
+    Bytes(Option<(usize, BytesMut)>),
     Lines(LineSplitter),
     Sse(stream_parse::SseDecoder, BytesMut),
     Messages(BodyDecoder),
@@ -504,9 +634,15 @@ enum Decoder {
 impl Decoder {
     fn push(&mut self, chunk: Bytes, out: &mut Pending) {
         match self {
-            Decoder::Bytes => {
+            Decoder::Bytes(None) => {
                 if !chunk.is_empty() {
                     out.push_back(Ok(Item::Bytes(chunk)));
+                }
+            }
+            Decoder::Bytes(Some((size, buf))) => {
+                buf.extend_from_slice(&chunk);
+                while buf.len() >= *size {
+                    out.push_back(Ok(Item::Bytes(buf.split_to(*size).freeze())));
                 }
             }
             Decoder::Lines(lines) => lines.push(&chunk, out),
@@ -525,7 +661,12 @@ impl Decoder {
 
     fn finish(&mut self, out: &mut Pending) {
         match self {
-            Decoder::Bytes => {}
+            Decoder::Bytes(None) => {}
+            Decoder::Bytes(Some((_, buf))) => {
+                if !buf.is_empty() {
+                    out.push_back(Ok(Item::Bytes(buf.split().freeze())));
+                }
+            }
             Decoder::Lines(lines) => lines.finish(out),
             Decoder::Sse(decoder, buf) => sse_events(out, || decoder.decode_eof(buf)),
             Decoder::Messages(decoder) => messages(out, || decoder.decode_eof()),
@@ -660,6 +801,10 @@ struct StreamState {
     pending: std::sync::Mutex<Pending>,
     /// The body has ended (or failed): only `pending` is left.
     done: AtomicBool,
+    /// `aiter_text()`'s incremental decoder, used only under the interpreter.
+    text: Option<Py<PyAny>>,
+    /// The text decoder's last piece was handed out.
+    flushed: AtomicBool,
 }
 
 impl StreamState {
@@ -694,12 +839,47 @@ impl StreamState {
     /// The next item for Python: `None` when another reader took it first and the body
     /// goes on.
     fn take(&self, py: Python<'_>) -> Option<PyResult<Py<PyAny>>> {
-        match self.pending().pop_front() {
-            Some(Ok(item)) => Some(item.into_py_any(py)),
-            Some(Err(e)) => Some(Err(e.into_pyerr(py))),
-            None if self.done.load(Ordering::Acquire) => Some(Err(Error::StopAsync.into_pyerr(py))),
-            None => None,
+        loop {
+            let next = self.pending().pop_front();
+            return match next {
+                Some(Ok(item)) => match (&self.text, item) {
+                    (Some(decoder), Item::Bytes(bytes)) => {
+                        match Self::decode_text(py, decoder, &bytes, false) {
+                            Ok(None) => continue,
+                            Ok(Some(text)) => Some(Ok(text)),
+                            Err(e) => Some(Err(e)),
+                        }
+                    }
+                    (_, item) => Some(item.into_py_any(py)),
+                },
+                Some(Err(e)) => Some(Err(e.into_pyerr(py))),
+                None if self.done.load(Ordering::Acquire) => {
+                    if let Some(decoder) = &self.text
+                        && !self.flushed.swap(true, Ordering::AcqRel)
+                    {
+                        match Self::decode_text(py, decoder, &[], true) {
+                            Ok(None) => {}
+                            Ok(Some(text)) => return Some(Ok(text)),
+                            Err(e) => return Some(Err(e)),
+                        }
+                    }
+                    Some(Err(Error::StopAsync.into_pyerr(py)))
+                }
+                None => None,
+            };
         }
+    }
+
+    /// `decoder.decode(bytes, final)`, or `None` when that is `""` (a character that
+    /// continues in the next chunk).
+    fn decode_text(
+        py: Python<'_>,
+        decoder: &Py<PyAny>,
+        bytes: &[u8],
+        last: bool,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let text = decoder.call_method1(py, "decode", (PyBytes::new(py, bytes), last))?;
+        Ok((!text.bind(py).is_empty()?).then_some(text))
     }
 }
 
@@ -763,5 +943,75 @@ impl PyAsyncStream {
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.shared.close();
         coroutine::ready(py, "AsyncStream.aclose", Ok(py.None()))
+    }
+}
+
+/// The `charset` parameter of a content type, if any.
+fn charset(content_type: Option<&str>) -> Option<&str> {
+    content_type?
+        .split(';')
+        .skip(1)
+        .filter_map(|param| param.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("charset"))
+        .map(|(_, value)| value.trim().trim_matches('"'))
+        .filter(|value| !value.is_empty())
+}
+
+/// A request as sent: `response.request`, `client.build_request()`, `client.send()`.
+#[pyclass(name = "Request", module = "mcp_wrapper_rs", frozen)]
+#[derive(Clone)]
+pub(crate) struct PyRequest {
+    pub(crate) method: reqwest::Method,
+    pub(crate) url: reqwest::Url,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: Bytes,
+    /// This request's timeout, replacing the client's.
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// The URL without userinfo and query, header names only: they may hold secrets.
+impl std::fmt::Debug for PyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PyRequest")
+            .field("method", &self.method)
+            .field("url", &jsonrpc_forward::redact_url(self.url.as_str()))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[pymethods]
+impl PyRequest {
+    /// `"GET"`, `"POST"`, ...
+    #[getter]
+    fn method(&self) -> &str {
+        self.method.as_str()
+    }
+
+    /// The URL, with `base_url` and `params` applied.
+    #[getter]
+    fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// The headers this request carries (the client's and its own).
+    #[getter]
+    fn headers(&self) -> PyHeaders {
+        PyHeaders::from(&self.headers)
+    }
+
+    /// The body.
+    #[getter]
+    fn content(&self) -> PyBytesOut {
+        PyBytesOut(self.body.clone())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Request('{}', '{}')>",
+            self.method,
+            jsonrpc_forward::redact_url(self.url.as_str())
+        )
     }
 }

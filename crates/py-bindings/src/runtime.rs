@@ -3,7 +3,7 @@
 //!
 //! Why not a `static` runtime: its worker threads would outlive the interpreter. A worker
 //! that wakes an event loop attaches to Python; if that happens while the interpreter
-//! finalizes, CPython kills or crashes the thread (SIGSEGV, or SIGABRT "Fatal Python error"
+//! finalizes, `CPython` kills or crashes the thread (SIGSEGV, or SIGABRT "Fatal Python error"
 //! at exit). So `atexit` (which runs before finalization starts) shuts the runtime down with
 //! the interpreter released, and no thread of ours is left to touch it. After a `fork()` the
 //! child has none of the parent's threads: the runtime is rebuilt there on first use.
