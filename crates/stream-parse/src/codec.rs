@@ -5,7 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::{Error, NdjsonDecoder, SseDecoder, SseEvent};
+use crate::{Error, LineDecoder, NdjsonDecoder, SseDecoder, SseEvent};
 
 /// The error of a `FramedRead` over one of our decoders.
 #[derive(Debug, thiserror::Error)]
@@ -19,28 +19,24 @@ pub enum CodecError {
     Io(#[from] std::io::Error),
 }
 
-impl tokio_util::codec::Decoder for SseDecoder {
-    type Item = SseEvent;
-    type Error = CodecError;
+/// One `Decoder` impl: each method calls the decoder's inherent method of the same name.
+macro_rules! codec {
+    ($decoder:ty => $item:ty) => {
+        impl tokio_util::codec::Decoder for $decoder {
+            type Item = $item;
+            type Error = CodecError;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<SseEvent>, CodecError> {
-        SseDecoder::decode(self, src).map_err(CodecError::from)
-    }
+            fn decode(&mut self, src: &mut BytesMut) -> Result<Option<$item>, CodecError> {
+                <$decoder>::decode(self, src).map_err(CodecError::from)
+            }
 
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<SseEvent>, CodecError> {
-        SseDecoder::decode_eof(self, src).map_err(CodecError::from)
-    }
+            fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<$item>, CodecError> {
+                <$decoder>::decode_eof(self, src).map_err(CodecError::from)
+            }
+        }
+    };
 }
 
-impl tokio_util::codec::Decoder for NdjsonDecoder {
-    type Item = Bytes;
-    type Error = CodecError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        NdjsonDecoder::decode(self, src).map_err(CodecError::from)
-    }
-
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        NdjsonDecoder::decode_eof(self, src).map_err(CodecError::from)
-    }
-}
+codec!(SseDecoder => SseEvent);
+codec!(NdjsonDecoder => Bytes);
+codec!(LineDecoder => Bytes);

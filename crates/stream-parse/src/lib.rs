@@ -1,5 +1,7 @@
 //! Incremental decoders for the bodies MCP servers stream: Server-Sent Events
-//! (`text/event-stream`) and newline-delimited JSON (`application/x-ndjson`).
+//! (`text/event-stream`, [`SseDecoder`]), newline-delimited JSON (`application/x-ndjson`,
+//! [`NdjsonDecoder`]) and plain text lines ended by LF, CR or CRLF ([`LineDecoder`], what
+//! httpx's `aiter_lines` yields).
 //!
 //! No IO: the decoders work on a [`bytes::BytesMut`] that the caller fills, with the contract
 //! of tokio-util's `Decoder`: call `decode` until it returns `Ok(None)` ("need more bytes"),
@@ -10,18 +12,19 @@
 //! - **Bounded.** Every record has a size limit; an over-long record is reported once as
 //!   [`Error::TooLong`] and skipped as it streams by, without being buffered.
 //! - **Zero copy.** Items are [`bytes::Bytes`] slices of the input where the record is
-//!   contiguous (every NDJSON record, every SSE event with one `data` line).
+//!   contiguous (every line, every NDJSON record, every SSE event with one `data` line).
 //! - **Text is decoded per record**, never per chunk, so a UTF-8 character split across chunks
 //!   needs no special case.
 //!
-//! Line scanning is a hand-written `memchr` loop; a parser-combinator library would only add
-//! a dependency to split a complete line at its first colon.
+//! All three decoders find line ends with one scanner, a hand-written `memchr` loop; a
+//! parser-combinator library would only add a dependency to split a complete line at its
+//! first colon.
 //!
 //! # Example
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use stream_parse::{NdjsonDecoder, SseDecoder};
+//! use stream_parse::{LineDecoder, NdjsonDecoder, SseDecoder};
 //!
 //! let mut sse = SseDecoder::new();
 //! let mut buf = BytesMut::new();
@@ -43,19 +46,30 @@
 //! assert_eq!(ndjson.decode(&mut buf)?.as_deref(), Some(&b"{\"a\":1}"[..]));
 //! assert_eq!(ndjson.decode(&mut buf)?, None); // The last record has no LF yet.
 //! assert_eq!(ndjson.decode_eof(&mut buf)?.as_deref(), Some(&b"{\"b\":2}"[..]));
+//!
+//! // Text lines keep their blanks and whitespace; the caller decodes each one.
+//! let mut lines = LineDecoder::new();
+//! let mut buf = BytesMut::from(&b"first\r\n\n  second\rthird"[..]);
+//! let mut out = Vec::new();
+//! while let Some(line) = lines.decode_eof(&mut buf)? {
+//!     out.push(String::from_utf8_lossy(&line).into_owned());
+//! }
+//! assert_eq!(out, ["first", "", "  second", "third"]);
 //! # Ok::<(), stream_parse::Error>(())
 //! ```
 //!
 //! # Features
 //!
-//! - `tokio-codec`: `tokio_util::codec::Decoder` impls for both decoders (module `codec`).
+//! - `tokio-codec`: `tokio_util::codec::Decoder` impls for the three decoders (module `codec`).
 //! - `testing`: whole-input reference decoders and the chunking oracle shared with the fuzz
 //!   targets (module `testing`); not a stable API.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod lines;
 mod ndjson;
+mod scan;
 mod sse;
 
 #[cfg(feature = "tokio-codec")]
@@ -64,5 +78,6 @@ pub mod codec;
 pub mod testing;
 
 pub use error::Error;
-pub use ndjson::{DEFAULT_MAX_LINE_BYTES, NdjsonDecoder};
+pub use lines::{DEFAULT_MAX_LINE_BYTES, LineDecoder};
+pub use ndjson::NdjsonDecoder;
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, SseDecoder, SseEvent};

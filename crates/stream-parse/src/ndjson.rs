@@ -5,13 +5,10 @@
 //! unterminated last record is yielded. The decoder frames records; it does not validate
 //! JSON (the bridge does, once per message).
 
-use bytes::{Buf, Bytes, BytesMut};
-use memchr::memchr;
+use bytes::{Bytes, BytesMut};
 
-use crate::Error;
-
-/// The default limit on one record: 64 MiB.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+use crate::scan::LineEnds;
+use crate::{Error, LineDecoder};
 
 /// Incremental NDJSON framer with the same contract as [`SseDecoder`](crate::SseDecoder):
 /// call [`decode`](Self::decode) until `Ok(None)`, and [`decode_eof`](Self::decode_eof) at the
@@ -22,11 +19,8 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 /// dropped as it arrives, never buffered, and decoding resumes after its LF.
 #[derive(Debug)]
 pub struct NdjsonDecoder {
-    max_line_bytes: usize,
-    /// Invariant: `buf[..scan_pos]` holds no LF: it is the start of the current record.
-    scan_pos: usize,
-    /// Dropping the rest of an over-long record up to its LF.
-    discarding: bool,
+    /// A [`LineDecoder`] whose lines end at LF only: a lone CR inside a record is content.
+    lines: LineDecoder,
 }
 
 impl Default for NdjsonDecoder {
@@ -40,16 +34,14 @@ impl NdjsonDecoder {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-            scan_pos: 0,
-            discarding: false,
+            lines: LineDecoder::with_line_ends(LineEnds::Lf),
         }
     }
 
     /// Sets the most bytes one record may have, not counting its LF.
     #[must_use]
     pub fn with_max_line_bytes(mut self, limit: usize) -> Self {
-        self.max_line_bytes = limit;
+        self.lines = self.lines.with_max_line_bytes(limit);
         self
     }
 
@@ -60,20 +52,12 @@ impl NdjsonDecoder {
     ///
     /// [`Error::TooLong`] once for a record over the limit; later calls skip the rest of it.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, Error> {
-        loop {
-            let Some(i) = memchr(b'\n', &buf[self.scan_pos..]) else {
-                return self.wait_for_more(buf);
-            };
-            let line = buf.split_to(self.scan_pos + i).freeze();
-            buf.advance(1);
-            self.scan_pos = 0;
-            if std::mem::take(&mut self.discarding) {
-                continue;
-            }
-            if let Some(record) = self.finish_record(&line)? {
+        while let Some(line) = self.lines.decode(buf)? {
+            if let Some(record) = trim(&line) {
                 return Ok(Some(record));
             }
         }
+        Ok(None)
     }
 
     /// Like [`decode`](Self::decode), with `buf` holding the last bytes of the stream: an
@@ -83,51 +67,18 @@ impl NdjsonDecoder {
     ///
     /// [`Error::TooLong`] as for [`decode`](Self::decode).
     pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, Error> {
-        if let Some(record) = self.decode(buf)? {
-            return Ok(Some(record));
-        }
-        let tail = buf.split().freeze();
-        self.scan_pos = 0;
-        if std::mem::take(&mut self.discarding) {
-            return Ok(None);
-        }
-        self.finish_record(&tail)
-    }
-
-    /// No LF in `buf`: remember how far we looked, or drop what an over-long record left.
-    fn wait_for_more(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, Error> {
-        if self.discarding {
-            buf.clear();
-            self.scan_pos = 0;
-        } else if buf.len() > self.max_line_bytes {
-            buf.clear();
-            self.scan_pos = 0;
-            self.discarding = true;
-            return Err(self.too_long());
-        } else {
-            self.scan_pos = buf.len();
+        while let Some(line) = self.lines.decode_eof(buf)? {
+            if let Some(record) = trim(&line) {
+                return Ok(Some(record));
+            }
         }
         Ok(None)
     }
+}
 
-    /// Checks the limit and trims a complete record; `None` for a blank one.
-    fn finish_record(&self, line: &Bytes) -> Result<Option<Bytes>, Error> {
-        if line.len() > self.max_line_bytes {
-            return Err(self.too_long());
-        }
-        let Some(start) = line.iter().position(|b| !b.is_ascii_whitespace()) else {
-            return Ok(None);
-        };
-        let end = line
-            .iter()
-            .rposition(|b| !b.is_ascii_whitespace())
-            .map_or(line.len(), |last| last + 1);
-        Ok(Some(line.slice(start..end)))
-    }
-
-    fn too_long(&self) -> Error {
-        Error::TooLong {
-            limit: self.max_line_bytes,
-        }
-    }
+/// The record in `line` without the ASCII whitespace around it (a zero-copy slice), or
+/// `None` for a blank line.
+fn trim(line: &Bytes) -> Option<Bytes> {
+    let record = line.trim_ascii();
+    (!record.is_empty()).then(|| line.slice_ref(record))
 }

@@ -39,9 +39,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use memchr::{memchr, memchr2};
+use memchr::memchr;
 
 use crate::Error;
+use crate::scan::{LineEnds, LineScanner};
 
 /// The UTF-8 encoding of U+FEFF, dropped once at the start of a stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -183,13 +184,10 @@ pub struct SseDecoder {
     max_event_bytes: usize,
     lenient_eof: bool,
 
-    // Line scanning. Invariant: `buf[..scan_pos]` holds no CR or LF, so it is the start of the
-    // current line and is never scanned again.
-    scan_pos: usize,
+    /// Line ends: CRLF, LF or CR.
+    lines: LineScanner,
     /// No byte of the stream has been looked at yet: a BOM may still come.
     at_stream_start: bool,
-    /// The previous line ended with CR: an LF that comes next belongs to it.
-    skip_lf: bool,
     /// Skipping an over-long event up to the next blank line.
     discarding: bool,
     /// While discarding: bytes of the current line were dropped, so it is not blank.
@@ -219,9 +217,8 @@ impl SseDecoder {
         Self {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             lenient_eof: false,
-            scan_pos: 0,
+            lines: LineScanner::new(LineEnds::CrLf),
             at_stream_start: true,
-            skip_lf: false,
             discarding: false,
             discarded_partial_line: false,
             data: DataBuf::Empty,
@@ -332,9 +329,8 @@ impl SseDecoder {
 
     /// Forgets everything of the current stream but the last event ID and retry.
     fn reset_stream(&mut self) {
-        self.scan_pos = 0;
+        self.lines.reset();
         self.at_stream_start = true;
-        self.skip_lf = false;
         self.discarding = false;
         self.discarded_partial_line = false;
         self.reset_event();
@@ -369,33 +365,19 @@ impl SseDecoder {
                 self.at_stream_start = false;
             }
         }
-        if self.skip_lf {
-            // `scan_pos` is 0 here: a line just ended.
-            match buf.first() {
-                None => return Ok(None),
-                Some(b'\n') => buf.advance(1),
-                Some(_) => {}
-            }
-            self.skip_lf = false;
-        }
-        if let Some(i) = memchr2(b'\n', b'\r', &buf[self.scan_pos..]) {
-            let len = self.scan_pos + i;
-            self.skip_lf = buf[len] == b'\r';
-            self.scan_pos = 0;
+        if let Some(len) = self.lines.next_line(buf) {
             return Ok(Some(len));
         }
+        // `buf` is the start of one line: drop it if its event is being skipped or has just
+        // grown past the limit.
         if self.discarding {
             self.discarded_partial_line |= !buf.is_empty();
-            buf.clear();
-            self.scan_pos = 0;
+            self.lines.discard_partial(buf);
         } else if self.data.len() + buf.len() > self.max_event_bytes {
-            buf.clear();
-            self.scan_pos = 0;
+            self.lines.discard_partial(buf);
             let err = self.start_discarding();
             self.discarded_partial_line = true;
             return Err(err);
-        } else {
-            self.scan_pos = buf.len();
         }
         Ok(None)
     }

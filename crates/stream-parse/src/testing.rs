@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::{Error, NdjsonDecoder, SseDecoder, SseEvent};
+use crate::{Error, LineDecoder, NdjsonDecoder, SseDecoder, SseEvent};
 
 /// One thing a decoder produced: an item, or a recoverable over-limit error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +193,43 @@ pub fn reference_ndjson(input: &[u8], max_line_bytes: usize) -> NdjsonOutcome {
         .collect()
 }
 
+/// Everything a [`LineDecoder`] produced for a stream.
+pub type LinesOutcome = Vec<Decoded<Bytes>>;
+
+/// The text-line rules applied to a whole input at once: the lines of Python's
+/// `bytes.splitlines()`, each over `max_line_bytes` replaced by [`Decoded::TooLong`].
+#[must_use]
+pub fn reference_lines(input: &[u8], max_line_bytes: usize) -> LinesOutcome {
+    // Every line end made one LF (a CR swallows the LF after it), then split at LF. This is
+    // a different route from `reference_sse`'s loop on purpose: the two check each other
+    // through the decoders, which share one scanner.
+    let mut lf_only = Vec::with_capacity(input.len());
+    let mut bytes = input.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        if b == b'\r' {
+            bytes.next_if_eq(&&b'\n');
+            lf_only.push(b'\n');
+        } else {
+            lf_only.push(b);
+        }
+    }
+    let mut lines: Vec<&[u8]> = lf_only.split(|&b| b == b'\n').collect();
+    // `split` also yields what follows the last LF: a line only if it is not empty.
+    if lines.last().is_some_and(|tail| tail.is_empty()) {
+        lines.pop();
+    }
+    lines
+        .into_iter()
+        .map(|line| {
+            if line.len() > max_line_bytes {
+                Decoded::TooLong
+            } else {
+                Decoded::Item(Bytes::copy_from_slice(line))
+            }
+        })
+        .collect()
+}
+
 /// Splits `input` at `cuts` (taken modulo `input.len() + 1`, in any order, repeats allowed).
 #[must_use]
 pub fn chunks<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
@@ -204,16 +241,21 @@ pub fn chunks<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     points.windows(2).map(|w| &input[w[0]..w[1]]).collect()
 }
 
+/// A decoder's `decode` or `decode_eof`.
+type DecodeFn<D, T> = fn(&mut D, &mut BytesMut) -> Result<Option<T>, Error>;
+
 /// Feeds `chunks` one by one to `decode`, then calls `decode_eof`, each until `Ok(None)`.
-fn drive<T>(
+fn drive<D, T>(
     chunks: &[&[u8]],
-    mut decode: impl FnMut(&mut BytesMut, bool) -> Result<Option<T>, Error>,
+    decoder: &mut D,
+    decode: DecodeFn<D, T>,
+    decode_eof: DecodeFn<D, T>,
 ) -> Vec<Decoded<T>> {
     let mut out = Vec::new();
     let mut buf = BytesMut::new();
-    let mut pull = |buf: &mut BytesMut, eof: bool, out: &mut Vec<Decoded<T>>| {
+    let mut pull = |buf: &mut BytesMut, step: DecodeFn<D, T>, out: &mut Vec<Decoded<T>>| {
         loop {
-            match decode(buf, eof) {
+            match step(decoder, buf) {
                 Ok(Some(item)) => out.push(Decoded::Item(item)),
                 Ok(None) => break,
                 Err(Error::TooLong { .. }) => out.push(Decoded::TooLong),
@@ -222,9 +264,9 @@ fn drive<T>(
     };
     for chunk in chunks {
         buf.extend_from_slice(chunk);
-        pull(&mut buf, false, &mut out);
+        pull(&mut buf, decode, &mut out);
     }
-    pull(&mut buf, true, &mut out);
+    pull(&mut buf, decode_eof, &mut out);
     out
 }
 
@@ -234,13 +276,12 @@ pub fn incremental_sse(chunks: &[&[u8]], max_event_bytes: usize, lenient_eof: bo
     let mut decoder = SseDecoder::new()
         .with_max_event_bytes(max_event_bytes)
         .lenient_eof(lenient_eof);
-    let items = drive(chunks, |buf, eof| {
-        if eof {
-            decoder.decode_eof(buf)
-        } else {
-            decoder.decode(buf)
-        }
-    });
+    let items = drive(
+        chunks,
+        &mut decoder,
+        SseDecoder::decode,
+        SseDecoder::decode_eof,
+    );
     SseOutcome {
         items,
         last_event_id: decoder.last_event_id().to_owned(),
@@ -252,13 +293,24 @@ pub fn incremental_sse(chunks: &[&[u8]], max_event_bytes: usize, lenient_eof: bo
 #[must_use]
 pub fn incremental_ndjson(chunks: &[&[u8]], max_line_bytes: usize) -> NdjsonOutcome {
     let mut decoder = NdjsonDecoder::new().with_max_line_bytes(max_line_bytes);
-    drive(chunks, |buf, eof| {
-        if eof {
-            decoder.decode_eof(buf)
-        } else {
-            decoder.decode(buf)
-        }
-    })
+    drive(
+        chunks,
+        &mut decoder,
+        NdjsonDecoder::decode,
+        NdjsonDecoder::decode_eof,
+    )
+}
+
+/// Decodes `chunks` with a fresh [`LineDecoder`].
+#[must_use]
+pub fn incremental_lines(chunks: &[&[u8]], max_line_bytes: usize) -> LinesOutcome {
+    let mut decoder = LineDecoder::new().with_max_line_bytes(max_line_bytes);
+    drive(
+        chunks,
+        &mut decoder,
+        LineDecoder::decode,
+        LineDecoder::decode_eof,
+    )
 }
 
 /// The oracle: `input` split at `cuts` decodes exactly as the reference decodes it whole.
@@ -281,11 +333,44 @@ pub fn check_sse(input: &[u8], cuts: &[usize], max_event_bytes: usize, lenient_e
 ///
 /// When the two differ, with both outcomes in the message.
 pub fn check_ndjson(input: &[u8], cuts: &[usize], max_line_bytes: usize) {
-    let expected = reference_ndjson(input, max_line_bytes);
-    let actual = incremental_ndjson(&chunks(input, cuts), max_line_bytes);
+    check_framing(
+        "NDJSON",
+        (input, cuts, max_line_bytes),
+        reference_ndjson,
+        incremental_ndjson,
+    );
+}
+
+/// The oracle for text lines, as [`check_sse`].
+///
+/// # Panics
+///
+/// When the two differ, with both outcomes in the message.
+pub fn check_lines(input: &[u8], cuts: &[usize], max_line_bytes: usize) {
+    check_framing(
+        "Line",
+        (input, cuts, max_line_bytes),
+        reference_lines,
+        incremental_lines,
+    );
+}
+
+/// What a line framing ([`NdjsonOutcome`], [`LinesOutcome`]) produced.
+type Framed = Vec<Decoded<Bytes>>;
+
+/// The oracle of a line framing (NDJSON, text lines): a case `(input, cuts, max)` decodes
+/// the same by `reference` whole as by `incremental` in chunks.
+fn check_framing(
+    name: &str,
+    (input, cuts, max): (&[u8], &[usize], usize),
+    reference: fn(&[u8], usize) -> Framed,
+    incremental: fn(&[&[u8]], usize) -> Framed,
+) {
+    let expected = reference(input, max);
+    let actual = incremental(&chunks(input, cuts), max);
     assert_eq!(
         actual, expected,
-        "NDJSON decoding of {input:?} cut at {cuts:?} (max {max_line_bytes})"
+        "{name} decoding of {input:?} cut at {cuts:?} (max {max})"
     );
 }
 
@@ -341,4 +426,11 @@ pub fn fuzz_sse(data: &[u8]) {
 pub fn fuzz_ndjson(data: &[u8]) {
     let case = FuzzCase::new(data);
     check_ndjson(case.input, &case.cuts, case.max);
+}
+
+/// The `line_decode` fuzz target: [`check_lines`] on a [`FuzzCase`] (its `lenient_eof` bit
+/// is unused).
+pub fn fuzz_lines(data: &[u8]) {
+    let case = FuzzCase::new(data);
+    check_lines(case.input, &case.cuts, case.max);
 }

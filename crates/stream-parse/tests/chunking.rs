@@ -2,9 +2,11 @@
 //!
 //! The same oracle (`stream_parse::testing`) backs the fuzz targets in `fuzz/`.
 
+use bytes::Bytes;
 use proptest::prelude::*;
 use stream_parse::testing::{
-    check_ndjson, check_sse, chunks, incremental_ndjson, incremental_sse, reference_sse,
+    Decoded, check_lines, check_ndjson, check_sse, chunks, incremental_lines, incremental_ndjson,
+    incremental_sse, reference_lines, reference_sse,
 };
 
 /// Bytes drawn mostly from the characters that matter to the grammars, so that short inputs
@@ -75,34 +77,54 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 
+    // NDJSON and text lines are one framing with other line ends (LF only; LF, CR, CRLF):
+    // each case checks both.
+
     #[test]
-    fn ndjson_decoder_matches_reference_for_any_split(
+    fn ndjson_and_line_decoders_match_reference_for_any_split(
         input in stream_bytes(),
         cuts in proptest::collection::vec(any::<usize>(), 0..12),
         max in prop_oneof![Just(usize::MAX), 0usize..32],
     ) {
         check_ndjson(&input, &cuts, max);
+        check_lines(&input, &cuts, max);
     }
 
     #[test]
-    fn ndjson_decoder_matches_reference_in_one_byte_chunks(
+    fn ndjson_and_line_decoders_match_reference_in_one_byte_chunks(
         input in proptest::collection::vec(any::<u8>(), 0..200),
         max in prop_oneof![Just(usize::MAX), 0usize..32],
     ) {
         let cuts: Vec<usize> = (0..input.len()).collect();
         check_ndjson(&input, &cuts, max);
+        check_lines(&input, &cuts, max);
     }
 
     #[test]
-    fn ndjson_decoder_is_chunking_invariant(
+    fn ndjson_and_line_decoders_are_chunking_invariant(
         input in stream_bytes(),
         cuts_a in proptest::collection::vec(any::<usize>(), 0..12),
         cuts_b in proptest::collection::vec(any::<usize>(), 0..12),
         max in prop_oneof![Just(usize::MAX), 0usize..32],
     ) {
-        let a = incremental_ndjson(&chunks(&input, &cuts_a), max);
-        let b = incremental_ndjson(&chunks(&input, &cuts_b), max);
-        prop_assert_eq!(a, b);
+        let (a, b) = (chunks(&input, &cuts_a), chunks(&input, &cuts_b));
+        prop_assert_eq!(incremental_ndjson(&a, max), incremental_ndjson(&b, max));
+        prop_assert_eq!(incremental_lines(&a, max), incremental_lines(&b, max));
+    }
+
+    #[test]
+    fn line_decoder_matches_reference_when_every_cr_ends_a_chunk(
+        input in stream_bytes(),
+        max in prop_oneof![Just(usize::MAX), 0usize..32],
+    ) {
+        // The case httpx handles apart: a CRLF split between two chunks is one line end.
+        let cuts: Vec<usize> = input
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\r')
+            .map(|(i, _)| i + 1)
+            .collect();
+        check_lines(&input, &cuts, max);
     }
 }
 
@@ -124,4 +146,33 @@ fn reference_sse_follows_the_whatwg_example_streams() {
         .collect();
     assert_eq!(data, ["first event", "second event"]);
     assert_eq!(out.last_event_id, "");
+}
+
+#[test]
+fn reference_lines_splits_as_python_bytes_splitlines() {
+    // The reference itself, checked against `bytes.splitlines()` (CPython 3: for bytes only
+    // LF, CR and CRLF end lines, and no empty line follows a final line end).
+    let cases: [(&[u8], &[&[u8]]); 6] = [
+        (b"", &[]),
+        (b"a", &[b"a"]),
+        (b"a\n", &[b"a"]),
+        (b"\r", &[b""]),
+        (b"a\r\r\nb\n\rc", &[b"a", b"", b"b", b"", b"c"]),
+        (b"\x0b\x0c\x1c\n", &[b"\x0b\x0c\x1c"]),
+    ];
+    for (input, expected) in cases {
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|line| Decoded::Item(Bytes::copy_from_slice(line)))
+            .collect();
+        assert_eq!(reference_lines(input, usize::MAX), expected, "{input:?}");
+    }
+    assert_eq!(
+        reference_lines(b"12\r\n123\r12", 2),
+        [
+            Decoded::Item(Bytes::from_static(b"12")),
+            Decoded::TooLong,
+            Decoded::Item(Bytes::from_static(b"12")),
+        ]
+    );
 }

@@ -1,22 +1,10 @@
 //! NDJSON framing rules, one test each, through the public API.
 
+mod support;
+
 use bytes::{Bytes, BytesMut};
 use stream_parse::{Error, NdjsonDecoder};
-
-fn decode_chunks(decoder: &mut NdjsonDecoder, chunks: &[&[u8]]) -> Vec<Bytes> {
-    let mut buf = BytesMut::new();
-    let mut out = Vec::new();
-    for chunk in chunks {
-        buf.extend_from_slice(chunk);
-        while let Some(record) = decoder.decode(&mut buf).expect("no error") {
-            out.push(record);
-        }
-    }
-    while let Some(record) = decoder.decode_eof(&mut buf).expect("no error") {
-        out.push(record);
-    }
-    out
-}
+use support::{decode_chunks, decode_framed, decode_one_byte_at_a_time, feed_an_over_long_record};
 
 fn records(input: &[u8]) -> Vec<Bytes> {
     decode_chunks(&mut NdjsonDecoder::new(), &[input])
@@ -110,27 +98,7 @@ fn ndjson_decoder_skips_an_over_long_record_without_buffering_it() {
     const LIMIT: usize = 64 * 1024;
     let mut decoder = NdjsonDecoder::new().with_max_line_bytes(LIMIT);
     let mut buf = BytesMut::new();
-    let chunk = [b'x'; 4096];
-    let mut errors = 0;
-    for _ in 0..4096 {
-        buf.extend_from_slice(&chunk);
-        match decoder.decode(&mut buf) {
-            Err(Error::TooLong { .. }) => errors += 1,
-            Ok(None) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-        assert!(
-            buf.len() <= LIMIT + chunk.len(),
-            "retained {} bytes",
-            buf.len()
-        );
-        assert!(
-            buf.capacity() <= 2 * (LIMIT + chunk.len()),
-            "capacity {}",
-            buf.capacity()
-        );
-    }
-    assert_eq!(errors, 1, "the error is reported once");
+    feed_an_over_long_record(&mut decoder, LIMIT, &mut buf);
     buf.extend_from_slice(b"tail of the long one\n{\"next\":1}\n");
     assert_eq!(
         decoder.decode(&mut buf).expect("ok").as_deref(),
@@ -152,29 +120,16 @@ fn ndjson_decoder_drops_an_over_long_tail_at_eof_after_one_error() {
 
 #[test]
 fn ndjson_decoder_works_as_a_tokio_codec() {
-    use futures_util::StreamExt;
-    use tokio_util::codec::FramedRead;
-
     let body: &[u8] = b"{\"a\":1}\n\n{\"b\":2}";
-    let frames = FramedRead::new(body, NdjsonDecoder::new());
-    let out: Vec<_> = futures_executor::block_on(frames.collect::<Vec<_>>());
-    let out: Vec<Bytes> = out.into_iter().map(|r| r.expect("ok")).collect();
+    let out = decode_framed(body, NdjsonDecoder::new());
     assert_eq!(out, ["{\"a\":1}", "{\"b\":2}"]);
 }
 
 #[test]
 fn ndjson_decoder_takes_a_100_mb_line_in_one_byte_chunks() {
-    // Each call scans only the new byte; a re-scanning framer would need 5e15 steps here.
+    // A re-scanning framer would need 5e15 steps here.
     const LEN: usize = 100_000_000;
     let mut decoder = NdjsonDecoder::new().with_max_line_bytes(LEN);
-    let mut buf = BytesMut::with_capacity(LEN + 1);
-    for _ in 0..LEN {
-        buf.extend_from_slice(b"7");
-        assert_eq!(decoder.decode(&mut buf), Ok(None));
-    }
-    buf.extend_from_slice(b"\n");
-    assert_eq!(
-        decoder.decode(&mut buf).expect("ok").map(|r| r.len()),
-        Some(LEN)
-    );
+    let record = decode_one_byte_at_a_time(&mut decoder, b"", LEN, b"\n");
+    assert_eq!(record.len(), LEN);
 }

@@ -1,23 +1,10 @@
 //! The WHATWG event-stream rules, one test each, through the public API.
 
+mod support;
+
 use bytes::BytesMut;
 use stream_parse::{Error, SseDecoder, SseEvent};
-
-/// Feeds `chunks` in order, then ends the stream; collects events (errors panic).
-fn decode_chunks(decoder: &mut SseDecoder, chunks: &[&[u8]]) -> Vec<SseEvent> {
-    let mut buf = BytesMut::new();
-    let mut events = Vec::new();
-    for chunk in chunks {
-        buf.extend_from_slice(chunk);
-        while let Some(event) = decoder.decode(&mut buf).expect("no error") {
-            events.push(event);
-        }
-    }
-    while let Some(event) = decoder.decode_eof(&mut buf).expect("no error") {
-        events.push(event);
-    }
-    events
-}
+use support::{decode_chunks, decode_framed, decode_one_byte_at_a_time, feed_an_over_long_record};
 
 fn decode_all(input: &[u8]) -> Vec<SseEvent> {
     decode_chunks(&mut SseDecoder::new(), &[input])
@@ -321,33 +308,8 @@ fn sse_decoder_counts_data_already_buffered_towards_the_limit() {
 fn sse_decoder_skips_an_over_long_event_without_buffering_it() {
     const LIMIT: usize = 64 * 1024;
     let mut decoder = SseDecoder::new().with_max_event_bytes(LIMIT);
-    let mut buf = BytesMut::new();
-    let mut errors = 0;
-    buf.extend_from_slice(b"data: ");
-    // 16 MiB of one line in 4 KiB chunks: far over the limit.
-    let chunk = [b'x'; 4096];
-    for _ in 0..4096 {
-        buf.extend_from_slice(&chunk);
-        match decoder.decode(&mut buf) {
-            Err(Error::TooLong { limit }) => {
-                assert_eq!(limit, LIMIT);
-                errors += 1;
-            }
-            Ok(None) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-        assert!(
-            buf.len() <= LIMIT + chunk.len(),
-            "retained {} bytes",
-            buf.len()
-        );
-        assert!(
-            buf.capacity() <= 2 * (LIMIT + chunk.len()),
-            "capacity {}",
-            buf.capacity()
-        );
-    }
-    assert_eq!(errors, 1, "the error is reported once");
+    let mut buf = BytesMut::from(&b"data: "[..]);
+    feed_an_over_long_record(&mut decoder, LIMIT, &mut buf);
     buf.extend_from_slice(b"\n\ndata: next\n\n");
     let event = decoder.decode(&mut buf).expect("ok").expect("event");
     assert_eq!(event.data_str(), "next");
@@ -400,28 +362,14 @@ fn sse_decoder_keeps_keep_alive_comments_out_of_the_limit() {
 
 #[test]
 fn sse_decoder_works_as_a_tokio_codec() {
-    use futures_util::StreamExt;
-    use tokio_util::codec::FramedRead;
-
     let body: &[u8] = b"data: a\n\nevent: e\ndata: b\r\n\r\n";
-    let frames = FramedRead::new(body, SseDecoder::new());
-    let events: Vec<_> = futures_executor::block_on(frames.collect::<Vec<_>>());
-    let events: Vec<SseEvent> = events.into_iter().map(|r| r.expect("ok")).collect();
+    let events = decode_framed(body, SseDecoder::new());
     assert_eq!(summary(&events), [msg("a"), ("e".into(), "b".into())]);
 }
 
 #[test]
 fn sse_decoder_takes_a_long_line_in_one_byte_chunks() {
-    // Not a timing assertion (benches/ measures the linearity): each call looks only at the
-    // new byte, where a decoder that re-scans its buffer would need 3.5e13 steps here.
-    let mut decoder = SseDecoder::new();
-    let mut buf = BytesMut::with_capacity(8 << 20);
-    buf.extend_from_slice(b"data: ");
-    for _ in 0..(8 << 20) {
-        buf.extend_from_slice(b"x");
-        assert_eq!(decoder.decode(&mut buf), Ok(None));
-    }
-    buf.extend_from_slice(b"\n\n");
-    let event = decoder.decode(&mut buf).expect("ok").expect("event");
+    // A decoder that re-scanned its buffer would need 3.5e13 steps here.
+    let event = decode_one_byte_at_a_time(&mut SseDecoder::new(), b"data: ", 8 << 20, b"\n\n");
     assert_eq!(event.data().len(), 8 << 20);
 }
