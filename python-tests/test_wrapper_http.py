@@ -17,7 +17,14 @@ import pytest
 
 import mcp_wrapper_rs
 from mcp_wrapper_rs import wrapper
-from wrapper_support import install_stdout, json_lines, quick_client, run_module, start_module
+from wrapper_support import (
+    install_stdout,
+    json_lines,
+    quick_client,
+    run_module,
+    run_upstream,
+    start_module,
+)
 
 from support import Server, request, stream_call
 
@@ -222,6 +229,53 @@ async def test_forward_once_record_over_the_limit_is_reported_not_retried(
     assert values[1]["error"]["message"] == "Response exceeds the size limit"
     assert "4096" in values[1]["error"]["data"]
     assert len(values) == 2
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"format": "json", "end_without_response": True}, {"status": 202}],
+    ids=["200 application/json, empty body", "202, no body"],
+)
+async def test_forward_once_empty_body_writes_what_the_original_writes(
+    monkeypatch: pytest.MonkeyPatch, mcp_server: Server, fault: dict[str, Any]
+) -> None:
+    payload = request(new_id(), "ping", **fault)
+    expected = run_upstream({"op": "forward", "url": mcp_server.url, "payload": payload})
+    assert await forward(monkeypatch, mcp_server.url, payload) == expected
+
+
+@pytest.mark.parametrize("fmt", ["sse", "ndjson"])
+async def test_forward_once_record_over_the_limit_keeps_the_records_after_it(
+    monkeypatch: pytest.MonkeyPatch, mcp_server: Server, fmt: str
+) -> None:
+    limit = 4096
+
+    def note(data: str) -> dict[str, Any]:
+        return {"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": data}}
+
+    rid = new_id()
+    payload = request(
+        rid,
+        "ping",
+        format=fmt,
+        before_answer=[note("before"), note("x" * 2 * limit)],
+        after_answer=[note("after")],
+    )
+    # The original has no limit: it writes all four messages, the answer third.
+    expected = run_upstream({"op": "forward", "url": mcp_server.url, "payload": payload})
+    assert [value.get("id") for value in expected] == [None, None, rid, None]
+
+    monkeypatch.setattr(wrapper, "_MAX_MESSAGE_BYTES", limit)
+    values = await forward(monkeypatch, mcp_server.url, payload)
+    # The same, with the message over the limit replaced by an error in its place.
+    assert len(values) == len(expected)
+    for got, want in zip(values, expected, strict=True):
+        if len(json.dumps(want)) > limit:
+            assert got["id"] == "bridge"
+            assert got["error"]["message"] == "Response exceeds the size limit"
+            assert f"{limit} bytes" in got["error"]["data"]
+        else:
+            assert got == want
 
 
 async def test_forward_once_stops_writing_at_shutdown(

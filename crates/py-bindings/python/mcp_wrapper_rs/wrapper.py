@@ -34,12 +34,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -298,28 +299,46 @@ def _as_text(line: Any) -> str:
 # ---------------------------------------------------------------------------
 
 
-class _RecordTooLarge(DecodingError):
-    """A server's NDJSON record or SSE event over the size limit (64 MiB)."""
+class _Oversized(bytes):
+    """What :func:`ndjson_lines` and :func:`sse_events` yield in place of a record over the limit.
+
+    An empty ``bytes`` (so code that only expects bytes still works: it is not JSON), whose
+    ``reason`` says why the record was left out.
+    """
+
+    reason: str
+
+    def __new__(cls, reason: str) -> Self:
+        marker = super().__new__(cls)
+        marker.reason = reason
+        return marker
 
 
-def _decode(decoder: NdjsonDecoder | SseDecoder, chunk: bytes | None) -> tuple[list[Any], Any]:
-    """What ``chunk`` (``None``: the end of the body) completes, and the error after it, if any.
+def _decode(decoder: NdjsonDecoder | SseDecoder, chunk: bytes | None) -> list[Any]:
+    """Everything ``chunk`` (``None``: the end of the body) completes, in order.
 
-    The native decoders hand out the records before an over-long one and raise for it on the
-    next call; asking again at once (with no new bytes) reports it now rather than with the
-    next chunk, which may be a long time coming on a live stream.
+    A record or event over the decoder's limit is an :class:`_Oversized` in its place. The
+    native decoders hand out the records before an over-long one, raise for it on the next
+    call and return the ones after it on the call after that: asking again (with no new
+    bytes) until nothing is left reports all of them now rather than with the next chunk,
+    which may be a long time coming on a live stream.
     """
     items: list[Any] = []
-    try:
-        more: list[Any] = decoder.finish() if chunk is None else decoder.feed(chunk)
-        while more:
-            items.extend(more)
-            more = decoder.feed(b"")
-    except DecodingError as error:
-        too_large = _RecordTooLarge(str(error))
-        too_large.__cause__ = error
-        return items, too_large
-    return items, None
+    # The first call takes the chunk (or ends the body); the calls after it only drain.
+    step: Callable[[], list[Any]] = (
+        decoder.finish if chunk is None else functools.partial(decoder.feed, chunk)
+    )
+    while True:
+        call, step = step, functools.partial(decoder.feed, b"")
+        try:
+            more = call()
+        except DecodingError as error:
+            logger.warning("Response record over the size limit, left out: %s", error)
+            items.append(_Oversized(str(error)))
+            continue
+        if not more:
+            return items
+        items.extend(more)
 
 
 async def ndjson_lines(resp: Any) -> AsyncIterator[bytes]:
@@ -327,7 +346,8 @@ async def ndjson_lines(resp: Any) -> AsyncIterator[bytes]:
 
     ``resp`` needs only ``aiter_bytes()``. A last line without a newline is yielded too.
     Decoding stops (keeping what was already buffered) once shutdown has begun. A line longer
-    than 64 MiB raises :class:`mcp_wrapper_rs.DecodingError` after the lines before it.
+    than 64 MiB is not buffered: an empty ``bytes`` is yielded in its place (it is not JSON),
+    and the lines after it follow as usual.
     """
     decoder = NdjsonDecoder(max_line_bytes=_MAX_MESSAGE_BYTES)
     async for chunk in resp.aiter_bytes():
@@ -335,16 +355,10 @@ async def ndjson_lines(resp: Any) -> AsyncIterator[bytes]:
             break
         if not chunk:
             continue
-        lines, error = _decode(decoder, chunk)
-        for line in lines:
+        for line in _decode(decoder, chunk):
             yield line
-        if error is not None:
-            raise error
-    lines, error = _decode(decoder, None)
-    for line in lines:
+    for line in _decode(decoder, None):
         yield line
-    if error is not None:
-        raise error
 
 
 async def sse_events(resp: Any) -> AsyncIterator[bytes]:
@@ -353,7 +367,8 @@ async def sse_events(resp: Any) -> AsyncIterator[bytes]:
     ``resp`` needs only ``aiter_bytes()``. Several ``data:`` lines of one event are joined with
     newlines; comments and other fields are skipped, and events without data are not yielded.
     An event cut off by the end of the body is still yielded. Decoding stops once shutdown
-    has begun. An event over 64 MiB raises :class:`mcp_wrapper_rs.DecodingError`.
+    has begun. An event over 64 MiB is not buffered: an empty ``bytes`` is yielded in its
+    place, and the events after it follow as usual.
     """
     decoder = SseDecoder(max_event_bytes=_MAX_MESSAGE_BYTES, lenient_eof=True)
     async for chunk in resp.aiter_bytes():
@@ -361,16 +376,10 @@ async def sse_events(resp: Any) -> AsyncIterator[bytes]:
             break
         if not chunk:
             continue
-        events, error = _decode(decoder, chunk)
-        for event in events:
-            yield event.data_bytes
-        if error is not None:
-            raise error
-    events, error = _decode(decoder, None)
-    for event in events:
-        yield event.data_bytes
-    if error is not None:
-        raise error
+        for event in _decode(decoder, chunk):
+            yield event if isinstance(event, _Oversized) else event.data_bytes
+    for event in _decode(decoder, None):
+        yield event if isinstance(event, _Oversized) else event.data_bytes
 
 
 # ---------------------------------------------------------------------------
@@ -406,7 +415,9 @@ async def forward_once(client: Any, settings: Settings, payload: _Payload) -> No
     The answer may be ``application/json`` (one value; an empty body writes nothing),
     ``application/x-ndjson`` or ``text/event-stream`` (each record or event's data is one
     value); any other type is read as NDJSON. A value that is not JSON is written as a -32700
-    error, a non-2xx status as an error whose code is the status. Nothing is sent or written
+    error, a record or event over 64 MiB as a -32603 ``Response exceeds the size limit`` error
+    (in its place: the ones after it are still written, and the request is not sent again),
+    a non-2xx status as an error whose code is the status. Nothing is sent or written
     once shutdown has begun. Transport errors propagate (:func:`make_request` retries them).
     """
     if shutting_down():
@@ -433,8 +444,13 @@ async def forward_once(client: Any, settings: Settings, payload: _Payload) -> No
             return
 
         async def write_value(raw: bytes) -> None:
-            """Write one JSON value of the answer, or a parse error in its place."""
+            """Write one JSON value of the answer, or an error in its place."""
             if shutting_down():
+                return
+            if isinstance(raw, _Oversized):
+                # The server did answer: sending the request again would not make the record
+                # smaller, so it is reported here (and the records after it still written).
+                send_to_stdout(make_error("Response exceeds the size limit", data=raw.reason))
                 return
             try:
                 value = orjson.loads(raw)
@@ -445,46 +461,40 @@ async def forward_once(client: Any, settings: Settings, payload: _Payload) -> No
                 return
             send_to_stdout(value)
 
-        try:
-            if "event-stream" in ctype:
-                async for data in sse_events(resp):
-                    if shutting_down():
-                        break
-                    if not data:
-                        continue
-                    await write_value(data)
-                return
+        if "event-stream" in ctype:
+            async for data in sse_events(resp):
+                if shutting_down():
+                    break
+                if not data and not isinstance(data, _Oversized):
+                    continue
+                await write_value(data)
+            return
 
-            if "ndjson" in ctype:
-                async for line in ndjson_lines(resp):
-                    if shutting_down():
-                        break
-                    await write_value(line)
-                return
-
-            if "application/json" in ctype:
-                raw = await resp.aread()
-                if shutting_down() or not raw.strip():
-                    return
-                try:
-                    value = orjson.loads(raw)
-                except Exception:
-                    text = raw.decode("utf-8", "replace")
-                    send_to_stdout(make_error("Invalid JSON response", JSONRPC_PARSE_ERROR, text))
-                    return
-                send_to_stdout(value)
-                return
-
-            # Any other (or no) content type: try it as NDJSON.
+        if "ndjson" in ctype:
             async for line in ndjson_lines(resp):
                 if shutting_down():
                     break
                 await write_value(line)
-        except _RecordTooLarge as error:
-            # The server did answer: sending the request again would not make the record
-            # smaller, so report it here instead of letting make_request retry.
-            logger.warning("Response record over the size limit: %s", error)
-            send_to_stdout(make_error("Response exceeds the size limit", data=str(error)))
+            return
+
+        if "application/json" in ctype:
+            raw = await resp.aread()
+            if shutting_down() or not raw.strip():
+                return
+            try:
+                value = orjson.loads(raw)
+            except Exception:
+                text = raw.decode("utf-8", "replace")
+                send_to_stdout(make_error("Invalid JSON response", JSONRPC_PARSE_ERROR, text))
+                return
+            send_to_stdout(value)
+            return
+
+        # Any other (or no) content type: try it as NDJSON.
+        async for line in ndjson_lines(resp):
+            if shutting_down():
+                break
+            await write_value(line)
 
 
 async def make_request(
