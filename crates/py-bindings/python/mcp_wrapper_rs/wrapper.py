@@ -43,7 +43,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -527,12 +527,43 @@ async def make_request(
 
 
 # ---------------------------------------------------------------------------
-# HTTP client with retries on open
+# HTTP client with retries
 # ---------------------------------------------------------------------------
+
+# `ResilientHttpClient`'s defaults and pool limits, from the variables the original's settings
+# read them from (without its `.env` file), once, at import.
+_RETRY_MAX_ATTEMPTS = int(os.environ.get("RETRY_MAX_ATTEMPTS", "3"))
+_RETRY_BASE_DELAY = float(os.environ.get("RETRY_BASE_DELAY", "1.0"))
+_RETRY_MAX_DELAY = int(os.environ.get("RETRY_MAX_DELAY", "60"))
+_RETRY_JITTER_MAX = float(os.environ.get("RETRY_JITTER_MAX", "0.5"))
+
+
+@dataclass(frozen=True)
+class _PoolLimits:
+    """Connection-pool limits, with the attribute names of ``httpx.Limits``.
+
+    :class:`ResilientHttpClient` puts one into ``client_args["limits"]`` when none is given,
+    as the original does with an ``httpx.Limits``. The native client sizes its pool itself,
+    so these are recorded, not enforced.
+    """
+
+    max_connections: int | None = None
+    max_keepalive_connections: int | None = None
+    keepalive_expiry: float | None = 5.0
+
+
+_DEFAULT_LIMITS = _PoolLimits(
+    max_connections=int(os.environ.get("HTTPX_MAX_CONNECTIONS", "200")),
+    max_keepalive_connections=int(os.environ.get("HTTPX_MAX_KEEPALIVE_CONNECTIONS", "100")),
+    keepalive_expiry=float(os.environ.get("HTTPX_KEEPALIVE_EXPIRY", "30.0")),
+)
 
 _CLIENT_OPTIONS = frozenset(
     {"connect_timeout", "verify", "cert", "http2", "headers", "max_retries", "follow_redirects"}
 )
+
+# "No `timeout=` given": the client's own timeouts apply.
+_UNSET: Any = object()
 
 
 def _client_options(client_args: Mapping[str, Any]) -> dict[str, Any]:
@@ -562,17 +593,56 @@ def _client_options(client_args: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def _request_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for ``Client.stream``: httpx's ``data=`` bytes/str become ``content=``."""
+def _query_value(value: Any) -> str:
+    """One query parameter value as httpx writes it: ``true``/``false``, ``""`` for ``None``."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return "" if value is None else str(value)
+
+
+def _with_params(url: str, params: Any) -> str:
+    """``url`` with its query replaced by ``params``, as httpx 0.28's ``params=`` does.
+
+    ``params`` is a mapping (a list or tuple value repeats its key), a sequence of pairs or a
+    query string; ``None`` leaves the URL as it is.
+    """
+    if params is None:
+        return url
+    if isinstance(params, (str, bytes)):
+        text = params.decode("ascii") if isinstance(params, bytes) else params
+        pairs = parse_qsl(text, keep_blank_values=True)
+    else:
+        items = params.items() if isinstance(params, Mapping) else params
+        pairs = []
+        for key, value in items:
+            values = value if isinstance(value, (list, tuple)) else [value]
+            pairs.extend((str(key), _query_value(v)) for v in values)
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs), parts.fragment))
+
+
+def _request_options(url: str, kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any], Any]:
+    """The URL (with ``params`` merged in), keyword arguments for ``Client.stream`` and
+    ``Client.request``, and the request's ``timeout`` (``_UNSET`` when not given).
+
+    httpx's ``data=`` bytes/str become ``content=``.
+    """
     options: dict[str, Any] = {}
+    timeout = _UNSET
     for key, value in kwargs.items():
-        if key == "data" and isinstance(value, (bytes, bytearray, memoryview, str)):
+        if key == "params":
+            url = _with_params(url, value)
+        elif key == "timeout":
+            timeout = value
+        elif key == "data" and isinstance(value, (bytes, bytearray, memoryview, str)):
             options["content"] = value
         elif key in ("content", "data", "json", "headers"):
             options[key] = value
         else:
             raise TypeError(f"ResilientHttpClient: unsupported request argument {key!r}")
-    return options
+    return url, options, timeout
 
 
 def _retryable_error(error: BaseException) -> bool:
@@ -583,36 +653,61 @@ def _retryable_error(error: BaseException) -> bool:
 
 
 class ResilientHttpClient:
-    """An HTTP client that opens requests again after transient failures.
+    """An HTTP client that sends requests again after transient failures.
 
     The same constructor and methods as ``mcpgateway.utils.retry_manager.ResilientHttpClient``,
-    on :class:`mcp_wrapper_rs.Client`. A request is opened up to ``max_retries`` times: after
+    on :class:`mcp_wrapper_rs.Client`. A request is sent up to ``max_retries`` times: after
     a connect error, a timeout or a broken connection, and after a 408, 429, 502, 503 or 504
     status, it waits ``base_backoff * 2 ** attempt`` seconds plus up to ``jitter_max`` of that
     again, capped at ``max_delay`` (a 429's numeric ``Retry-After`` instead), then sends
-    again. Any other status is handed to the caller. Errors while the caller reads the body
-    are not retried here.
+    again. Any other status is handed to the caller. When every attempt failed,
+    :meth:`request` raises the last error (or returns the last response, if no attempt
+    raised) and :meth:`stream` raises ``RuntimeError``. Errors while the caller reads a
+    stream's body are not retried here.
 
+    The defaults come from ``RETRY_MAX_ATTEMPTS`` (3), ``RETRY_BASE_DELAY`` (1.0),
+    ``RETRY_MAX_DELAY`` (60) and ``RETRY_JITTER_MAX`` (0.5), read at import.
     ``client_args`` are httpx-style client options: ``timeout`` (seconds, ``None`` or an
     ``httpx.Timeout``-like object), ``verify``, ``cert``, ``http2``, ``headers``,
-    ``follow_redirects`` (and ``limits``, ignored), plus the native ``connect_timeout`` and
-    ``max_retries``.
+    ``follow_redirects`` and ``limits`` (recorded, not enforced; a :class:`_PoolLimits` from
+    ``HTTPX_MAX_CONNECTIONS``, ``HTTPX_MAX_KEEPALIVE_CONNECTIONS`` and
+    ``HTTPX_KEEPALIVE_EXPIRY`` is added to the dict given when it has none), plus the native
+    ``connect_timeout`` and ``max_retries``. Requests take ``content``, ``data``, ``json``,
+    ``headers``, ``params`` and ``timeout``.
     """
 
     def __init__(
         self,
-        max_retries: int = 3,
-        base_backoff: float = 1.0,
-        max_delay: float = 60,
-        jitter_max: float = 0.5,
+        max_retries: int = _RETRY_MAX_ATTEMPTS,
+        base_backoff: float = _RETRY_BASE_DELAY,
+        max_delay: float = _RETRY_MAX_DELAY,
+        jitter_max: float = _RETRY_JITTER_MAX,
         client_args: dict[str, Any] | None = None,
     ) -> None:
         self.max_retries = max_retries
         self.base_backoff = base_backoff
         self.max_delay = max_delay
         self.jitter_max = jitter_max
-        self.client_args: dict[str, Any] = dict(client_args or {})
+        # The caller's dict itself, as in the original (which adds `limits` to it).
+        self.client_args: dict[str, Any] = client_args or {}
+        if "limits" not in self.client_args:
+            self.client_args["limits"] = _DEFAULT_LIMITS
         self.client = Client(**_client_options(self.client_args))
+        # Clients for requests with a `timeout=` of their own, by (read, connect) timeout.
+        self._timeout_clients: dict[tuple[Any, Any], Client] = {}
+
+    def _client_for(self, timeout: Any) -> Client:
+        """The client for a request: :attr:`client`, or one with the request's timeouts."""
+        if timeout is _UNSET:
+            return self.client
+        args = {key: value for key, value in self.client_args.items() if key != "connect_timeout"}
+        args["timeout"] = timeout
+        options = _client_options(args)
+        key = (options["timeout"], options["connect_timeout"])
+        client = self._timeout_clients.get(key)
+        if client is None:
+            client = self._timeout_clients[key] = Client(**options)
+        return client
 
     async def _sleep_with_jitter(self, base: float, jitter_range: float) -> None:
         """Sleep ``base`` plus a random part of ``jitter_range`` seconds, at most ``max_delay``."""
@@ -622,17 +717,32 @@ class ResilientHttpClient:
         delay = self.base_backoff * (2**attempt)
         await self._sleep_with_jitter(delay, delay * self.jitter_max)
 
+    def _should_retry(self, exc: BaseException | None, response: Any) -> bool:
+        """Whether an error (a transport one) or a response (a retryable status) is retried."""
+        if exc is not None and _retryable_error(exc):
+            return True
+        if response is not None:
+            status = response.status_code
+            if status in NON_RETRYABLE_STATUS_CODES:
+                logger.info("Response %s: not sending again", status)
+                return False
+            if status in RETRYABLE_STATUS_CODES:
+                logger.info("Response %s: sending again", status)
+                return True
+        return False
+
     @contextlib.asynccontextmanager
     async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[Response]:
         """``async with client.stream("POST", url, data=..., headers=...) as response:``.
 
         Raises ``RuntimeError`` once every attempt failed (from the last error, if any).
         """
-        options = _request_options(kwargs)
+        url, options, timeout = _request_options(url, kwargs)
+        client = self._client_for(timeout)
         last_error: Exception | None = None
         attempt = 0
         while attempt < self.max_retries:
-            context = self.client.stream(method, url, **options)
+            context = client.stream(method, url, **options)
             try:
                 response = await context.__aenter__()
             except Exception as error:
@@ -662,31 +772,65 @@ class ResilientHttpClient:
             raise RuntimeError(str(last_error)) from last_error
         raise RuntimeError("Max retries reached opening stream")
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
-        """Send a request with the retries of :meth:`stream` and read the whole response."""
-        async with self.stream(method, url, **kwargs) as response:
-            await response.aread()
-            return response
+    async def request(self, method: str, url: str, **kwargs: Any) -> Response | None:
+        """Send a request, with retries, and read the whole response.
 
-    async def get(self, url: str, **kwargs: Any) -> Response:
+        Once every attempt failed: raises the last error if an attempt raised one, else
+        returns the last response (a 5xx, say; ``None`` when ``max_retries`` is 0 or less).
+        """
+        url, options, timeout = _request_options(url, kwargs)
+        client = self._client_for(timeout)
+        last_error: Exception | None = None
+        response: Response | None = None
+        attempt = 0
+        while attempt < self.max_retries:
+            try:
+                response = await client.request(method, url, **options)
+                status = response.status_code
+                if status in NON_RETRYABLE_STATUS_CODES or response.is_success:
+                    return response
+                wait = _seconds(response.headers.get("Retry-After")) if status == 429 else None
+                if wait is not None:
+                    logger.info("Response 429: sending again after %s s", wait)
+                    await asyncio.sleep(max(wait, 0.0))
+                    attempt += 1
+                    continue
+                if not self._should_retry(None, response):
+                    return response
+            except Exception as error:
+                if not self._should_retry(error, None):
+                    raise
+                last_error = error
+                logger.warning("Error sending request (will retry): %s", error)
+            await self._backoff(attempt)
+            attempt += 1
+        if last_error is not None:
+            raise last_error
+        logger.error("Max retries reached for %s", _redact_url(url))
+        return response
+
+    async def get(self, url: str, **kwargs: Any) -> Response | None:
         """``request("GET", url, ...)``."""
         return await self.request("GET", url, **kwargs)
 
-    async def post(self, url: str, **kwargs: Any) -> Response:
+    async def post(self, url: str, **kwargs: Any) -> Response | None:
         """``request("POST", url, ...)``."""
         return await self.request("POST", url, **kwargs)
 
-    async def put(self, url: str, **kwargs: Any) -> Response:
+    async def put(self, url: str, **kwargs: Any) -> Response | None:
         """``request("PUT", url, ...)``."""
         return await self.request("PUT", url, **kwargs)
 
-    async def delete(self, url: str, **kwargs: Any) -> Response:
+    async def delete(self, url: str, **kwargs: Any) -> Response | None:
         """``request("DELETE", url, ...)``."""
         return await self.request("DELETE", url, **kwargs)
 
     async def aclose(self) -> None:
-        """Close the underlying client."""
-        await self.client.aclose()
+        """Close the underlying client (and those made for requests' own timeouts)."""
+        clients = [self.client, *self._timeout_clients.values()]
+        self._timeout_clients.clear()
+        for client in clients:
+            await client.aclose()
 
     async def __aenter__(self) -> Self:
         return self
