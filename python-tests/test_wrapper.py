@@ -21,10 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mcp_wrapper_rs
 from mcp_wrapper_rs import wrapper
 from wrapper_support import (
-    ChunkedBody,
     FakeStdin,
     FakeStdout,
     TextOnlyStdin,
@@ -373,19 +371,16 @@ async def test_ndjson_lines_stops_at_shutdown() -> None:
     assert lines == [b"1", b"2"]
 
 
-async def test_ndjson_lines_over_the_limit_raises_after_the_lines_before(
+async def test_ndjson_lines_over_the_limit_yields_an_empty_line_in_its_place(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(wrapper, "_MAX_MESSAGE_BYTES", 16)
-    got: list[bytes] = []
-
-    async def consume() -> None:
-        async for line in wrapper.ndjson_lines(ChunkedBody([b'{"ok":1}\n' + b"x" * 40 + b"\n"])):
-            got.append(line)
-
-    with pytest.raises(mcp_wrapper_rs.DecodingError, match="16 bytes"):
-        await consume()
-    assert got == [b'{"ok":1}']
+    body = b'{"ok":1}\n' + b"x" * 40 + b'\n{"ok":2}\n' + b"y" * 40
+    # One chunk, and every byte its own chunk: the same lines, the same place.
+    for chunks in ([body], [body[i : i + 1] for i in range(len(body))]):
+        lines = await collect_ndjson(*chunks)
+        assert lines == [b'{"ok":1}', b"", b'{"ok":2}', b""]
+        assert "16 bytes" in lines[1].reason  # type: ignore[attr-defined]
 
 
 async def test_sse_events_data_comments_and_fields() -> None:
@@ -425,10 +420,15 @@ async def test_sse_events_stop_at_shutdown() -> None:
     assert [e async for e in wrapper.sse_events(Body())] == [b"1"]
 
 
-async def test_sse_events_over_the_limit_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sse_events_over_the_limit_yields_empty_data_in_its_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(wrapper, "_MAX_MESSAGE_BYTES", 32)
-    with pytest.raises(mcp_wrapper_rs.DecodingError):
-        await collect_sse(b"data: small\n\n", b"data: " + b"y" * 100 + b"\n\n")
+    events = await collect_sse(
+        b"data: small\n\n", b"data: " + b"y" * 100 + b"\n\n", b"data: after\n\n"
+    )
+    assert events == [b"small", b"", b"after"]
+    assert "32 bytes" in events[1].reason  # type: ignore[attr-defined]
 
 
 RECORDS = st.lists(

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import subprocess
+import sys
 import time
 import types
 from collections.abc import Iterator
@@ -17,7 +20,14 @@ import pytest
 
 import mcp_wrapper_rs
 from mcp_wrapper_rs import wrapper
-from wrapper_support import install_stdout, json_lines, quick_client, run_module, start_module
+from wrapper_support import (
+    install_stdout,
+    json_lines,
+    quick_client,
+    run_module,
+    run_upstream,
+    start_module,
+)
 
 from support import Server, request, stream_call
 
@@ -224,6 +234,53 @@ async def test_forward_once_record_over_the_limit_is_reported_not_retried(
     assert len(values) == 2
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [{"format": "json", "end_without_response": True}, {"status": 202}],
+    ids=["200 application/json, empty body", "202, no body"],
+)
+async def test_forward_once_empty_body_writes_what_the_original_writes(
+    monkeypatch: pytest.MonkeyPatch, mcp_server: Server, fault: dict[str, Any]
+) -> None:
+    payload = request(new_id(), "ping", **fault)
+    expected = run_upstream({"op": "forward", "url": mcp_server.url, "payload": payload})
+    assert await forward(monkeypatch, mcp_server.url, payload) == expected
+
+
+@pytest.mark.parametrize("fmt", ["sse", "ndjson"])
+async def test_forward_once_record_over_the_limit_keeps_the_records_after_it(
+    monkeypatch: pytest.MonkeyPatch, mcp_server: Server, fmt: str
+) -> None:
+    limit = 4096
+
+    def note(data: str) -> dict[str, Any]:
+        return {"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": data}}
+
+    rid = new_id()
+    payload = request(
+        rid,
+        "ping",
+        format=fmt,
+        before_answer=[note("before"), note("x" * 2 * limit)],
+        after_answer=[note("after")],
+    )
+    # The original has no limit: it writes all four messages, the answer third.
+    expected = run_upstream({"op": "forward", "url": mcp_server.url, "payload": payload})
+    assert [value.get("id") for value in expected] == [None, None, rid, None]
+
+    monkeypatch.setattr(wrapper, "_MAX_MESSAGE_BYTES", limit)
+    values = await forward(monkeypatch, mcp_server.url, payload)
+    # The same, with the message over the limit replaced by an error in its place.
+    assert len(values) == len(expected)
+    for got, want in zip(values, expected, strict=True):
+        if len(json.dumps(want)) > limit:
+            assert got["id"] == "bridge"
+            assert got["error"]["message"] == "Response exceeds the size limit"
+            assert f"{limit} bytes" in got["error"]["data"]
+        else:
+            assert got == want
+
+
 async def test_forward_once_stops_writing_at_shutdown(
     monkeypatch: pytest.MonkeyPatch, mcp_server: Server
 ) -> None:
@@ -392,6 +449,111 @@ async def test_resilient_client_zero_attempts(mcp_server: Server) -> None:
                 pass
 
 
+async def test_resilient_client_request_raises_the_last_error_as_the_original() -> None:
+    url = refused_url()
+    job = {"op": "request", "method": "POST", "url": url, "kwargs": {"content": "{}"}}
+    expected = run_upstream(job)
+    assert expected == {"raised": "ConnectError"}
+    async with quick_client(max_retries=3) as client:
+        with pytest.raises(mcp_wrapper_rs.ConnectError) as info:
+            await client.request("POST", url, content=b"{}")
+    assert type(info.value).__name__ == expected["raised"]
+
+
+@pytest.mark.parametrize("attempts", [3, 0])
+async def test_resilient_client_request_returns_the_last_retryable_status_as_the_original(
+    mcp_server: Server, attempts: int
+) -> None:
+    # Always 503: every attempt gets it. With no attempts at all there is no response.
+    body = json.dumps(
+        request(new_id(), "ping", status=503, error_body={"kind": "text", "text": "busy"})
+    )
+    kwargs = {"content": body, "headers": {"Content-Type": "application/json"}}
+    job = {"op": "request", "method": "POST", "url": mcp_server.url, "kwargs": kwargs}
+    expected = run_upstream({**job, "max_retries": attempts})
+    assert expected == ({"status": 503, "text": "busy"} if attempts else None)
+    async with quick_client(max_retries=attempts) as client:
+        response = await client.request("POST", mcp_server.url, **kwargs)
+    got = None if response is None else {"status": response.status_code, "text": response.text}
+    assert got == expected
+
+
+async def test_resilient_client_request_takes_params_and_timeout_as_the_original(
+    http_server: Server,
+) -> None:
+    url = f"{http_server.base}/echo?keep=1&a=old&x=a%20b"
+    params = {"a": "b c", "list": ["1", "2"], "yes": True, "none": None, "text": "é&=/"}
+    kwargs = {"params": params, "timeout": 5.0}
+    expected = run_upstream({"op": "request", "method": "GET", "url": url, "kwargs": kwargs})
+    async with quick_client() as client:
+        response = await client.get(url, **kwargs)
+        assert response is not None
+        assert response.json()["path"] == json.loads(expected["text"])["path"]
+
+        # The request's own timeout wins over the client's (10 s here).
+        slow = f"{http_server.base}/slow-body?ms=5000"
+        job = {"kwargs": {"timeout": 0.5}, "max_retries": 1}
+        expected = run_upstream({"op": "request", "method": "GET", "url": slow, **job})
+        assert expected == {"raised": "ReadTimeout"}
+    async with quick_client(max_retries=1) as client:
+        with pytest.raises(mcp_wrapper_rs.ReadTimeout):
+            await client.get(slow, timeout=0.5)
+
+
+_DEFAULTS_PROGRAM = """
+import json
+from mcp_wrapper_rs.wrapper import ResilientHttpClient
+args = {"timeout": 30.0}
+client = ResilientHttpClient(client_args=args)
+limits = args["limits"]
+print(json.dumps({
+    "retries": [client.max_retries, client.base_backoff, client.max_delay, client.jitter_max],
+    "limits": [limits.max_connections, limits.max_keepalive_connections, limits.keepalive_expiry],
+    "given_dict_is_kept": client.client_args is args,
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {
+            "RETRY_MAX_ATTEMPTS": "7",
+            "RETRY_BASE_DELAY": "0.5",
+            "RETRY_MAX_DELAY": "9",
+            "RETRY_JITTER_MAX": "0.1",
+            "HTTPX_MAX_CONNECTIONS": "50",
+            "HTTPX_MAX_KEEPALIVE_CONNECTIONS": "20",
+            "HTTPX_KEEPALIVE_EXPIRY": "12.5",
+        },
+    ],
+    ids=["defaults", "from the environment"],
+)
+def test_resilient_client_defaults_and_limits_as_the_original(env: dict[str, str]) -> None:
+    expected = run_upstream({"op": "defaults"}, env)
+    names = ("RETRY_", "HTTPX_")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(names)} | env
+    done = subprocess.run(
+        [sys.executable, "-c", _DEFAULTS_PROGRAM], env=full_env, capture_output=True, check=True
+    )
+    assert json.loads(done.stdout) == expected
+
+
+async def test_resilient_client_should_retry_as_the_original() -> None:
+    statuses = [200, 204, 302, 400, 401, 403, 404, 405, 406, 408, 418, 429, 500, 502, 503, 504]
+    expected = run_upstream({"op": "should_retry", "statuses": statuses})
+    async with quick_client() as client:
+        got = [
+            client._should_retry(Exception(), types.SimpleNamespace(status_code=status))
+            for status in statuses
+        ]
+        assert got == expected
+        assert client._should_retry(mcp_wrapper_rs.ConnectError("refused"), None)
+        assert client._should_retry(mcp_wrapper_rs.ReadTimeout("slow"), None)
+        assert not client._should_retry(ValueError("other"), None)
+
+
 async def test_resilient_client_whole_responses_and_options(http_server: Server) -> None:
     timeout = types.SimpleNamespace(connect=5.0, read=10.0, write=10.0, pool=10.0)
     client = wrapper.ResilientHttpClient(
@@ -405,14 +567,19 @@ async def test_resilient_client_whole_responses_and_options(http_server: Server)
     )
     async with client:
         echo = f"{http_server.base}/echo"
-        posted = (await client.post(echo, data={"k": "v w"})).json()
+
+        def whole(response: mcp_wrapper_rs.Response | None) -> mcp_wrapper_rs.Response:
+            assert response is not None  # None only when no attempt is made at all
+            return response
+
+        posted = whole(await client.post(echo, data={"k": "v w"})).json()
         assert posted["body"] == "k=v+w"
         assert posted["headers"]["x-team"] == ["t"]
-        assert (await client.post(echo, json={"a": 1})).json()["body"] == '{"a":1}'
-        assert (await client.get(echo)).json()["method"] == "GET"
-        assert (await client.put(echo, content=b"x")).json()["method"] == "PUT"
-        assert (await client.delete(echo)).json()["method"] == "DELETE"
-        missing = await client.get(f"{http_server.base}/status/404")
+        assert whole(await client.post(echo, json={"a": 1})).json()["body"] == '{"a":1}'
+        assert whole(await client.get(echo)).json()["method"] == "GET"
+        assert whole(await client.put(echo, content=b"x")).json()["method"] == "PUT"
+        assert whole(await client.delete(echo)).json()["method"] == "DELETE"
+        missing = whole(await client.get(f"{http_server.base}/status/404"))
         assert missing.status_code == 404
         assert missing.text == "status 404"
     assert client.client.is_closed
@@ -427,8 +594,8 @@ async def test_resilient_client_rejects_request_options_it_cannot_honour(
     http_server: Server,
 ) -> None:
     async with quick_client() as client:
-        with pytest.raises(TypeError, match="params"):
-            async with client.stream("GET", http_server.base, params={"a": 1}):
+        with pytest.raises(TypeError, match="cookies"):
+            async with client.stream("GET", http_server.base, cookies={"a": "1"}):
                 pass
 
 

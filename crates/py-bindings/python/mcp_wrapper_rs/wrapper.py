@@ -34,15 +34,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -298,28 +299,46 @@ def _as_text(line: Any) -> str:
 # ---------------------------------------------------------------------------
 
 
-class _RecordTooLarge(DecodingError):
-    """A server's NDJSON record or SSE event over the size limit (64 MiB)."""
+class _Oversized(bytes):
+    """What :func:`ndjson_lines` and :func:`sse_events` yield in place of a record over the limit.
+
+    An empty ``bytes`` (so code that only expects bytes still works: it is not JSON), whose
+    ``reason`` says why the record was left out.
+    """
+
+    reason: str
+
+    def __new__(cls, reason: str) -> Self:
+        marker = super().__new__(cls)
+        marker.reason = reason
+        return marker
 
 
-def _decode(decoder: NdjsonDecoder | SseDecoder, chunk: bytes | None) -> tuple[list[Any], Any]:
-    """What ``chunk`` (``None``: the end of the body) completes, and the error after it, if any.
+def _decode(decoder: NdjsonDecoder | SseDecoder, chunk: bytes | None) -> list[Any]:
+    """Everything ``chunk`` (``None``: the end of the body) completes, in order.
 
-    The native decoders hand out the records before an over-long one and raise for it on the
-    next call; asking again at once (with no new bytes) reports it now rather than with the
-    next chunk, which may be a long time coming on a live stream.
+    A record or event over the decoder's limit is an :class:`_Oversized` in its place. The
+    native decoders hand out the records before an over-long one, raise for it on the next
+    call and return the ones after it on the call after that: asking again (with no new
+    bytes) until nothing is left reports all of them now rather than with the next chunk,
+    which may be a long time coming on a live stream.
     """
     items: list[Any] = []
-    try:
-        more: list[Any] = decoder.finish() if chunk is None else decoder.feed(chunk)
-        while more:
-            items.extend(more)
-            more = decoder.feed(b"")
-    except DecodingError as error:
-        too_large = _RecordTooLarge(str(error))
-        too_large.__cause__ = error
-        return items, too_large
-    return items, None
+    # The first call takes the chunk (or ends the body); the calls after it only drain.
+    step: Callable[[], list[Any]] = (
+        decoder.finish if chunk is None else functools.partial(decoder.feed, chunk)
+    )
+    while True:
+        call, step = step, functools.partial(decoder.feed, b"")
+        try:
+            more = call()
+        except DecodingError as error:
+            logger.warning("Response record over the size limit, left out: %s", error)
+            items.append(_Oversized(str(error)))
+            continue
+        if not more:
+            return items
+        items.extend(more)
 
 
 async def ndjson_lines(resp: Any) -> AsyncIterator[bytes]:
@@ -327,7 +346,8 @@ async def ndjson_lines(resp: Any) -> AsyncIterator[bytes]:
 
     ``resp`` needs only ``aiter_bytes()``. A last line without a newline is yielded too.
     Decoding stops (keeping what was already buffered) once shutdown has begun. A line longer
-    than 64 MiB raises :class:`mcp_wrapper_rs.DecodingError` after the lines before it.
+    than 64 MiB is not buffered: an empty ``bytes`` is yielded in its place (it is not JSON),
+    and the lines after it follow as usual.
     """
     decoder = NdjsonDecoder(max_line_bytes=_MAX_MESSAGE_BYTES)
     async for chunk in resp.aiter_bytes():
@@ -335,16 +355,10 @@ async def ndjson_lines(resp: Any) -> AsyncIterator[bytes]:
             break
         if not chunk:
             continue
-        lines, error = _decode(decoder, chunk)
-        for line in lines:
+        for line in _decode(decoder, chunk):
             yield line
-        if error is not None:
-            raise error
-    lines, error = _decode(decoder, None)
-    for line in lines:
+    for line in _decode(decoder, None):
         yield line
-    if error is not None:
-        raise error
 
 
 async def sse_events(resp: Any) -> AsyncIterator[bytes]:
@@ -353,7 +367,8 @@ async def sse_events(resp: Any) -> AsyncIterator[bytes]:
     ``resp`` needs only ``aiter_bytes()``. Several ``data:`` lines of one event are joined with
     newlines; comments and other fields are skipped, and events without data are not yielded.
     An event cut off by the end of the body is still yielded. Decoding stops once shutdown
-    has begun. An event over 64 MiB raises :class:`mcp_wrapper_rs.DecodingError`.
+    has begun. An event over 64 MiB is not buffered: an empty ``bytes`` is yielded in its
+    place, and the events after it follow as usual.
     """
     decoder = SseDecoder(max_event_bytes=_MAX_MESSAGE_BYTES, lenient_eof=True)
     async for chunk in resp.aiter_bytes():
@@ -361,16 +376,10 @@ async def sse_events(resp: Any) -> AsyncIterator[bytes]:
             break
         if not chunk:
             continue
-        events, error = _decode(decoder, chunk)
-        for event in events:
-            yield event.data_bytes
-        if error is not None:
-            raise error
-    events, error = _decode(decoder, None)
-    for event in events:
-        yield event.data_bytes
-    if error is not None:
-        raise error
+        for event in _decode(decoder, chunk):
+            yield event if isinstance(event, _Oversized) else event.data_bytes
+    for event in _decode(decoder, None):
+        yield event if isinstance(event, _Oversized) else event.data_bytes
 
 
 # ---------------------------------------------------------------------------
@@ -406,7 +415,9 @@ async def forward_once(client: Any, settings: Settings, payload: _Payload) -> No
     The answer may be ``application/json`` (one value; an empty body writes nothing),
     ``application/x-ndjson`` or ``text/event-stream`` (each record or event's data is one
     value); any other type is read as NDJSON. A value that is not JSON is written as a -32700
-    error, a non-2xx status as an error whose code is the status. Nothing is sent or written
+    error, a record or event over 64 MiB as a -32603 ``Response exceeds the size limit`` error
+    (in its place: the ones after it are still written, and the request is not sent again),
+    a non-2xx status as an error whose code is the status. Nothing is sent or written
     once shutdown has begun. Transport errors propagate (:func:`make_request` retries them).
     """
     if shutting_down():
@@ -433,8 +444,13 @@ async def forward_once(client: Any, settings: Settings, payload: _Payload) -> No
             return
 
         async def write_value(raw: bytes) -> None:
-            """Write one JSON value of the answer, or a parse error in its place."""
+            """Write one JSON value of the answer, or an error in its place."""
             if shutting_down():
+                return
+            if isinstance(raw, _Oversized):
+                # The server did answer: sending the request again would not make the record
+                # smaller, so it is reported here (and the records after it still written).
+                send_to_stdout(make_error("Response exceeds the size limit", data=raw.reason))
                 return
             try:
                 value = orjson.loads(raw)
@@ -445,46 +461,40 @@ async def forward_once(client: Any, settings: Settings, payload: _Payload) -> No
                 return
             send_to_stdout(value)
 
-        try:
-            if "event-stream" in ctype:
-                async for data in sse_events(resp):
-                    if shutting_down():
-                        break
-                    if not data:
-                        continue
-                    await write_value(data)
-                return
+        if "event-stream" in ctype:
+            async for data in sse_events(resp):
+                if shutting_down():
+                    break
+                if not data and not isinstance(data, _Oversized):
+                    continue
+                await write_value(data)
+            return
 
-            if "ndjson" in ctype:
-                async for line in ndjson_lines(resp):
-                    if shutting_down():
-                        break
-                    await write_value(line)
-                return
-
-            if "application/json" in ctype:
-                raw = await resp.aread()
-                if shutting_down() or not raw.strip():
-                    return
-                try:
-                    value = orjson.loads(raw)
-                except Exception:
-                    text = raw.decode("utf-8", "replace")
-                    send_to_stdout(make_error("Invalid JSON response", JSONRPC_PARSE_ERROR, text))
-                    return
-                send_to_stdout(value)
-                return
-
-            # Any other (or no) content type: try it as NDJSON.
+        if "ndjson" in ctype:
             async for line in ndjson_lines(resp):
                 if shutting_down():
                     break
                 await write_value(line)
-        except _RecordTooLarge as error:
-            # The server did answer: sending the request again would not make the record
-            # smaller, so report it here instead of letting make_request retry.
-            logger.warning("Response record over the size limit: %s", error)
-            send_to_stdout(make_error("Response exceeds the size limit", data=str(error)))
+            return
+
+        if "application/json" in ctype:
+            raw = await resp.aread()
+            if shutting_down() or not raw.strip():
+                return
+            try:
+                value = orjson.loads(raw)
+            except Exception:
+                text = raw.decode("utf-8", "replace")
+                send_to_stdout(make_error("Invalid JSON response", JSONRPC_PARSE_ERROR, text))
+                return
+            send_to_stdout(value)
+            return
+
+        # Any other (or no) content type: try it as NDJSON.
+        async for line in ndjson_lines(resp):
+            if shutting_down():
+                break
+            await write_value(line)
 
 
 async def make_request(
@@ -517,12 +527,43 @@ async def make_request(
 
 
 # ---------------------------------------------------------------------------
-# HTTP client with retries on open
+# HTTP client with retries
 # ---------------------------------------------------------------------------
+
+# `ResilientHttpClient`'s defaults and pool limits, from the variables the original's settings
+# read them from (without its `.env` file), once, at import.
+_RETRY_MAX_ATTEMPTS = int(os.environ.get("RETRY_MAX_ATTEMPTS", "3"))
+_RETRY_BASE_DELAY = float(os.environ.get("RETRY_BASE_DELAY", "1.0"))
+_RETRY_MAX_DELAY = int(os.environ.get("RETRY_MAX_DELAY", "60"))
+_RETRY_JITTER_MAX = float(os.environ.get("RETRY_JITTER_MAX", "0.5"))
+
+
+@dataclass(frozen=True)
+class _PoolLimits:
+    """Connection-pool limits, with the attribute names of ``httpx.Limits``.
+
+    :class:`ResilientHttpClient` puts one into ``client_args["limits"]`` when none is given,
+    as the original does with an ``httpx.Limits``. The native client sizes its pool itself,
+    so these are recorded, not enforced.
+    """
+
+    max_connections: int | None = None
+    max_keepalive_connections: int | None = None
+    keepalive_expiry: float | None = 5.0
+
+
+_DEFAULT_LIMITS = _PoolLimits(
+    max_connections=int(os.environ.get("HTTPX_MAX_CONNECTIONS", "200")),
+    max_keepalive_connections=int(os.environ.get("HTTPX_MAX_KEEPALIVE_CONNECTIONS", "100")),
+    keepalive_expiry=float(os.environ.get("HTTPX_KEEPALIVE_EXPIRY", "30.0")),
+)
 
 _CLIENT_OPTIONS = frozenset(
     {"connect_timeout", "verify", "cert", "http2", "headers", "max_retries", "follow_redirects"}
 )
+
+# "No `timeout=` given": the client's own timeouts apply.
+_UNSET: Any = object()
 
 
 def _client_options(client_args: Mapping[str, Any]) -> dict[str, Any]:
@@ -552,17 +593,56 @@ def _client_options(client_args: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def _request_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for ``Client.stream``: httpx's ``data=`` bytes/str become ``content=``."""
+def _query_value(value: Any) -> str:
+    """One query parameter value as httpx writes it: ``true``/``false``, ``""`` for ``None``."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return "" if value is None else str(value)
+
+
+def _with_params(url: str, params: Any) -> str:
+    """``url`` with its query replaced by ``params``, as httpx 0.28's ``params=`` does.
+
+    ``params`` is a mapping (a list or tuple value repeats its key), a sequence of pairs or a
+    query string; ``None`` leaves the URL as it is.
+    """
+    if params is None:
+        return url
+    if isinstance(params, (str, bytes)):
+        text = params.decode("ascii") if isinstance(params, bytes) else params
+        pairs = parse_qsl(text, keep_blank_values=True)
+    else:
+        items = params.items() if isinstance(params, Mapping) else params
+        pairs = []
+        for key, value in items:
+            values = value if isinstance(value, (list, tuple)) else [value]
+            pairs.extend((str(key), _query_value(v)) for v in values)
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs), parts.fragment))
+
+
+def _request_options(url: str, kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any], Any]:
+    """The URL (with ``params`` merged in), keyword arguments for ``Client.stream`` and
+    ``Client.request``, and the request's ``timeout`` (``_UNSET`` when not given).
+
+    httpx's ``data=`` bytes/str become ``content=``.
+    """
     options: dict[str, Any] = {}
+    timeout = _UNSET
     for key, value in kwargs.items():
-        if key == "data" and isinstance(value, (bytes, bytearray, memoryview, str)):
+        if key == "params":
+            url = _with_params(url, value)
+        elif key == "timeout":
+            timeout = value
+        elif key == "data" and isinstance(value, (bytes, bytearray, memoryview, str)):
             options["content"] = value
         elif key in ("content", "data", "json", "headers"):
             options[key] = value
         else:
             raise TypeError(f"ResilientHttpClient: unsupported request argument {key!r}")
-    return options
+    return url, options, timeout
 
 
 def _retryable_error(error: BaseException) -> bool:
@@ -573,36 +653,61 @@ def _retryable_error(error: BaseException) -> bool:
 
 
 class ResilientHttpClient:
-    """An HTTP client that opens requests again after transient failures.
+    """An HTTP client that sends requests again after transient failures.
 
     The same constructor and methods as ``mcpgateway.utils.retry_manager.ResilientHttpClient``,
-    on :class:`mcp_wrapper_rs.Client`. A request is opened up to ``max_retries`` times: after
+    on :class:`mcp_wrapper_rs.Client`. A request is sent up to ``max_retries`` times: after
     a connect error, a timeout or a broken connection, and after a 408, 429, 502, 503 or 504
     status, it waits ``base_backoff * 2 ** attempt`` seconds plus up to ``jitter_max`` of that
     again, capped at ``max_delay`` (a 429's numeric ``Retry-After`` instead), then sends
-    again. Any other status is handed to the caller. Errors while the caller reads the body
-    are not retried here.
+    again. Any other status is handed to the caller. When every attempt failed,
+    :meth:`request` raises the last error (or returns the last response, if no attempt
+    raised) and :meth:`stream` raises ``RuntimeError``. Errors while the caller reads a
+    stream's body are not retried here.
 
+    The defaults come from ``RETRY_MAX_ATTEMPTS`` (3), ``RETRY_BASE_DELAY`` (1.0),
+    ``RETRY_MAX_DELAY`` (60) and ``RETRY_JITTER_MAX`` (0.5), read at import.
     ``client_args`` are httpx-style client options: ``timeout`` (seconds, ``None`` or an
     ``httpx.Timeout``-like object), ``verify``, ``cert``, ``http2``, ``headers``,
-    ``follow_redirects`` (and ``limits``, ignored), plus the native ``connect_timeout`` and
-    ``max_retries``.
+    ``follow_redirects`` and ``limits`` (recorded, not enforced; a :class:`_PoolLimits` from
+    ``HTTPX_MAX_CONNECTIONS``, ``HTTPX_MAX_KEEPALIVE_CONNECTIONS`` and
+    ``HTTPX_KEEPALIVE_EXPIRY`` is added to the dict given when it has none), plus the native
+    ``connect_timeout`` and ``max_retries``. Requests take ``content``, ``data``, ``json``,
+    ``headers``, ``params`` and ``timeout``.
     """
 
     def __init__(
         self,
-        max_retries: int = 3,
-        base_backoff: float = 1.0,
-        max_delay: float = 60,
-        jitter_max: float = 0.5,
+        max_retries: int = _RETRY_MAX_ATTEMPTS,
+        base_backoff: float = _RETRY_BASE_DELAY,
+        max_delay: float = _RETRY_MAX_DELAY,
+        jitter_max: float = _RETRY_JITTER_MAX,
         client_args: dict[str, Any] | None = None,
     ) -> None:
         self.max_retries = max_retries
         self.base_backoff = base_backoff
         self.max_delay = max_delay
         self.jitter_max = jitter_max
-        self.client_args: dict[str, Any] = dict(client_args or {})
+        # The caller's dict itself, as in the original (which adds `limits` to it).
+        self.client_args: dict[str, Any] = client_args or {}
+        if "limits" not in self.client_args:
+            self.client_args["limits"] = _DEFAULT_LIMITS
         self.client = Client(**_client_options(self.client_args))
+        # Clients for requests with a `timeout=` of their own, by (read, connect) timeout.
+        self._timeout_clients: dict[tuple[Any, Any], Client] = {}
+
+    def _client_for(self, timeout: Any) -> Client:
+        """The client for a request: :attr:`client`, or one with the request's timeouts."""
+        if timeout is _UNSET:
+            return self.client
+        args = {key: value for key, value in self.client_args.items() if key != "connect_timeout"}
+        args["timeout"] = timeout
+        options = _client_options(args)
+        key = (options["timeout"], options["connect_timeout"])
+        client = self._timeout_clients.get(key)
+        if client is None:
+            client = self._timeout_clients[key] = Client(**options)
+        return client
 
     async def _sleep_with_jitter(self, base: float, jitter_range: float) -> None:
         """Sleep ``base`` plus a random part of ``jitter_range`` seconds, at most ``max_delay``."""
@@ -612,17 +717,32 @@ class ResilientHttpClient:
         delay = self.base_backoff * (2**attempt)
         await self._sleep_with_jitter(delay, delay * self.jitter_max)
 
+    def _should_retry(self, exc: BaseException | None, response: Any) -> bool:
+        """Whether an error (a transport one) or a response (a retryable status) is retried."""
+        if exc is not None and _retryable_error(exc):
+            return True
+        if response is not None:
+            status = response.status_code
+            if status in NON_RETRYABLE_STATUS_CODES:
+                logger.info("Response %s: not sending again", status)
+                return False
+            if status in RETRYABLE_STATUS_CODES:
+                logger.info("Response %s: sending again", status)
+                return True
+        return False
+
     @contextlib.asynccontextmanager
     async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[Response]:
         """``async with client.stream("POST", url, data=..., headers=...) as response:``.
 
         Raises ``RuntimeError`` once every attempt failed (from the last error, if any).
         """
-        options = _request_options(kwargs)
+        url, options, timeout = _request_options(url, kwargs)
+        client = self._client_for(timeout)
         last_error: Exception | None = None
         attempt = 0
         while attempt < self.max_retries:
-            context = self.client.stream(method, url, **options)
+            context = client.stream(method, url, **options)
             try:
                 response = await context.__aenter__()
             except Exception as error:
@@ -652,31 +772,65 @@ class ResilientHttpClient:
             raise RuntimeError(str(last_error)) from last_error
         raise RuntimeError("Max retries reached opening stream")
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
-        """Send a request with the retries of :meth:`stream` and read the whole response."""
-        async with self.stream(method, url, **kwargs) as response:
-            await response.aread()
-            return response
+    async def request(self, method: str, url: str, **kwargs: Any) -> Response | None:
+        """Send a request, with retries, and read the whole response.
 
-    async def get(self, url: str, **kwargs: Any) -> Response:
+        Once every attempt failed: raises the last error if an attempt raised one, else
+        returns the last response (a 5xx, say; ``None`` when ``max_retries`` is 0 or less).
+        """
+        url, options, timeout = _request_options(url, kwargs)
+        client = self._client_for(timeout)
+        last_error: Exception | None = None
+        response: Response | None = None
+        attempt = 0
+        while attempt < self.max_retries:
+            try:
+                response = await client.request(method, url, **options)
+                status = response.status_code
+                if status in NON_RETRYABLE_STATUS_CODES or response.is_success:
+                    return response
+                wait = _seconds(response.headers.get("Retry-After")) if status == 429 else None
+                if wait is not None:
+                    logger.info("Response 429: sending again after %s s", wait)
+                    await asyncio.sleep(max(wait, 0.0))
+                    attempt += 1
+                    continue
+                if not self._should_retry(None, response):
+                    return response
+            except Exception as error:
+                if not self._should_retry(error, None):
+                    raise
+                last_error = error
+                logger.warning("Error sending request (will retry): %s", error)
+            await self._backoff(attempt)
+            attempt += 1
+        if last_error is not None:
+            raise last_error
+        logger.error("Max retries reached for %s", _redact_url(url))
+        return response
+
+    async def get(self, url: str, **kwargs: Any) -> Response | None:
         """``request("GET", url, ...)``."""
         return await self.request("GET", url, **kwargs)
 
-    async def post(self, url: str, **kwargs: Any) -> Response:
+    async def post(self, url: str, **kwargs: Any) -> Response | None:
         """``request("POST", url, ...)``."""
         return await self.request("POST", url, **kwargs)
 
-    async def put(self, url: str, **kwargs: Any) -> Response:
+    async def put(self, url: str, **kwargs: Any) -> Response | None:
         """``request("PUT", url, ...)``."""
         return await self.request("PUT", url, **kwargs)
 
-    async def delete(self, url: str, **kwargs: Any) -> Response:
+    async def delete(self, url: str, **kwargs: Any) -> Response | None:
         """``request("DELETE", url, ...)``."""
         return await self.request("DELETE", url, **kwargs)
 
     async def aclose(self) -> None:
-        """Close the underlying client."""
-        await self.client.aclose()
+        """Close the underlying client (and those made for requests' own timeouts)."""
+        clients = [self.client, *self._timeout_clients.values()]
+        self._timeout_clients.clear()
+        for client in clients:
+            await client.aclose()
 
     async def __aenter__(self) -> Self:
         return self
