@@ -24,7 +24,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-
 HITS: dict[str, int] = {}
 HITS_LOCK = threading.Lock()
 
@@ -94,7 +93,8 @@ class Handler(BaseHTTPRequestHandler):
             self._chunked()
         elif url.path.startswith("/status/"):
             code = int(url.path.rsplit("/", 1)[1])
-            self._send(code, f"status {code}".encode())
+            # 204 and 304 have no body (one would be read as the next response).
+            self._send(code, b"" if code in (204, 304) else f"status {code}".encode())
         elif url.path == "/headers":
             self.send_response(200)
             self.send_header("Set-Cookie", "a=1")

@@ -5,7 +5,6 @@ cancelling it drops the Rust work."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -77,10 +76,9 @@ async def test_the_request_starts_when_awaited(http_server: Server) -> None:
 
 async def test_a_coroutine_never_awaited_warns(http_server: Server) -> None:
     async with m.Client() as client:
+        coro = client.get(f"{http_server.base}/hit/never-awaited")
         with pytest.warns(RuntimeWarning, match=r"coroutine 'Client\.get' was never awaited"):
-            coro = client.get(f"{http_server.base}/hit/never-awaited")
             del coro
-            gc.collect()
         assert await hits(client, http_server, "never-awaited") == 0
 
 

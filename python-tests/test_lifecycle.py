@@ -313,4 +313,3 @@ def test_client_and_forward_request_work_in_a_forked_child(mcp_server: Server) -
         "parent True",
         "parent-again True",
     ]
-

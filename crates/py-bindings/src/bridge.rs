@@ -51,7 +51,9 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     client_key = None,
     max_message_bytes = jsonrpc_forward::DEFAULT_MAX_MESSAGE_BYTES,
     log_level = "INFO",
-))]
+), text_signature = "(url, *, auth=None, timeout=60.0, concurrency=10, headers=None, \
+                     connect_timeout=15.0, insecure=None, ca_bundle=None, client_cert=None, \
+                     client_key=None, max_message_bytes=67108864, log_level='INFO')")]
 #[allow(clippy::too_many_arguments)] // One keyword argument per CLI option.
 pub(crate) fn run_bridge(
     py: Python<'_>,

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use jsonrpc_forward::{BodyDecoder, BodyFormat, StreamedResponse};
-use memchr::memchr2;
 use pyo3::IntoPyObjectExt as _;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -22,9 +21,6 @@ use crate::coroutine::{self, Finish, Job, Step, Work};
 use crate::decoders::{PySseEvent, json_loads};
 use crate::errors::{Error, StreamMisuse, classes, new_error_with};
 use crate::headers::PyHeaders;
-
-/// The default limit of `aiter_lines()` on one line.
-const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 
 /// `bytes::Bytes` handed to Python as `bytes`.
 pub(crate) struct PyBytesOut(pub(crate) Bytes);
@@ -527,11 +523,12 @@ impl PyResponse {
     /// The body's lines as `str`, without their line ends (LF, CRLF or CR). A line longer
     /// than `max_line_bytes` raises `DecodingError` once and is skipped.
     #[pyo3(
-        signature = (*, max_line_bytes = DEFAULT_MAX_LINE_BYTES),
+        signature = (*, max_line_bytes = stream_parse::DEFAULT_MAX_LINE_BYTES),
         text_signature = "($self, *, max_line_bytes=67108864)"
     )]
     fn aiter_lines(&self, py: Python<'_>, max_line_bytes: usize) -> PyResult<PyAsyncStream> {
-        self.iterator(Decoder::Lines(LineSplitter::new(max_line_bytes)))
+        let decoder = stream_parse::LineDecoder::new().with_max_line_bytes(max_line_bytes);
+        self.iterator(Decoder::Lines(decoder, BytesMut::new()))
             .map_err(|e| e.into_pyerr(py))
     }
 
@@ -626,7 +623,7 @@ type Pending = VecDeque<Result<Item, Error>>;
 enum Decoder {
     /// Chunks as they come, or re-cut to a size (with the bytes waiting for a full piece).
     Bytes(Option<(usize, BytesMut)>),
-    Lines(LineSplitter),
+    Lines(stream_parse::LineDecoder, BytesMut),
     Sse(stream_parse::SseDecoder, BytesMut),
     Messages(BodyDecoder),
 }
@@ -645,7 +642,10 @@ impl Decoder {
                     out.push_back(Ok(Item::Bytes(buf.split_to(*size).freeze())));
                 }
             }
-            Decoder::Lines(lines) => lines.push(&chunk, out),
+            Decoder::Lines(decoder, buf) => {
+                buf.extend_from_slice(&chunk);
+                lines(out, || decoder.decode(buf));
+            }
             Decoder::Sse(decoder, buf) => {
                 buf.extend_from_slice(&chunk);
                 sse_events(out, || decoder.decode(buf));
@@ -667,9 +667,26 @@ impl Decoder {
                     out.push_back(Ok(Item::Bytes(buf.split().freeze())));
                 }
             }
-            Decoder::Lines(lines) => lines.finish(out),
+            Decoder::Lines(decoder, buf) => lines(out, || decoder.decode_eof(buf)),
             Decoder::Sse(decoder, buf) => sse_events(out, || decoder.decode_eof(buf)),
             Decoder::Messages(decoder) => messages(out, || decoder.decode_eof()),
+        }
+    }
+}
+
+/// Pulls every line `decode` yields into `out`, as text (invalid UTF-8 becomes U+FFFD),
+/// with over-long lines as errors in their place.
+fn lines(
+    out: &mut Pending,
+    mut decode: impl FnMut() -> Result<Option<Bytes>, stream_parse::Error>,
+) {
+    loop {
+        match decode() {
+            Ok(Some(line)) => {
+                out.push_back(Ok(Item::Line(String::from_utf8_lossy(&line).into_owned())))
+            }
+            Ok(None) => return,
+            Err(e) => out.push_back(Err(e.into())),
         }
     }
 }
@@ -685,85 +702,6 @@ fn sse_events(
             Err(e) => out.push_back(Err(e.into())),
         }
     }
-}
-
-/// Splits text into lines at LF, CRLF or CR, linear for any chunking, bounded per line.
-#[derive(Debug)]
-struct LineSplitter {
-    buf: BytesMut,
-    /// Invariant: `buf[..scan]` holds no CR or LF.
-    scan: usize,
-    /// The last line ended with a CR at the end of a chunk: an LF that comes next is its.
-    skip_lf: bool,
-    /// Dropping the rest of an over-long line.
-    discarding: bool,
-    limit: usize,
-}
-
-impl LineSplitter {
-    fn new(limit: usize) -> Self {
-        Self {
-            buf: BytesMut::new(),
-            scan: 0,
-            skip_lf: false,
-            discarding: false,
-            limit,
-        }
-    }
-
-    fn push(&mut self, chunk: &[u8], out: &mut Pending) {
-        let mut chunk = chunk;
-        if self.skip_lf && !chunk.is_empty() {
-            self.skip_lf = false;
-            if chunk[0] == b'\n' {
-                chunk = &chunk[1..];
-            }
-        }
-        self.buf.extend_from_slice(chunk);
-        while let Some(i) = memchr2(b'\r', b'\n', &self.buf[self.scan..]) {
-            let end = self.scan + i;
-            let line = self.buf.split_to(end);
-            let crlf = self.buf.len() > 1 && self.buf[0] == b'\r' && self.buf[1] == b'\n';
-            if self.buf[0] == b'\r' && self.buf.len() == 1 {
-                self.skip_lf = true;
-            }
-            let _ = self.buf.split_to(if crlf { 2 } else { 1 });
-            self.scan = 0;
-            if std::mem::take(&mut self.discarding) {
-                continue;
-            }
-            self.emit(&line, out);
-        }
-        if self.discarding {
-            self.buf.clear();
-        } else if self.buf.len() > self.limit {
-            self.buf.clear();
-            self.discarding = true;
-            out.push_back(Err(too_long(self.limit)));
-        }
-        self.scan = self.buf.len();
-    }
-
-    fn emit(&self, line: &[u8], out: &mut Pending) {
-        if line.len() > self.limit {
-            out.push_back(Err(too_long(self.limit)));
-        } else {
-            out.push_back(Ok(Item::Line(String::from_utf8_lossy(line).into_owned())));
-        }
-    }
-
-    fn finish(&mut self, out: &mut Pending) {
-        let rest = self.buf.split();
-        self.scan = 0;
-        self.skip_lf = false;
-        if !std::mem::take(&mut self.discarding) && !rest.is_empty() {
-            self.emit(&rest, out);
-        }
-    }
-}
-
-fn too_long(limit: usize) -> Error {
-    stream_parse::Error::TooLong { limit }.into()
 }
 
 /// Pulls every message `step` yields (`next` or `finish` of the transport's decoder) into

@@ -1,7 +1,9 @@
 # Type stubs of the native module `mcp_wrapper_rs._native` (checked by mypy.stubtest).
 
+import collections.abc
+import datetime
 import os
-from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Generic, TypeAlias, TypeVar, final
 
@@ -12,22 +14,33 @@ __all__ = [
     "Client",
     "ConnectError",
     "ConnectTimeout",
+    "Coroutine",
     "DecodingError",
     "ForwardResponse",
+    "HTTPError",
     "HTTPStatusError",
     "Headers",
     "McpWrapperError",
     "NdjsonDecoder",
+    "NetworkError",
+    "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",
+    "Request",
     "Response",
+    "ResponseNotRead",
     "SseDecoder",
     "SseEvent",
+    "StreamClosed",
+    "StreamConsumed",
     "StreamContext",
+    "StreamError",
     "TimeoutException",
+    "TooManyRedirects",
     "TransportError",
     "__version__",
     "_run_bridge_cli",
+    "_shutdown",
     "forward_request",
     "run_bridge",
 ]
@@ -47,18 +60,45 @@ _Path: TypeAlias = str | os.PathLike[str]
 class McpWrapperError(Exception):
     jsonrpc_error: bytes | None
 
+HTTPError = McpWrapperError
+
 class TransportError(McpWrapperError): ...
-class ConnectError(TransportError, ConnectionError): ...
+class NetworkError(TransportError, ConnectionError): ...
+class ConnectError(NetworkError): ...
+class ReadError(NetworkError): ...
 class TimeoutException(TransportError, TimeoutError): ...
 class ConnectTimeout(TimeoutException): ...
 class ReadTimeout(TimeoutException): ...
 class RemoteProtocolError(TransportError): ...
+class TooManyRedirects(McpWrapperError): ...
 
 class HTTPStatusError(McpWrapperError):
     status_code: int
+    request: Request | None
     response: Response | None
+    def __init__(
+        self, message: str, *, request: Request | None = None, response: Response | None = None
+    ) -> None: ...
 
 class DecodingError(McpWrapperError, ValueError): ...
+class StreamError(McpWrapperError, RuntimeError): ...
+class StreamConsumed(StreamError): ...
+class StreamClosed(StreamError): ...
+class ResponseNotRead(StreamError): ...
+
+# Coroutines: what every async method returns.
+
+@final
+class Coroutine(collections.abc.Coroutine[Any, Any, _T_co]):
+    @property
+    def __name__(self) -> str: ...
+    @property
+    def __qualname__(self) -> str: ...
+    def send(self, value: Any) -> Any: ...
+    def throw(self, error: Any, *args: Any) -> Any: ...
+    def close(self) -> None: ...
+    def __await__(self) -> Generator[Any, None, _T_co]: ...
+    def __next__(self) -> Any: ...
 
 # Decoders.
 
@@ -128,8 +168,19 @@ class Headers(Mapping[str, str]):
 @final
 class AsyncStream(Generic[_T_co]):
     def __aiter__(self) -> Self: ...
-    def __anext__(self) -> Awaitable[_T_co]: ...
-    def aclose(self) -> Awaitable[None]: ...
+    def __anext__(self) -> Coroutine[_T_co]: ...
+    def aclose(self) -> Coroutine[None]: ...
+
+@final
+class Request:
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def content(self) -> bytes: ...
 
 @final
 class Response:
@@ -144,42 +195,64 @@ class Response:
     @property
     def headers(self) -> Headers: ...
     @property
+    def request(self) -> Request: ...
+    @property
     def is_success(self) -> bool: ...
     @property
+    def is_error(self) -> bool: ...
+    @property
+    def is_client_error(self) -> bool: ...
+    @property
+    def is_server_error(self) -> bool: ...
+    @property
+    def is_redirect(self) -> bool: ...
+    @property
     def is_closed(self) -> bool: ...
+    @property
+    def elapsed(self) -> datetime.timedelta: ...
+    @property
+    def encoding(self) -> str: ...
+    @encoding.setter
+    def encoding(self, encoding: str) -> None: ...
     @property
     def content(self) -> bytes: ...
     @property
     def text(self) -> str: ...
     def json(self) -> Any: ...
     def raise_for_status(self) -> Self: ...
-    def aread(self) -> Awaitable[bytes]: ...
-    def aclose(self) -> Awaitable[None]: ...
-    def aiter_bytes(self) -> AsyncStream[bytes]: ...
+    def aread(self) -> Coroutine[bytes]: ...
+    def aclose(self) -> Coroutine[None]: ...
+    def aiter_bytes(self, chunk_size: int | None = None) -> AsyncStream[bytes]: ...
+    def aiter_raw(self) -> AsyncStream[bytes]: ...
+    def aiter_text(self) -> AsyncStream[str]: ...
     def aiter_lines(self, *, max_line_bytes: int = 67108864) -> AsyncStream[str]: ...
     def aiter_sse(
         self, *, max_event_bytes: int = 16777216, lenient_eof: bool = False
     ) -> AsyncStream[SseEvent]: ...
     def aiter_messages(self, *, max_message_bytes: int = 67108864) -> AsyncStream[bytes]: ...
-    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aenter__(self) -> Coroutine[Self]: ...
     def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
         /,
-    ) -> Awaitable[bool]: ...
+    ) -> Coroutine[bool]: ...
 
 @final
 class StreamContext:
-    def __aenter__(self) -> Awaitable[Response]: ...
+    def __aenter__(self) -> Coroutine[Response]: ...
     def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
         /,
-    ) -> Awaitable[bool]: ...
+    ) -> Coroutine[bool]: ...
+
+_Content: TypeAlias = str | _BytesLike | None
+_Data: TypeAlias = Mapping[str, Any] | str | bytes | None
+_Params: TypeAlias = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
 
 @final
 class Client:
@@ -189,54 +262,132 @@ class Client:
         timeout: float | None = 60.0,
         connect_timeout: float | None = 15.0,
         verify: bool | _Path = True,
-        cert: _Path | tuple[_Path, _Path] | None = None,
+        cert: _Path | tuple[_Path, _Path] | tuple[_Path] | None = None,
         http2: bool = True,
         headers: _HeaderItems | None = None,
         max_retries: int = 5,
         follow_redirects: bool = False,
+        base_url: str | None = None,
     ) -> Self: ...
+    @property
+    def headers(self) -> Headers: ...
+    @headers.setter
+    def headers(self, headers: _HeaderItems) -> None: ...
+    @property
+    def base_url(self) -> str | None: ...
+    def build_request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: _Content = None,
+        data: _Data = None,
+        json: Any = None,
+        params: _Params = None,
+        headers: _HeaderItems | None = None,
+        timeout: float | None = None,
+    ) -> Request: ...
+    def send(self, request: Request, *, stream: bool = False) -> Coroutine[Response]: ...
     def stream(
         self,
         method: str,
         url: str,
         *,
-        content: str | _BytesLike | None = None,
-        data: Mapping[str, Any] | None = None,
+        content: _Content = None,
+        data: _Data = None,
         json: Any = None,
+        params: _Params = None,
         headers: _HeaderItems | None = None,
+        timeout: float | None = None,
     ) -> StreamContext: ...
     def request(
         self,
         method: str,
         url: str,
         *,
-        content: str | _BytesLike | None = None,
-        data: Mapping[str, Any] | None = None,
+        content: _Content = None,
+        data: _Data = None,
         json: Any = None,
+        params: _Params = None,
         headers: _HeaderItems | None = None,
-    ) -> Awaitable[Response]: ...
+        timeout: float | None = None,
+    ) -> Coroutine[Response]: ...
+    def get(
+        self,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _HeaderItems | None = None,
+        timeout: float | None = None,
+    ) -> Coroutine[Response]: ...
+    def head(
+        self,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _HeaderItems | None = None,
+        timeout: float | None = None,
+    ) -> Coroutine[Response]: ...
+    def options(
+        self,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _HeaderItems | None = None,
+        timeout: float | None = None,
+    ) -> Coroutine[Response]: ...
+    def delete(
+        self,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _HeaderItems | None = None,
+        timeout: float | None = None,
+    ) -> Coroutine[Response]: ...
     def post(
         self,
         url: str,
         *,
-        content: str | _BytesLike | None = None,
-        data: Mapping[str, Any] | None = None,
+        content: _Content = None,
+        data: _Data = None,
         json: Any = None,
+        params: _Params = None,
         headers: _HeaderItems | None = None,
-    ) -> Awaitable[Response]: ...
-    def get(self, url: str, *, headers: _HeaderItems | None = None) -> Awaitable[Response]: ...
-    def delete(self, url: str, *, headers: _HeaderItems | None = None) -> Awaitable[Response]: ...
+        timeout: float | None = None,
+    ) -> Coroutine[Response]: ...
+    def put(
+        self,
+        url: str,
+        *,
+        content: _Content = None,
+        data: _Data = None,
+        json: Any = None,
+        params: _Params = None,
+        headers: _HeaderItems | None = None,
+        timeout: float | None = None,
+    ) -> Coroutine[Response]: ...
+    def patch(
+        self,
+        url: str,
+        *,
+        content: _Content = None,
+        data: _Data = None,
+        json: Any = None,
+        params: _Params = None,
+        headers: _HeaderItems | None = None,
+        timeout: float | None = None,
+    ) -> Coroutine[Response]: ...
     @property
     def is_closed(self) -> bool: ...
-    def aclose(self) -> Awaitable[None]: ...
-    def __aenter__(self) -> Awaitable[Self]: ...
+    def aclose(self) -> Coroutine[None]: ...
+    def __aenter__(self) -> Coroutine[Self]: ...
     def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
         /,
-    ) -> Awaitable[None]: ...
+    ) -> Coroutine[None]: ...
 
 # Forwarding.
 
@@ -260,7 +411,7 @@ def forward_request(
     *,
     client: Client | None = None,
     headers: _HeaderItems | None = None,
-) -> Awaitable[ForwardResponse]: ...
+) -> Coroutine[ForwardResponse]: ...
 def run_bridge(
     url: str,
     *,
@@ -269,7 +420,7 @@ def run_bridge(
     concurrency: int = 10,
     headers: Mapping[str, str] | None = None,
     connect_timeout: float = 15.0,
-    insecure: bool = False,
+    insecure: bool | None = None,
     ca_bundle: str | os.PathLike[str] | None = None,
     client_cert: str | os.PathLike[str] | None = None,
     client_key: str | os.PathLike[str] | None = None,
@@ -277,3 +428,4 @@ def run_bridge(
     log_level: str = "INFO",
 ) -> int: ...
 def _run_bridge_cli(argv: Sequence[str]) -> int: ...
+def _shutdown() -> None: ...
