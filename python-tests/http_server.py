@@ -11,6 +11,8 @@ Routes (all methods):
     /slow-body?ms=M     headers at once, then silence for M ms, then "done"
     /redirect           307 to /echo
     /bad-json           application/json body that is not JSON
+    /latin1             "café" in ISO-8859-1, with that charset
+    /loop               307 to itself, for ever
     /hit/<key>          counts a request under <key>; /hits/<key> says how many there were
     /ticks?n=N&ms=M     N lines "tick <i>", one chunk each, M ms apart (the client may leave)
 """
@@ -119,6 +121,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("location", "/echo")
             self.send_header("content-length", "0")
             self.end_headers()
+        elif url.path == "/latin1":
+            self._send(200, "café".encode("latin-1"), "text/plain; charset=ISO-8859-1")
+        elif url.path == "/loop":
+            self.send_response(307)
+            self.send_header("location", "/loop")
+            self.send_header("content-length", "0")
+            self.end_headers()
         elif url.path.startswith("/hit/"):
             with HITS_LOCK:
                 HITS[url.path[5:]] = HITS.get(url.path[5:], 0) + 1
@@ -144,7 +153,13 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"not found")
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _route
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _route
+
+    def do_HEAD(self) -> None:
+        self._body()
+        self.send_response(200)
+        self.send_header("content-length", "42")
+        self.end_headers()
 
 
 def main() -> None:
