@@ -52,7 +52,7 @@ pub struct Args {
     pub log_level: String,
 
     /// Requests in flight at once; more wait, nothing is dropped.
-    #[arg(long, env = "CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(usize))]
+    #[arg(long, env = "CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY, value_parser = at_least_one)]
     pub concurrency: usize,
 
     /// Connection timeout in seconds (TCP and TLS).
@@ -80,7 +80,7 @@ pub struct Args {
     pub client_key: Option<PathBuf>,
 
     /// Largest message accepted in either direction, in bytes.
-    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_MESSAGE_BYTES)]
+    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_MESSAGE_BYTES, value_parser = at_least_one)]
     pub max_message_bytes: usize,
 }
 
@@ -264,6 +264,16 @@ pub(crate) fn log_level(name: &str) -> Option<tracing::Level> {
         "WARNING" | "WARN" => Some(tracing::Level::WARN),
         "ERROR" | "CRITICAL" | "FATAL" => Some(tracing::Level::ERROR),
         _ => Some(tracing::Level::INFO),
+    }
+}
+
+/// A count that must be positive: zero permits would leave every request waiting.
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of at least 1, got {value:?}"
+        )),
     }
 }
 

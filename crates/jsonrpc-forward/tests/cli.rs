@@ -1,5 +1,7 @@
 //! The `mcp-wrapper` command line: flags, environment, precedence, errors.
 
+mod common;
+
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-wrapper");
@@ -137,4 +139,42 @@ fn cli_defaults_match_mcpgateway_wrapper() {
     assert_eq!(args.endpoint().expect("url"), "http://h/servers/1/mcp/");
     assert_eq!(args.connect_timeout, 15.0);
     assert_eq!(args.max_message_bytes, 64 * 1024 * 1024);
+}
+
+#[test]
+fn cli_rejects_zero_concurrency_and_zero_message_size_with_exit_2() {
+    // Zero permits would leave every request waiting for ever.
+    for args in [
+        &["--url", "http://h/", "--concurrency", "0"][..],
+        &["--url", "http://h/", "--max-message-bytes", "0"],
+    ] {
+        let (code, _, stderr) = run(args, &[("CONCURRENCY", "0")]);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn cli_reads_skip_ssl_verify_from_the_environment() {
+    use std::time::Duration;
+    use test_server::{Scenario, TestServer};
+
+    // The server's certificate is signed by a CA nobody trusts: only skipping the check
+    // lets the ping through.
+    let server = TestServer::start(Scenario::default().tls(true)).expect("server");
+    let url = server.url();
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    for (value, answered) in [("true", true), ("1", true), ("false", false), ("", false)] {
+        let mut wrapper = common::wrapper::Wrapper::start_with(
+            &url,
+            &["--log-level", "OFF"],
+            &[("SKIP_SSL_VERIFY", value)],
+        );
+        wrapper.send(ping);
+        let answer = wrapper.recv(Duration::from_secs(60));
+        assert_eq!(
+            answer.get("result").is_some(),
+            answered,
+            "SKIP_SSL_VERIFY={value:?}: {answer}"
+        );
+    }
 }

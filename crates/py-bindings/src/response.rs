@@ -683,7 +683,7 @@ fn lines(
     loop {
         match decode() {
             Ok(Some(line)) => {
-                out.push_back(Ok(Item::Line(String::from_utf8_lossy(&line).into_owned())))
+                out.push_back(Ok(Item::Line(String::from_utf8_lossy(&line).into_owned())));
             }
             Ok(None) => return,
             Err(e) => out.push_back(Err(e.into())),
