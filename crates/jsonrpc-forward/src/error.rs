@@ -95,6 +95,21 @@ pub struct StatusError {
     pub retry_after: Option<Duration>,
 }
 
+/// The kinds the `is_*` predicates tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Usage,
+    Connect,
+    Timeout,
+    Status,
+    /// The body broke after the head.
+    Read,
+    /// The exchange broke otherwise: before the head, no answer, no session.
+    Broken,
+    Decode,
+    Redirect,
+}
+
 /// How an error may be retried; see [`crate::retry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RetryClass {
@@ -137,68 +152,39 @@ impl Error {
         self.retry_class() != RetryClass::Never
     }
 
+    /// What kind of failure this is: the one exhaustive match every predicate reads, so a
+    /// new variant must be classified here (the compiler says so) instead of being
+    /// silently `false` everywhere.
+    fn kind(&self) -> Kind {
+        match self {
+            Error::Config(_) | Error::InvalidMessage(_) => Kind::Usage,
+            Error::Connect(_) | Error::Tls(_) => Kind::Connect,
+            Error::Timeout(_) => Kind::Timeout,
+            Error::Status(_) => Kind::Status,
+            Error::Read(_) => Kind::Read,
+            Error::Transport(_) | Error::StreamEnded | Error::SessionExpired(_) => Kind::Broken,
+            Error::InvalidJson(_) | Error::Decode(_) | Error::TooLarge { .. } => Kind::Decode,
+            Error::Redirect { .. } | Error::TooManyRedirects { .. } => Kind::Redirect,
+        }
+    }
+
     /// The server was silent past the idle timeout.
     #[must_use]
     pub fn is_timeout(&self) -> bool {
-        match self {
-            Error::Timeout(_) => true,
-            Error::Config(_)
-            | Error::InvalidMessage(_)
-            | Error::Connect(_)
-            | Error::Tls(_)
-            | Error::Status(_)
-            | Error::Transport(_)
-            | Error::Read(_)
-            | Error::InvalidJson(_)
-            | Error::Decode(_)
-            | Error::TooLarge { .. }
-            | Error::SessionExpired(_)
-            | Error::StreamEnded
-            | Error::Redirect { .. }
-            | Error::TooManyRedirects { .. } => false,
-        }
+        self.kind() == Kind::Timeout
     }
 
     /// No connection could be made (refused, unreachable, or a failed TLS handshake).
     #[must_use]
     pub fn is_connect(&self) -> bool {
-        match self {
-            Error::Connect(_) | Error::Tls(_) => true,
-            Error::Config(_)
-            | Error::InvalidMessage(_)
-            | Error::Timeout(_)
-            | Error::Status(_)
-            | Error::Transport(_)
-            | Error::Read(_)
-            | Error::InvalidJson(_)
-            | Error::Decode(_)
-            | Error::TooLarge { .. }
-            | Error::SessionExpired(_)
-            | Error::StreamEnded
-            | Error::Redirect { .. }
-            | Error::TooManyRedirects { .. } => false,
-        }
+        self.kind() == Kind::Connect
     }
 
     /// Connecting took longer than the connect timeout.
     #[must_use]
     pub fn is_connect_timeout(&self) -> bool {
-        let e = match self {
-            Error::Connect(e) => e,
-            Error::Config(_)
-            | Error::InvalidMessage(_)
-            | Error::Timeout(_)
-            | Error::Tls(_)
-            | Error::Status(_)
-            | Error::Transport(_)
-            | Error::Read(_)
-            | Error::InvalidJson(_)
-            | Error::Decode(_)
-            | Error::TooLarge { .. }
-            | Error::SessionExpired(_)
-            | Error::StreamEnded
-            | Error::Redirect { .. }
-            | Error::TooManyRedirects { .. } => return false,
+        let Error::Connect(e) = self else {
+            return false;
         };
         let mut source: Option<&dyn std::error::Error> = Some(e);
         while let Some(cause) = source {
@@ -216,21 +202,7 @@ impl Error {
     /// The server sent a message that could not be handed on: not JSON, or over the limit.
     #[must_use]
     pub fn is_decode(&self) -> bool {
-        match self {
-            Error::InvalidJson(_) | Error::Decode(_) | Error::TooLarge { .. } => true,
-            Error::Config(_)
-            | Error::InvalidMessage(_)
-            | Error::Connect(_)
-            | Error::Timeout(_)
-            | Error::Tls(_)
-            | Error::Status(_)
-            | Error::Transport(_)
-            | Error::Read(_)
-            | Error::SessionExpired(_)
-            | Error::StreamEnded
-            | Error::Redirect { .. }
-            | Error::TooManyRedirects { .. } => false,
-        }
+        self.kind() == Kind::Decode
     }
 
     /// The response body broke after its head arrived: a reset or a close mid-body
@@ -238,23 +210,7 @@ impl Error {
     /// includes it.
     #[must_use]
     pub fn is_read(&self) -> bool {
-        match self {
-            Error::Read(_) => true,
-            Error::Config(_)
-            | Error::InvalidMessage(_)
-            | Error::Connect(_)
-            | Error::Timeout(_)
-            | Error::Tls(_)
-            | Error::Status(_)
-            | Error::Transport(_)
-            | Error::InvalidJson(_)
-            | Error::Decode(_)
-            | Error::TooLarge { .. }
-            | Error::SessionExpired(_)
-            | Error::StreamEnded
-            | Error::Redirect { .. }
-            | Error::TooManyRedirects { .. } => false,
-        }
+        self.kind() == Kind::Read
     }
 
     /// A redirect was refused: to another origin under
@@ -262,22 +218,7 @@ impl Error {
     /// [`Redirects::Limited`](crate::Redirects::Limited).
     #[must_use]
     pub fn is_redirect(&self) -> bool {
-        match self {
-            Error::Redirect { .. } | Error::TooManyRedirects { .. } => true,
-            Error::Config(_)
-            | Error::InvalidMessage(_)
-            | Error::Connect(_)
-            | Error::Timeout(_)
-            | Error::Tls(_)
-            | Error::Status(_)
-            | Error::Transport(_)
-            | Error::Read(_)
-            | Error::InvalidJson(_)
-            | Error::Decode(_)
-            | Error::TooLarge { .. }
-            | Error::SessionExpired(_)
-            | Error::StreamEnded => false,
-        }
+        self.kind() == Kind::Redirect
     }
 
     /// The exchange broke after it started: the connection dropped before or during the
@@ -285,44 +226,13 @@ impl Error {
     /// or the session could not be re-established.
     #[must_use]
     pub fn is_protocol(&self) -> bool {
-        match self {
-            Error::Transport(_)
-            | Error::Read(_)
-            | Error::StreamEnded
-            | Error::SessionExpired(_) => true,
-            Error::Config(_)
-            | Error::InvalidMessage(_)
-            | Error::Connect(_)
-            | Error::Timeout(_)
-            | Error::Tls(_)
-            | Error::Status(_)
-            | Error::InvalidJson(_)
-            | Error::Decode(_)
-            | Error::TooLarge { .. }
-            | Error::Redirect { .. }
-            | Error::TooManyRedirects { .. } => false,
-        }
+        matches!(self.kind(), Kind::Broken | Kind::Read)
     }
 
     /// The caller's mistake: an invalid configuration or message, not a server's.
     #[must_use]
     pub fn is_usage(&self) -> bool {
-        match self {
-            Error::Config(_) | Error::InvalidMessage(_) => true,
-            Error::Connect(_)
-            | Error::Timeout(_)
-            | Error::Tls(_)
-            | Error::Status(_)
-            | Error::Transport(_)
-            | Error::Read(_)
-            | Error::InvalidJson(_)
-            | Error::Decode(_)
-            | Error::TooLarge { .. }
-            | Error::SessionExpired(_)
-            | Error::StreamEnded
-            | Error::Redirect { .. }
-            | Error::TooManyRedirects { .. } => false,
-        }
+        self.kind() == Kind::Usage
     }
 
     /// The HTTP status of a non-2xx answer.
