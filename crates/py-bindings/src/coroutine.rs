@@ -198,39 +198,40 @@ impl Coroutine {
 
 /// Spawns the work and yields an asyncio future that the runtime's task resolves.
 fn start(py: Python<'_>, state: &mut State, mut work: Box<dyn Work>) -> PyResult<Py<PyAny>> {
-    {
-        let Some(job) = work.start() else {
-            return Err(PyRuntimeError::new_err(
-                "cannot reuse already awaited coroutine",
-            ));
-        };
-        let event_loop = get_running_loop(py)?;
-        let waiter = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-        // What `Future.__await__` sets before yielding: the task then waits on it.
-        waiter.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
-        let wake = event_loop
-            .getattr(pyo3::intern!(py, "call_soon_threadsafe"))?
-            .unbind();
-        let release = release_waiter(py)?.clone_ref(py);
-        let target = waiter.clone().unbind();
-        let slot: Slot = Arc::new(Mutex::new(None));
-        let filled = slot.clone();
-        let handle = runtime::handle().map_err(|e| e.into_pyerr(py))?;
-        let task = handle.spawn(async move {
-            let finish = job.await;
-            *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(finish);
-            Python::attach(|py| {
-                // Fails only when the loop is closed: nobody waits any more.
-                let _ = wake.call1(py, (release, target));
-            });
+    let event_loop = get_running_loop(py)?;
+    let Some(job) = work.start() else {
+        return Err(PyRuntimeError::new_err(
+            "cannot reuse already awaited coroutine",
+        ));
+    };
+    let waiter = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    // What `Future.__await__` sets before yielding: the task then waits on it.
+    waiter.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
+    let wake = event_loop
+        .getattr(pyo3::intern!(py, "call_soon_threadsafe"))?
+        .unbind();
+    let release = release_waiter(py)?.clone_ref(py);
+    let target = waiter.clone().unbind();
+    let slot: Slot = Arc::new(Mutex::new(None));
+    let filled = slot.clone();
+    let handle = runtime::handle().map_err(|e| e.into_pyerr(py))?;
+    let task = handle.spawn(async move {
+        let finish = job.await;
+        *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(finish);
+        // The Python objects are used and dropped here, while attached (dropped later
+        // they would wait in PyO3's queue of pending decrefs).
+        Python::attach(move |py| {
+            // Fails only when the loop is closed: nobody waits any more.
+            let _ = wake.call1(py, (release, target));
+            drop(wake);
         });
-        *state = State::Running {
-            work,
-            task: task.abort_handle(),
-            slot,
-        };
-        Ok(waiter.unbind())
-    }
+    });
+    *state = State::Running {
+        work,
+        task: task.abort_handle(),
+        slot,
+    };
+    Ok(waiter.unbind())
 }
 
 fn done(result: PyResult<Py<PyAny>>) -> PyResult<Py<PyAny>> {
