@@ -259,8 +259,12 @@ class TestSharedBetweenThreads:
                 return first_data
 
         decoder = SseDecoder() if kind == "sse" else NdjsonDecoder()
+
+        def feed_input() -> list[SseEvent] | list[bytes]:
+            return decoder.feed(Input())  # type: ignore[arg-type]
+
         with ThreadPoolExecutor(1) as pool:
-            first = pool.submit(decoder.feed, Input())  # type: ignore[arg-type]
+            first = pool.submit(feed_input)
             assert converting.wait(timeout=60)
             try:
                 second = records_as_text(decoder.feed(second_data))

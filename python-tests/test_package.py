@@ -131,7 +131,7 @@ def test_package_installs_the_repository_license() -> None:
     for name in project["license-files"]:
         # PEP 639: license files go under `<name>.dist-info/licenses/`.
         [entry] = [f for path, f in files.items() if path.endswith(f".dist-info/licenses/{name}")]
-        assert Path(dist.locate_file(entry)).read_bytes() == (ROOT / name).read_bytes()
+        assert Path(str(dist.locate_file(entry))).read_bytes() == (ROOT / name).read_bytes()
 
 
 def test_package_metadata_agrees_with_the_workspace() -> None:
