@@ -62,8 +62,9 @@ step "python: the sdist, built by pip into a fresh venv (a newcomer's \`pip inst
 # pip unpacks the sdist and builds it in an isolated environment with maturin from PyPI, as
 # for anyone without a matching wheel; test_sdist.py (in the pytest step) imports it there
 # and sends test-server a request. MATURIN_PEP517_ARGS and CARGO_TARGET_DIR reach cargo
-# through pip: a debug build in this run's target directory, so the dependencies compiled
-# above are reused and only the crates of the unpacked workspace are compiled again. No
+# through pip: a debug build in this run's target directory, so what the steps above
+# compiled is reused (cargo hashes workspace crates by their path in the workspace, and the
+# unpacked sources keep their times): seconds to a minute instead of a full build. No
 # `--locked`: the sdist's workspace lacks the `benches` member, so cargo drops its entries
 # from the copied Cargo.lock (every other version stays as locked).
 sdist_dir=$(mktemp -d)
@@ -72,8 +73,9 @@ trap 'rm -rf "$sdist_dir"' EXIT
 sdist=("$sdist_dir"/mcp_wrapper_rs-*.tar.gz)
 python3 -m venv "$sdist_dir/venv"
 started=$SECONDS
+# --no-cache-dir: a wheel cached from an earlier run must not stand in for the build.
 MATURIN_PEP517_ARGS="--profile dev" CARGO_TARGET_DIR="$target" \
-  "$sdist_dir/venv/bin/python" -m pip install -q "${sdist[0]}"
+  "$sdist_dir/venv/bin/python" -m pip install -q --no-cache-dir "${sdist[0]}"
 echo "pip built and installed ${sdist[0]##*/} in $((SECONDS - started)) s"
 
 step "python: ruff, mypy, stubtest"
