@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -190,6 +194,84 @@ class TestOverLongRecords:
     def test_decoding_error_is_a_value_error(self) -> None:
         with pytest.raises(ValueError, match="exceeds"):
             NdjsonDecoder(max_line_bytes=2).feed(b"12345\n")
+
+
+def records_as_text(items: list[SseEvent] | list[bytes]) -> list[str]:
+    return [i.data if isinstance(i, SseEvent) else i.decode() for i in items]
+
+
+class TestSharedBetweenThreads:
+    """One decoder fed by several threads: every `feed` is atomic (its records come out of
+    that call, none lost or repeated), instead of `RuntimeError: Already borrowed`."""
+
+    @staticmethod
+    def chunk(kind: str, tag: str, round: int, records: int) -> tuple[bytes, list[str]]:
+        """Whole records only, so that any order of the feeds is a valid stream."""
+        texts = [f"{tag}-{round}-{i}-" + "x" * 1024 for i in range(records)]
+        if kind == "sse":
+            return b"".join(f"id: {t[:12]}\ndata: {t}\n\n".encode() for t in texts), texts
+        return b"".join(f"{t}\r\n".encode() for t in texts), texts
+
+    @pytest.mark.parametrize("kind", ["sse", "ndjson"])
+    def test_concurrent_feeds_lose_and_repeat_nothing(self, kind: str) -> None:
+        # Each chunk is over 64 KiB, so a feed decodes with the interpreter released and
+        # another thread's feed comes in meanwhile.
+        rounds, records, threads = 40, 80, 3
+        assert len(self.chunk(kind, "t", 0, records)[0]) > 64 * 1024
+        decoder = SseDecoder() if kind == "sse" else NdjsonDecoder()
+        start = threading.Barrier(threads)
+
+        def worker(tag: str) -> list[str]:
+            start.wait()
+            got: list[str] = []
+            for round in range(rounds):
+                data, expected = self.chunk(kind, tag, round, records)
+                out = records_as_text(decoder.feed(data))
+                assert out == expected
+                got += out
+            return got
+
+        with ThreadPoolExecutor(threads) as pool:
+            results = [pool.submit(worker, f"t{n}") for n in range(threads)]
+            got = [text for result in results for text in result.result(timeout=120)]
+        expected = [
+            text
+            for n in range(threads)
+            for r in range(rounds)
+            for text in self.chunk(kind, f"t{n}", r, records)[1]
+        ]
+        assert Counter(got) == Counter(expected)
+        assert len(got) == len(expected)
+        assert records_as_text(decoder.finish()) == []
+
+    @pytest.mark.parametrize("kind", ["sse", "ndjson"])
+    def test_a_feed_meanwhile_another_converts_its_input(self, kind: str) -> None:
+        """Deterministic: the first feed runs Python code (its input's `__bytes__`), which
+        lets the second thread in while the first call is under way."""
+        converting, fed = threading.Event(), threading.Event()
+        first_data, _ = self.chunk(kind, "first", 0, 1)
+        second_data, second_texts = self.chunk(kind, "second", 0, 1)
+
+        class Input:
+            def __bytes__(self) -> bytes:
+                converting.set()
+                assert fed.wait(timeout=60), "the other thread's feed never returned"
+                return first_data
+
+        decoder = SseDecoder() if kind == "sse" else NdjsonDecoder()
+
+        def feed_input() -> list[SseEvent] | list[bytes]:
+            return decoder.feed(Input())  # type: ignore[arg-type]
+
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(feed_input)
+            assert converting.wait(timeout=60)
+            try:
+                second = records_as_text(decoder.feed(second_data))
+            finally:
+                fed.set()
+            assert second == second_texts
+            assert records_as_text(first.result(timeout=60)) == self.chunk(kind, "first", 0, 1)[1]
 
 
 # Random streams built from the tokens that matter, cut at random points: chunked decoding

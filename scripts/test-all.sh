@@ -54,7 +54,29 @@ python3 -m venv .venvs/gateway
 
 step "python: build the mcp-wrapper-rs wheel into the venv (maturin develop)"
 cargo build -p test-server -p jsonrpc-forward --bins --locked
+target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd) # absolute: pip builds from elsewhere
+bins="$target/debug"
 (cd crates/py-bindings && VIRTUAL_ENV="$venv" "$venv/bin/maturin" develop --locked --quiet)
+
+step "python: the sdist, built by pip into a fresh venv (a newcomer's \`pip install\`)"
+# pip unpacks the sdist and builds it in an isolated environment with maturin from PyPI, as
+# for anyone without a matching wheel; test_sdist.py (in the pytest step) imports it there
+# and sends test-server a request. MATURIN_PEP517_ARGS and CARGO_TARGET_DIR reach cargo
+# through pip: a debug build in this run's target directory, so what the steps above
+# compiled is reused (cargo hashes workspace crates by their path in the workspace, and the
+# unpacked sources keep their times): seconds to a minute instead of a full build. No
+# `--locked`: the sdist's workspace lacks the `benches` member, so cargo drops its entries
+# from the copied Cargo.lock (every other version stays as locked).
+sdist_dir=$(mktemp -d)
+trap 'rm -rf "$sdist_dir"' EXIT
+(cd crates/py-bindings && "$venv/bin/maturin" sdist --out "$sdist_dir")
+sdist=("$sdist_dir"/mcp_wrapper_rs-*.tar.gz)
+python3 -m venv "$sdist_dir/venv"
+started=$SECONDS
+# --no-cache-dir: a wheel cached from an earlier run must not stand in for the build.
+MATURIN_PEP517_ARGS="--profile dev" CARGO_TARGET_DIR="$target" \
+  "$sdist_dir/venv/bin/python" -m pip install -q --no-cache-dir "${sdist[0]}"
+echo "pip built and installed ${sdist[0]##*/} in $((SECONDS - started)) s"
 
 step "python: ruff, mypy, stubtest"
 "$venv/bin/ruff" format --check crates/py-bindings/python python-tests benches
@@ -64,13 +86,14 @@ step "python: ruff, mypy, stubtest"
 (cd python-tests && "$venv/bin/mypy" --exclude "^(sdk|gateway)/" . && "$venv/bin/mypy" sdk && "$venv/bin/mypy" gateway)
 "$venv/bin/python" -m mypy.stubtest mcp_wrapper_rs._native
 
-step "pytest python-tests (bindings, the bridge in Python, the official MCP SDK, ContextForge)"
-bins="${CARGO_TARGET_DIR:-$PWD/target}/debug"
+step "pytest python-tests (bindings, the sdist, the bridge in Python, the official MCP SDK, ContextForge)"
 # MCP_SDK_REQUIRED=1 and MCP_GATEWAY_REQUIRED=1: a missing `mcp` SDK or a gateway that
 # cannot start fails the run instead of skipping those suites.
 MCP_SDK_REQUIRED=1 MCP_GATEWAY_REQUIRED=1 MCP_GATEWAY_PYTHON="$PWD/.venvs/gateway/bin/python" \
 MCP_WRAPPER_BIN="$bins/mcp-wrapper" MCP_TEST_SERVER_BIN="$bins/test-server" \
+MCP_SDIST="${sdist[0]}" MCP_SDIST_PYTHON="$sdist_dir/venv/bin/python" \
   "$venv/bin/python" -m pytest python-tests
+rm -rf "$sdist_dir"
 
 step "cargo doc (-D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

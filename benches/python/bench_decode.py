@@ -8,9 +8,11 @@ records are checked against what the generator put in, so all decoders do equal 
 
 Decoders:
 
-- SSE: ours (`SseDecoder.feed` on each chunk, `.data` of each event), `mcpgateway.wrapper.
-  sse_events`, httpx-sse (`EventSource(resp).aiter_sse()`, `.data` of each event); plus ours
-  in a plain loop over the chunk list with no response object (for reference).
+- SSE: ours (`SseDecoder.feed` on each chunk, `.data_bytes` or `.data` of each event, or
+  `SseDecoder.feed_messages`, which returns the data of the chunk's `message` events as one
+  list of `bytes`), `mcpgateway.wrapper.sse_events`, httpx-sse (`EventSource(resp).
+  aiter_sse()`, `.data` of each event); plus ours in a plain loop over the chunk list with no
+  response object (for reference).
 - NDJSON: ours (`NdjsonDecoder.feed`), `mcpgateway.wrapper.ndjson_lines`, httpx's
   `LineDecoder` over `aiter_text()` (what `httpx.Response.aiter_lines()` runs).
 """
@@ -105,6 +107,15 @@ async def sse_ours_str(resp: FeedResponse, sink: Sink) -> None:
         sink(event.data)
 
 
+async def sse_ours_messages(resp: FeedResponse, sink: Sink) -> None:
+    decoder = SseDecoder(max_event_bytes=MAX_RECORD)
+    async for chunk in resp.aiter_bytes():
+        for data in decoder.feed_messages(chunk):
+            sink(data)
+    for data in decoder.finish_messages():
+        sink(data)
+
+
 async def sse_ours_plain(resp: FeedResponse, sink: Sink) -> None:
     decoder = SseDecoder(max_event_bytes=MAX_RECORD)
     deadline = resp._deadline
@@ -168,6 +179,7 @@ async def ndjson_httpx_lines(resp: FeedResponse, sink: Sink) -> None:
 OURS = "ours"
 OURS_BYTES = "ours → bytes"
 OURS_STR = "ours → str"
+OURS_MESSAGES = "ours → bytes, feed_messages"
 OURS_PLAIN = "ours → bytes, plain loop"
 GATEWAY = "mcpgateway.wrapper"
 HTTPX_SSE = "httpx-sse"
@@ -176,6 +188,7 @@ HTTPX_LINES = "httpx LineDecoder"
 SSE_DECODERS: dict[str, Decoder] = {
     OURS_BYTES: sse_ours_bytes,
     OURS_STR: sse_ours_str,
+    OURS_MESSAGES: sse_ours_messages,
     GATEWAY: sse_gateway,
     HTTPX_SSE: sse_httpx_sse,
     OURS_PLAIN: sse_ours_plain,
@@ -186,11 +199,12 @@ NDJSON_DECODERS: dict[str, Decoder] = {
     HTTPX_LINES: ndjson_httpx_lines,
     OURS_PLAIN: ndjson_ours_plain,
 }
-# Each peer against the variant of ours that hands out the same type: mcpgateway yields
-# `bytes`, httpx-sse and httpx's line decoder `str` (NdjsonDecoder only yields `bytes`).
-BASELINE = {
-    "sse": {GATEWAY: OURS_BYTES, HTTPX_SSE: OURS_STR},
-    "ndjson": {GATEWAY: OURS, HTTPX_LINES: OURS},
+# Each peer against the variants of ours that hand out the same type: mcpgateway yields
+# `bytes` (the data of `message` events: ours per event, and ours in one list per chunk),
+# httpx-sse and httpx's line decoder `str` (NdjsonDecoder only yields `bytes`).
+BASELINE: dict[str, list[tuple[str, str]]] = {
+    "sse": [(GATEWAY, OURS_BYTES), (GATEWAY, OURS_MESSAGES), (HTTPX_SSE, OURS_STR)],
+    "ndjson": [(GATEWAY, OURS), (HTTPX_LINES, OURS)],
 }
 
 
@@ -286,8 +300,9 @@ async def run_case(case: Case, timeout: float, log: Callable[[str], None]) -> No
         )
 
 
-def make_cases(quick: bool) -> list[Case]:
-    """Per format: 1 KiB records, then one record of 8, 32 and 64 MiB (2, 8, 16 if quick).
+def make_cases(quick: bool, only: frozenset[str] | None = None) -> list[Case]:
+    """Per format: 1 KiB records, then one record of 8, 32 and 64 MiB (2, 8, 16 if quick);
+    only the cases named in `only`, if given (the others' inputs are not even generated).
 
     mcpgateway.wrapper is quadratic (≈ 18 s at 32 MiB here), so it skips the largest size,
     which is there to check the others' scaling where the allocator behaves alike (see
@@ -302,16 +317,24 @@ def make_cases(quick: bool) -> list[Case]:
         ("sse", common.sse_corpus, common.sse_single_event),
         ("ndjson", common.ndjson_corpus, common.ndjson_single_line),
     ):
-        cases.append(Case(f"{fmt}-1k", fmt, stream(stream_bytes), 8, reps_stream))
+        if only is None or f"{fmt}-1k" in only:
+            cases.append(Case(f"{fmt}-1k", fmt, stream(stream_bytes), 8, reps_stream))
         for i, size in enumerate(sizes):
+            if only is not None and f"{fmt}-{size}m" not in only:
+                continue
             skip = no_gateway if i == 2 else frozenset()
             corpus = single(size * 2**20)
             cases.append(Case(f"{fmt}-{size}m", fmt, corpus, 1, reps_big, skip))
     return cases
 
 
-async def run_all(quick: bool, timeout: float, log: Callable[[str], None]) -> list[Case]:
-    cases = make_cases(quick)
+async def run_all(
+    quick: bool,
+    timeout: float,
+    log: Callable[[str], None],
+    only: frozenset[str] | None = None,
+) -> list[Case]:
+    cases = make_cases(quick, only)
     for case in cases:
         log(
             f"decode {case.name}: {len(case.corpus.data)} B, {len(case.corpus.payloads)} "
@@ -345,6 +368,13 @@ def breakdown(reps: int, log: Callable[[str], None]) -> list[tuple[str, float]]:
             for piece in sse_pieces:
                 for event in decoder.feed(piece):
                     out.append(event.data_bytes)
+
+    def sse_feed_messages() -> None:
+        for _ in range(passes):
+            decoder = SseDecoder()
+            out: list[bytes] = []
+            for piece in sse_pieces:
+                out.extend(decoder.feed_messages(piece))
 
     def sse_feed_str() -> None:
         for _ in range(passes):
@@ -381,6 +411,7 @@ def breakdown(reps: int, log: Callable[[str], None]) -> list[tuple[str, float]]:
         ),
         ("SSE: `feed` + `.data_bytes` of each event", sse_feed_bytes, len(sse.payloads)),
         ("SSE: `feed` + `.data` (str) of each event", sse_feed_str, len(sse.payloads)),
+        ("SSE: `feed_messages`, data collected", sse_feed_messages, len(sse.payloads)),
         (
             "CPython floor: `payload.decode()` of each 1 KiB payload",
             python_decode_only,
@@ -425,9 +456,11 @@ def report(cases: list[Case], timeout: float, steps: list[tuple[str, float]] | N
     out: list[str] = []
     for fmt, title in (("sse", "SSE"), ("ndjson", "NDJSON")):
         fcases = [c for c in cases if c.format == fmt]
+        if not fcases:
+            continue
         names = list(fcases[0].decoders)
         baselines = BASELINE[fmt]
-        header = ["case", *names, *(f"{p} / {b}" for p, b in baselines.items())]
+        header = ["case", *names, *(f"{p} / {b}" for p, b in baselines)]
         rows: list[list[str]] = []
         for case in fcases:
             row = [f"{case.name} ({case.mib:.1f} MiB × {case.passes})"]
@@ -440,7 +473,7 @@ def report(cases: list[Case], timeout: float, steps: list[tuple[str, float]] | N
                     f"{common.fmt_seconds(med, timeout)}"
                     + (f" ({common.fmt_rate(case.input_bytes, med)})" if med else "")
                 )
-            for peer, base in baselines.items():
+            for peer, base in baselines:
                 if peer in case.skip:
                     row.append("not run")
                     continue
@@ -510,8 +543,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few reps (a smoke test)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per decoder run")
+    parser.add_argument(
+        "--cases", help="only these cases, comma-separated (e.g. sse-1k,ndjson-8m); default all"
+    )
     args = parser.parse_args()
-    cases = asyncio.run(run_all(args.quick, args.timeout, print))
+    only = frozenset(args.cases.split(",")) if args.cases else None
+    cases = asyncio.run(run_all(args.quick, args.timeout, print, only))
     steps = breakdown(3 if args.quick else 11, print)
     print()
     print(report(cases, args.timeout, steps))
