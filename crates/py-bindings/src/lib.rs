@@ -4,7 +4,7 @@
 //! HTTP client on reqwest, `forward_request` on `jsonrpc-forward`, and exceptions that
 //! mirror httpx's names. Binding code only converts: arguments become owned Rust values
 //! first, then the work runs with the interpreter detached (`py.detach`) or as a `'static`
-//! future on the module's tokio runtime ([`runtime`]), awaited through a [`coroutine`].
+//! future on the module's tokio runtime (module `runtime`), awaited through a `Coroutine` (module `coroutine`).
 //!
 //! The public import path is `mcp_wrapper_rs` (its `__init__.py` re-exports this module).
 //!
