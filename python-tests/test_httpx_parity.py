@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+from collections.abc import MutableMapping
 
 import pytest
 
@@ -72,6 +73,34 @@ async def test_client_headers_can_be_replaced_between_requests(http_server: Serv
     assert first.json()["headers"]["authorization"] == ["Bearer one"]
     assert second.json()["headers"]["authorization"] == ["Bearer two"]
     assert second.json()["headers"]["x-extra"] == ["2"]
+
+
+async def test_client_headers_change_in_place(http_server: Server) -> None:
+    """A token refresh as httpx users write it: `client.headers[...] = ...`."""
+    async with m.Client(headers={"Authorization": "Bearer one", "X-Gone": "1"}) as client:
+        headers = client.headers
+        assert isinstance(headers, MutableMapping)
+        headers["Authorization"] = "Bearer two"
+        del client.headers["x-gone"]
+        client.headers.update({"X-New": "n"})
+        with pytest.raises(KeyError):
+            del client.headers["x-gone"]
+        assert dict(client.headers.items()) == {"authorization": "Bearer two", "x-new": "n"}
+        assert "Bearer two" not in repr(client.headers)
+        sent = (await client.get(f"{http_server.base}/echo")).json()["headers"]
+    assert sent["authorization"] == ["Bearer two"]
+    assert sent["x-new"] == ["n"]
+    assert "x-gone" not in sent
+
+
+async def test_follow_redirects_per_request(http_server: Server) -> None:
+    url = f"{http_server.base}/redirect"
+    async with m.Client() as client:
+        assert (await client.get(url)).status_code == 307
+        assert (await client.get(url, follow_redirects=True)).json()["path"] == "/echo"
+    async with m.Client(follow_redirects=True) as client:
+        assert (await client.get(url, follow_redirects=False)).status_code == 307
+        assert (await client.get(url)).json()["path"] == "/echo"
 
 
 async def test_client_headers_reach_forward_request(mcp_server: Server) -> None:

@@ -16,7 +16,7 @@ use reqwest::{Method, Url};
 
 use crate::coroutine;
 use crate::errors::Error;
-use crate::headers::PyHeaders;
+use crate::headers::PyClientHeaders;
 use crate::request::{self, header_map, merge_headers};
 use crate::response::{PyRequest, PyResponse};
 
@@ -33,6 +33,10 @@ pub(crate) struct ClientCore {
     /// The pool, and the process it was made in: a forked child makes its own (the
     /// parent's connections belong to a runtime whose threads the child does not have).
     http: Mutex<(u32, HttpClient)>,
+    /// The other redirect rule's pool, for requests with their own `follow_redirects=`
+    /// (made on first use: reqwest fixes the redirect policy per pool).
+    other: Mutex<Option<(u32, HttpClient)>>,
+    follow_redirects: bool,
     /// `client.headers`: sent with every request (a request's own headers replace them).
     /// Replaceable at any time, for a token refresh.
     headers: RwLock<HeaderMap>,
@@ -61,8 +65,10 @@ impl ClientCore {
     ) -> Result<Self, Error> {
         let http = HttpClient::new(&config)?;
         Ok(Self {
+            follow_redirects: http.redirects() != Redirects::None,
             config,
             http: Mutex::new((std::process::id(), http)),
+            other: Mutex::new(None),
             headers: RwLock::new(headers),
             base_url,
             closed: AtomicBool::new(false),
@@ -92,6 +98,33 @@ impl ClientCore {
         Ok(http.1.clone())
     }
 
+    /// Changes `client.headers` in place.
+    pub(crate) fn edit_headers<T>(&self, change: impl FnOnce(&mut HeaderMap) -> T) -> T {
+        change(&mut self.headers.write().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The pool for a request that follows redirects as `follow` says (`None`: as the
+    /// client does).
+    fn http_for(&self, follow: Option<bool>) -> Result<HttpClient, Error> {
+        match follow {
+            Some(follow) if follow != self.follow_redirects => {
+                self.check_open()?;
+                let pid = std::process::id();
+                let mut other = self.other.lock().unwrap_or_else(PoisonError::into_inner);
+                match &*other {
+                    Some((built, http)) if *built == pid => Ok(http.clone()),
+                    _ => {
+                        let config = self.config.clone().redirects(redirects(follow));
+                        let http = HttpClient::new(&config)?;
+                        *other = Some((pid, http.clone()));
+                        Ok(http)
+                    }
+                }
+            }
+            _ => self.http(),
+        }
+    }
+
     /// `client.headers` now.
     pub(crate) fn headers(&self) -> HeaderMap {
         self.headers
@@ -112,7 +145,7 @@ impl ClientCore {
     /// Sends `request` (the client's headers under its own) and returns once the response
     /// headers arrive; the core resends only what the server cannot have seen.
     async fn send(&self, request: &PyRequest) -> Result<PyResponse, Error> {
-        let http = self.http()?;
+        let http = self.http_for(request.follow_redirects)?;
         let mut outgoing = HttpRequest::new(request.method.clone(), request.url.clone())
             .headers(request.headers.clone())
             .body(request.body.clone());
@@ -122,6 +155,15 @@ impl ClientCore {
         let started = Instant::now();
         let response = http.send(outgoing).await?;
         Ok(PyResponse::new(response, request.clone(), started))
+    }
+}
+
+/// httpx's `follow_redirects`: up to 20, to any origin; or none.
+fn redirects(follow: bool) -> Redirects {
+    if follow {
+        Redirects::Limited(MAX_REDIRECTS)
+    } else {
+        Redirects::None
     }
 }
 
@@ -248,11 +290,7 @@ impl PyClient {
                 env!("CARGO_PKG_VERSION"),
                 " (python)"
             ))
-            .redirects(if follow_redirects {
-                Redirects::Limited(MAX_REDIRECTS)
-            } else {
-                Redirects::None
-            })
+            .redirects(redirects(follow_redirects))
             .retry_policy(RetryPolicy {
                 max_retries,
                 ..RetryPolicy::default()
@@ -276,11 +314,13 @@ impl PyClient {
         })
     }
 
-    /// The headers sent with every request. Assign to replace them (`client.headers =
-    /// {...}`, e.g. after a token refresh); the mapping returned is a snapshot.
+    /// The headers sent with every request, changed in place (`client.headers["X"] = v`,
+    /// `del`, `update()`) or replaced (`client.headers = {...}`), e.g. after a token refresh.
     #[getter]
-    fn get_headers(&self) -> PyHeaders {
-        PyHeaders::from(&self.core.headers())
+    fn get_headers(&self) -> PyClientHeaders {
+        PyClientHeaders {
+            core: self.core.clone(),
+        }
     }
 
     #[setter]
@@ -304,7 +344,7 @@ impl PyClient {
     /// `Request` to pass to `send()`.
     #[pyo3(signature = (
         method, url, *, content = None, data = None, json = None, params = None, headers = None,
-        timeout = None,
+        timeout = None, follow_redirects = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn build_request(
@@ -318,6 +358,7 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<PyRequest> {
         let (body, content_type) = request::request_body(py, content, data, json)?;
         let own = request::request_headers(content_type, headers)?;
@@ -327,6 +368,7 @@ impl PyClient {
             headers: merge_headers(&self.core.headers(), own),
             body,
             timeout: timeout.map(|t| seconds(Some(t), "timeout")).transpose()?,
+            follow_redirects,
         })
     }
 
@@ -348,7 +390,7 @@ impl PyClient {
     /// only as the response's iterators ask; leaving the block closes it.
     #[pyo3(signature = (
         method, url, *, content = None, data = None, json = None, params = None, headers = None,
-        timeout = None,
+        timeout = None, follow_redirects = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn stream(
@@ -362,9 +404,19 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<PyStreamContext> {
         let request = self.build_request(
-            py, method, url, content, data, json, params, headers, timeout,
+            py,
+            method,
+            url,
+            content,
+            data,
+            json,
+            params,
+            headers,
+            timeout,
+            follow_redirects,
         )?;
         Ok(PyStreamContext {
             core: self.core.clone(),
@@ -376,7 +428,7 @@ impl PyClient {
     /// Sends a request and reads the whole response: `await client.request("GET", url)`.
     #[pyo3(signature = (
         method, url, *, content = None, data = None, json = None, params = None, headers = None,
-        timeout = None,
+        timeout = None, follow_redirects = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn request<'py>(
@@ -390,15 +442,25 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = self.build_request(
-            py, method, url, content, data, json, params, headers, timeout,
+            py,
+            method,
+            url,
+            content,
+            data,
+            json,
+            params,
+            headers,
+            timeout,
+            follow_redirects,
         )?;
         self.spawn(py, "Client.request", request, true)
     }
 
     /// `await client.get(url, params=, headers=, timeout=)`: the whole response.
-    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None))]
+    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None, follow_redirects = None))]
     fn get<'py>(
         &self,
         py: Python<'py>,
@@ -406,12 +468,22 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.bodiless(py, "Client.get", Method::GET, url, params, headers, timeout)
+        self.bodiless(
+            py,
+            "Client.get",
+            Method::GET,
+            url,
+            params,
+            headers,
+            timeout,
+            follow_redirects,
+        )
     }
 
     /// `await client.head(url, ...)`: the response (no body).
-    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None))]
+    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None, follow_redirects = None))]
     fn head<'py>(
         &self,
         py: Python<'py>,
@@ -419,6 +491,7 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.bodiless(
             py,
@@ -428,11 +501,12 @@ impl PyClient {
             params,
             headers,
             timeout,
+            follow_redirects,
         )
     }
 
     /// `await client.options(url, ...)`: the whole response.
-    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None))]
+    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None, follow_redirects = None))]
     fn options<'py>(
         &self,
         py: Python<'py>,
@@ -440,13 +514,23 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let method = Method::OPTIONS;
-        self.bodiless(py, "Client.options", method, url, params, headers, timeout)
+        self.bodiless(
+            py,
+            "Client.options",
+            method,
+            url,
+            params,
+            headers,
+            timeout,
+            follow_redirects,
+        )
     }
 
     /// `await client.delete(url, ...)`: the whole response.
-    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None))]
+    #[pyo3(signature = (url, *, params = None, headers = None, timeout = None, follow_redirects = None))]
     fn delete<'py>(
         &self,
         py: Python<'py>,
@@ -454,15 +538,25 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let method = Method::DELETE;
-        self.bodiless(py, "Client.delete", method, url, params, headers, timeout)
+        self.bodiless(
+            py,
+            "Client.delete",
+            method,
+            url,
+            params,
+            headers,
+            timeout,
+            follow_redirects,
+        )
     }
 
     /// `await client.post(url, content=|data=|json=, params=, headers=, timeout=)`.
     #[pyo3(signature = (
         url, *, content = None, data = None, json = None, params = None, headers = None,
-        timeout = None,
+        timeout = None, follow_redirects = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn post<'py>(
@@ -475,9 +569,19 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = self.build_request(
-            py, "POST", url, content, data, json, params, headers, timeout,
+            py,
+            "POST",
+            url,
+            content,
+            data,
+            json,
+            params,
+            headers,
+            timeout,
+            follow_redirects,
         )?;
         self.spawn(py, "Client.post", request, true)
     }
@@ -485,7 +589,7 @@ impl PyClient {
     /// `await client.put(url, content=|data=|json=, ...)`.
     #[pyo3(signature = (
         url, *, content = None, data = None, json = None, params = None, headers = None,
-        timeout = None,
+        timeout = None, follow_redirects = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn put<'py>(
@@ -498,9 +602,19 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = self.build_request(
-            py, "PUT", url, content, data, json, params, headers, timeout,
+            py,
+            "PUT",
+            url,
+            content,
+            data,
+            json,
+            params,
+            headers,
+            timeout,
+            follow_redirects,
         )?;
         self.spawn(py, "Client.put", request, true)
     }
@@ -508,7 +622,7 @@ impl PyClient {
     /// `await client.patch(url, content=|data=|json=, ...)`.
     #[pyo3(signature = (
         url, *, content = None, data = None, json = None, params = None, headers = None,
-        timeout = None,
+        timeout = None, follow_redirects = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn patch<'py>(
@@ -521,9 +635,19 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = self.build_request(
-            py, "PATCH", url, content, data, json, params, headers, timeout,
+            py,
+            "PATCH",
+            url,
+            content,
+            data,
+            json,
+            params,
+            headers,
+            timeout,
+            follow_redirects,
         )?;
         self.spawn(py, "Client.patch", request, true)
     }
@@ -593,6 +717,7 @@ impl PyClient {
         params: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = self.build_request(
             py,
@@ -604,6 +729,7 @@ impl PyClient {
             params,
             headers,
             timeout,
+            follow_redirects,
         )?;
         self.spawn(py, qualname, request, true)
     }

@@ -195,3 +195,101 @@ impl PyHeaders {
         Ok(format!("Headers({})", pairs.repr()?.to_str()?))
     }
 }
+
+/// `client.headers`: the client's own headers, changed in place (`client.headers["Authorization"]
+/// = "Bearer new"`, `del`, `update()`), as httpx's are; every later request sends them.
+/// Reads see the headers as they are at that moment.
+#[pyclass(name = "ClientHeaders", module = "mcp_wrapper_rs", frozen, mapping)]
+#[derive(Debug)]
+pub(crate) struct PyClientHeaders {
+    pub(crate) core: std::sync::Arc<crate::client::ClientCore>,
+}
+
+impl PyClientHeaders {
+    fn snapshot(&self) -> PyHeaders {
+        PyHeaders::from(&self.core.headers())
+    }
+
+    fn edit<T>(&self, change: impl FnOnce(&mut HeaderMap) -> T) -> T {
+        self.core.edit_headers(change)
+    }
+}
+
+#[pymethods]
+impl PyClientHeaders {
+    fn __getitem__(&self, name: &str) -> PyResult<String> {
+        self.snapshot().__getitem__(name)
+    }
+
+    /// Replaces every value of `name` with `value`.
+    fn __setitem__(&self, py: Python<'_>, name: &str, value: &str) -> PyResult<()> {
+        let name = crate::request::header_name(name).map_err(|e| e.into_pyerr(py))?;
+        let value = crate::request::header_value(&name, value).map_err(|e| e.into_pyerr(py))?;
+        self.edit(|headers| headers.insert(name, value));
+        Ok(())
+    }
+
+    fn __delitem__(&self, name: &str) -> PyResult<()> {
+        let removed =
+            self.edit(|headers| headers.remove(name.trim().to_ascii_lowercase().as_str()));
+        removed
+            .map(|_| ())
+            .ok_or_else(|| PyKeyError::new_err(name.to_owned()))
+    }
+
+    fn __contains__(&self, name: &Bound<'_, PyAny>) -> bool {
+        self.snapshot().__contains__(name)
+    }
+
+    fn __len__(&self) -> usize {
+        self.snapshot().__len__()
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        pyo3::types::PyList::new(py, self.snapshot().keys())?
+            .try_iter()
+            .map(Bound::into_any)
+    }
+
+    /// The value (repeated headers joined with `", "`), or `default`.
+    #[pyo3(signature = (name, default = None))]
+    fn get(&self, name: &str, default: Option<Py<PyAny>>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.snapshot().get(name, default, py)
+    }
+
+    /// Every value of the header, in order (`[]` if absent).
+    fn get_list(&self, name: &str) -> Vec<String> {
+        self.snapshot().get_list(name)
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.snapshot().keys()
+    }
+
+    fn values(&self) -> Vec<String> {
+        self.snapshot().values()
+    }
+
+    fn items(&self) -> Vec<(String, String)> {
+        self.snapshot().items()
+    }
+
+    fn multi_items(&self) -> Vec<(String, String)> {
+        self.snapshot().multi_items()
+    }
+
+    /// Sets each header of `headers` (a mapping or pairs), replacing its values.
+    fn update(&self, headers: &Bound<'_, PyAny>) -> PyResult<()> {
+        let given = crate::request::header_map(Some(headers))?;
+        self.edit(|current| *current = crate::request::merge_headers(current, given));
+        Ok(())
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.snapshot().__eq__(other)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        self.snapshot().__repr__(py)
+    }
+}

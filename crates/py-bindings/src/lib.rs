@@ -41,7 +41,7 @@ mod _native {
     #[pymodule_export]
     use crate::forward::{PyForwardResponse, forward_request};
     #[pymodule_export]
-    use crate::headers::PyHeaders;
+    use crate::headers::{PyClientHeaders, PyHeaders};
     #[pymodule_export]
     use crate::response::{PyAsyncStream, PyRequest, PyResponse};
 

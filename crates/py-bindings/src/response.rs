@@ -905,6 +905,8 @@ pub(crate) struct PyRequest {
     pub(crate) body: Bytes,
     /// This request's timeout, replacing the client's.
     pub(crate) timeout: Option<Duration>,
+    /// This request's `follow_redirects`, replacing the client's.
+    pub(crate) follow_redirects: Option<bool>,
 }
 
 /// The URL without userinfo and query, header names only: they may hold secrets.

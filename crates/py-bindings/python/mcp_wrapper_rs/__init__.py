@@ -19,11 +19,12 @@
 {'jsonrpc': '2.0'}
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 from mcp_wrapper_rs._native import (
     AsyncStream,
     Client,
+    ClientHeaders,
     ConnectError,
     ConnectTimeout,
     Coroutine,
@@ -57,10 +58,13 @@ from mcp_wrapper_rs._native import (
 
 # `Headers` is a read-only mapping: make `isinstance(h, Mapping)` say so.
 Mapping.register(Headers)
+# `client.headers` is changed in place, as httpx's are.
+MutableMapping.register(ClientHeaders)
 
 __all__ = [
     "AsyncStream",
     "Client",
+    "ClientHeaders",
     "ConnectError",
     "ConnectTimeout",
     "Coroutine",

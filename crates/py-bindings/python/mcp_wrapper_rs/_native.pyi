@@ -3,7 +3,7 @@
 import collections.abc
 import datetime
 import os
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, MutableMapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Generic, TypeAlias, TypeVar, final
 
@@ -12,6 +12,7 @@ from typing_extensions import Self
 __all__ = [
     "AsyncStream",
     "Client",
+    "ClientHeaders",
     "ConnectError",
     "ConnectTimeout",
     "Coroutine",
@@ -168,6 +169,23 @@ class Headers(Mapping[str, str]):
     def __eq__(self, other: object, /) -> bool: ...
 
 @final
+class ClientHeaders(MutableMapping[str, str]):
+    def __getitem__(self, name: str, /) -> str: ...
+    def __setitem__(self, name: str, value: str, /) -> None: ...
+    def __delitem__(self, name: str, /) -> None: ...
+    def __contains__(self, name: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def get(self, name: str, default: Any = None) -> Any: ...
+    def get_list(self, name: str) -> list[str]: ...
+    def keys(self) -> list[str]: ...  # type: ignore[override]
+    def values(self) -> list[str]: ...  # type: ignore[override]
+    def items(self) -> list[tuple[str, str]]: ...  # type: ignore[override]
+    def multi_items(self) -> list[tuple[str, str]]: ...
+    def update(self, headers: _HeaderItems) -> None: ...  # type: ignore[override]
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
 class AsyncStream(Generic[_T_co]):
     def __aiter__(self) -> Self: ...
     def __anext__(self) -> Coroutine[_T_co]: ...
@@ -272,7 +290,7 @@ class Client:
         base_url: str | None = None,
     ) -> Self: ...
     @property
-    def headers(self) -> Headers: ...
+    def headers(self) -> ClientHeaders: ...
     @headers.setter
     def headers(self, headers: _HeaderItems) -> None: ...
     @property
@@ -288,6 +306,7 @@ class Client:
         params: _Params = None,
         headers: _HeaderItems | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> Request: ...
     def send(self, request: Request, *, stream: bool = False) -> Coroutine[Response]: ...
     def stream(
@@ -301,6 +320,7 @@ class Client:
         params: _Params = None,
         headers: _HeaderItems | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> StreamContext: ...
     def request(
         self,
@@ -313,6 +333,7 @@ class Client:
         params: _Params = None,
         headers: _HeaderItems | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> Coroutine[Response]: ...
     def get(
         self,
@@ -321,6 +342,7 @@ class Client:
         params: _Params = None,
         headers: _HeaderItems | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> Coroutine[Response]: ...
     def head(
         self,
@@ -329,6 +351,7 @@ class Client:
         params: _Params = None,
         headers: _HeaderItems | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> Coroutine[Response]: ...
     def options(
         self,
@@ -337,6 +360,7 @@ class Client:
         params: _Params = None,
         headers: _HeaderItems | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> Coroutine[Response]: ...
     def delete(
         self,
@@ -345,6 +369,7 @@ class Client:
         params: _Params = None,
         headers: _HeaderItems | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> Coroutine[Response]: ...
     def post(
         self,
@@ -356,6 +381,7 @@ class Client:
         params: _Params = None,
         headers: _HeaderItems | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> Coroutine[Response]: ...
     def put(
         self,
@@ -367,6 +393,7 @@ class Client:
         params: _Params = None,
         headers: _HeaderItems | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> Coroutine[Response]: ...
     def patch(
         self,
@@ -378,6 +405,7 @@ class Client:
         params: _Params = None,
         headers: _HeaderItems | None = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> Coroutine[Response]: ...
     @property
     def is_closed(self) -> bool: ...
