@@ -248,17 +248,18 @@ def test_sigterm_ends_the_process_after_run_bridge_returns(mcp_server: Server) -
     call, and Ctrl-C raises `KeyboardInterrupt` again (before: tokio's handlers stayed and
     swallowed both)."""
     script = """
-        import os, signal, sys
+        import signal, sys
         import mcp_wrapper_rs as m
         status = m.run_bridge(sys.argv[1], log_level="OFF")
         print("returned", status, flush=True)
+        # `raise_signal` delivers to this thread before it returns (`os.kill` may pick
+        # another thread of the process, and a `pause()` here would then wait for ever).
         try:
-            os.kill(os.getpid(), signal.SIGINT)
-            signal.pause()
+            signal.raise_signal(signal.SIGINT)
+            print("not interrupted", flush=True)
         except KeyboardInterrupt:
             print("interrupted", flush=True)
-        os.kill(os.getpid(), signal.SIGTERM)
-        signal.pause()
+        signal.raise_signal(signal.SIGTERM)
         print("survived SIGTERM", flush=True)
     """
     proc = subprocess.run(
