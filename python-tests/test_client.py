@@ -420,20 +420,17 @@ class TestFailures:
             assert isinstance(caught.value, m.NetworkError)
             assert isinstance(caught.value, ConnectionError)
 
-    async def test_connect_errors_are_retried_within_max_retries(self, mcp_server: Server) -> None:
+    async def test_a_refused_connection_is_a_connect_error(self) -> None:
+        """After the retries `max_retries` allows (the core's retry tests count them:
+        `crates/jsonrpc-forward/src/retry.rs`), a refused connection is a `ConnectError`."""
         from socket import socket
 
         with socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        loop = asyncio.get_running_loop()
         async with m.Client(max_retries=2) as client:
-            started = loop.time()
             with pytest.raises(m.ConnectError):
                 await client.post(f"http://127.0.0.1:{port}/", content=b"")
-        # Two backoffs of 0.125-0.25 s and 0.25-0.5 s: more than one backoff can take. (A
-        # lower bound only: a loaded machine makes it longer, never shorter.)
-        assert loop.time() - started >= 0.3
 
 
 class TestTls:
