@@ -250,10 +250,12 @@ def test_sigterm_ends_the_process_after_run_bridge_returns(mcp_server: Server) -
     script = """
         import signal, sys
         import mcp_wrapper_rs as m
+        # Python's own Ctrl-C handler, whatever this process inherited (a background job
+        # starts with SIGINT ignored, and Python then installs no handler).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         status = m.run_bridge(sys.argv[1], log_level="OFF")
         print("returned", status, flush=True)
-        # `raise_signal` delivers to this thread before it returns (`os.kill` may pick
-        # another thread of the process, and a `pause()` here would then wait for ever).
+        # `raise_signal` delivers to this thread before it returns.
         try:
             signal.raise_signal(signal.SIGINT)
             print("not interrupted", flush=True)
