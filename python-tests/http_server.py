@@ -15,6 +15,7 @@ Routes (all methods):
     /loop               307 to itself, for ever
     /hit/<key>          counts a request under <key>; /hits/<key> says how many there were
     /ticks?n=N&ms=M     N lines "tick <i>", one chunk each, M ms apart (the client may leave)
+    /open               how many connections are open now (this one included)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs, urlparse
 
 HITS: dict[str, int] = {}
 HITS_LOCK = threading.Lock()
+OPEN = [0]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -35,6 +37,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def setup(self) -> None:
+        with HITS_LOCK:
+            OPEN[0] += 1
+        super().setup()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with HITS_LOCK:
+                OPEN[0] -= 1
 
     def _body(self) -> bytes:
         length = int(self.headers.get("content-length") or 0)
@@ -135,6 +149,10 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path.startswith("/hits/"):
             with HITS_LOCK:
                 count = HITS.get(url.path[6:], 0)
+            self._send(200, str(count).encode())
+        elif url.path == "/open":
+            with HITS_LOCK:
+                count = OPEN[0]
             self._send(200, str(count).encode())
         elif url.path == "/ticks":
             self.send_response(200)

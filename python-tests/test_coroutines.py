@@ -5,6 +5,7 @@ cancelling it drops the Rust work."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -118,3 +119,67 @@ def test_awaiting_outside_an_event_loop_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="no running event loop"):
         coro.send(None)
     coro.close()
+
+
+async def test_a_second_awaiter_is_refused_and_the_first_gets_the_answer(
+    http_server: Server,
+) -> None:
+    """As a native coroutine: the second `await` raises, the first is not disturbed (the
+    first awaiter waited for ever before)."""
+    async with m.Client() as client:
+        coro = client.get(f"{http_server.base}/slow-body?ms=300")
+        first = asyncio.create_task(coro)
+        await asyncio.sleep(0)  # One turn of the loop: the task starts and waits.
+        with pytest.raises(RuntimeError, match="awaited already"):
+            await coro
+        assert (await first).content == b"start done"
+
+
+async def test_an_anext_never_run_takes_no_item(http_server: Server) -> None:
+    """The item is taken when `__anext__()`'s coroutine first runs, not when it is made."""
+    async with m.Client() as client:
+        response = await client.get(f"{http_server.base}/ticks?n=5&ms=0")
+        it = response.aiter_lines()
+        assert await it.__anext__() == "tick 0"
+        cancelled = asyncio.create_task(it.__anext__())
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert await it.__anext__() == "tick 1"
+        never = it.__anext__()
+        with pytest.warns(RuntimeWarning, match="never awaited"):
+            del never
+        assert [line async for line in it] == ["tick 2", "tick 3", "tick 4"]
+
+
+async def drain(response: m.Response) -> None:
+    async for _ in response.aiter_lines():
+        pass
+
+
+async def test_leaving_the_block_after_a_cancelled_read_closes_the_connection(
+    http_server: Server,
+) -> None:
+    """A read cancelled by a timeout may still hold the body for a moment when the block
+    ends: the connection is closed anyway, with the responses still referenced (it stayed
+    open until they were collected)."""
+    async with m.Client() as client:
+        kept = []
+        for _ in range(5):
+            async with client.stream("GET", f"{http_server.base}/ticks?n=100000&ms=20") as r:
+                kept.append(r)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(drain(r), 0.03)
+        assert all(r.is_closed for r in kept)
+        # The server counts its open connections: only the one asking should be left.
+        deadline = asyncio.get_running_loop().time() + 60
+        while (open_now := int((await client.get(f"{http_server.base}/open")).text)) > 1:
+            assert asyncio.get_running_loop().time() < deadline, f"{open_now} still open"
+            await asyncio.sleep(0.05)
+        assert len(kept) == 5
+
+
+def test_huge_timeouts_mean_no_limit_not_a_panic() -> None:
+    """`Duration::from_secs_f64` panicked past its range (a `PanicException`)."""
+    client = m.Client(timeout=1e300, connect_timeout=float("inf"))
+    client.build_request("GET", "http://127.0.0.1:9/", timeout=1e300)

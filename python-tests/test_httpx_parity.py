@@ -43,7 +43,7 @@ async def test_params_merge_into_the_query(http_server: Server) -> None:
         answer = await client.get(
             f"{http_server.base}/echo?a=1&keep=yes", params={"a": 2, "b": [True, None], "c": "x y"}
         )
-        assert answer.json()["path"] == "/echo?keep=yes&a=2&b=true&b=&c=x+y"
+        assert answer.json()["path"] == "/echo?a=2&keep=yes&b=true&b=&c=x+y"
         pairs = await client.get(f"{http_server.base}/echo", params=[("k", "1"), ("k", "2")])
         assert pairs.json()["path"] == "/echo?k=1&k=2"
 
@@ -286,3 +286,23 @@ async def test_aconnect_sse_asks_for_events_and_rejects_other_bodies(
         async with aconnect_sse(client, "GET", f"{http_server.base}/echo") as source:
             with pytest.raises(SSEError, match="text/event-stream"):
                 source.aiter_sse()
+
+
+def test_request_building_follows_httpx() -> None:
+    """Details an httpx user relies on: a client's Content-Type wins over the body's, a
+    merged query key keeps its place, a query string as `params`, a fragment of a relative
+    URL, `base_url` with its trailing `/`."""
+    client = m.Client(
+        headers={"Content-Type": "application/json-rpc"}, base_url="http://127.0.0.1:9/api"
+    )
+    assert client.base_url == "http://127.0.0.1:9/api/"
+    r = client.build_request("POST", "/echo", json={"a": 1})
+    assert r.headers.get_list("content-type") == ["application/json-rpc"]
+    assert m.Client().build_request("POST", "http://h/", json=1).headers["content-type"] == (
+        "application/json"
+    )
+    r = client.build_request("GET", "http://h/echo?a=1&b=2&a=9", params={"a": "3"})
+    assert r.url == "http://h/echo?a=3&b=2"
+    r = client.build_request("GET", "http://h/echo?keep=1", params="x=1&y=2")
+    assert r.url == "http://h/echo?keep=1&x=1&y=2"
+    assert client.build_request("GET", "x?q=1#frag").url == "http://127.0.0.1:9/api/x?q=1#frag"

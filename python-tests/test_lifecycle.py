@@ -316,3 +316,45 @@ def test_client_and_forward_request_work_in_a_forked_child(mcp_server: Server) -
         "parent True",
         "parent-again True",
     ]
+
+
+def test_code_that_comes_back_into_a_running_coroutine_is_refused(http_server: Server) -> None:
+    """Python code run while a coroutine steps (here `aiter_text`'s decoder) that touches
+    that coroutine gets `ValueError: coroutine already executing`, as with a native one
+    (before: the interpreter deadlocked on the coroutine's lock)."""
+    out = run_script(
+        """
+        import asyncio, codecs, sys
+        import mcp_wrapper_rs as m
+
+        CURRENT = None
+
+        class Decoder(codecs.IncrementalDecoder):
+            def decode(self, data, final=False):
+                if CURRENT is not None and data:
+                    CURRENT.close()
+                return data.decode("utf-8")
+
+        def find(name):
+            if name == "reentrant":
+                return codecs.CodecInfo(None, None, incrementaldecoder=Decoder, name=name)
+            return None
+
+        codecs.register(find)
+
+        async def main(base):
+            global CURRENT
+            async with m.Client() as client:
+                async with client.stream("GET", base + "/ticks?n=3&ms=0") as r:
+                    r.encoding = "reentrant"
+                    CURRENT = r.aiter_text().__anext__()
+                    try:
+                        await CURRENT
+                    except ValueError as e:
+                        print(e)
+
+        asyncio.run(main(sys.argv[1]))
+        """,
+        http_server.base,
+    )
+    assert out.stdout.strip() == "coroutine already executing"

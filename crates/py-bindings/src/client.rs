@@ -11,7 +11,7 @@ use jsonrpc_forward::{ClientConfig, HttpClient, HttpRequest, Redirects};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyTuple};
-use reqwest::header::HeaderMap;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 
 use crate::coroutine;
@@ -171,7 +171,10 @@ fn redirects(follow: bool) -> Redirects {
 fn seconds(value: Option<f64>, what: &str) -> PyResult<Duration> {
     match value {
         None => Ok(FOREVER),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s).min(FOREVER)),
+        // Past `FOREVER` (up to infinity) is no limit too; no conversion may overflow.
+        Some(s) if s > 0.0 => {
+            Ok(Duration::try_from_secs_f64(s).map_or(FOREVER, |d| d.min(FOREVER)))
+        }
         Some(s) => Err(PyValueError::new_err(format!(
             "{what} must be a positive number of seconds or None, not {s}"
         ))),
@@ -278,7 +281,14 @@ impl PyClient {
         let connect = seconds(connect_timeout, "connect_timeout")?;
         let (verify, ca_bundle) = verify_setting(verify)?;
         let base_url = base_url
-            .map(|base| request::request_url(None, base, None))
+            .map(|base| {
+                // As httpx: the base's path ends with `/`, so relative URLs go below it.
+                let mut base = request::request_url(None, base, None)?;
+                if !base.path().ends_with('/') {
+                    base.set_path(&format!("{}/", base.path()));
+                }
+                Ok::<_, PyErr>(base)
+            })
             .transpose()?;
         let mut config = ClientConfig::new("http://unused.invalid/")
             .idle_timeout(idle)
@@ -361,11 +371,17 @@ impl PyClient {
         follow_redirects: Option<bool>,
     ) -> PyResult<PyRequest> {
         let (body, content_type) = request::request_body(py, content, data, json)?;
-        let own = request::request_headers(content_type, headers)?;
+        let mut merged = merge_headers(&self.core.headers(), header_map(headers)?);
+        // As httpx: the body's content type only where no header gave one.
+        if let Some(content_type) = content_type {
+            merged
+                .entry(CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static(content_type));
+        }
         Ok(PyRequest {
             method: request::method(method)?,
             url: request::request_url(self.core.base_url.as_ref(), url, params)?,
-            headers: merge_headers(&self.core.headers(), own),
+            headers: merged,
             body,
             timeout: timeout.map(|t| seconds(Some(t), "timeout")).transpose()?,
             follow_redirects,

@@ -15,10 +15,12 @@
 //! never after the interpreter began to exit (the runtime is shut down first).
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use pyo3::exceptions::{PyRuntimeError, PyRuntimeWarning, PyStopIteration};
+use futures_util::FutureExt as _;
+use pyo3::exceptions::{PyRuntimeError, PyRuntimeWarning, PyStopIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCFunction, PyTuple};
@@ -45,6 +47,12 @@ pub(crate) enum Step {
 pub(crate) trait Work: Send + 'static {
     /// The future to run, or `None` when this work cannot run again.
     fn start(&mut self) -> Option<Job>;
+
+    /// The result without the runtime, when it is already at hand (an iterator's buffered
+    /// item); asked on the loop's thread each time before the work starts.
+    fn ready(&mut self, _py: Python<'_>) -> Option<Step> {
+        None
+    }
 }
 
 /// A future that runs once, as a `Work`.
@@ -79,6 +87,9 @@ enum State {
         task: tokio::task::AbortHandle,
         slot: Slot,
     },
+    /// A step is running Python code (a decoder, an exception's constructor): a call that
+    /// comes back in meanwhile is refused, as a native coroutine refuses it.
+    Stepping,
     /// Returned, raised, or closed.
     Finished,
 }
@@ -98,6 +109,7 @@ impl std::fmt::Debug for Coroutine {
             State::Created(_) => "created",
             State::Ready(_) => "ready",
             State::Running { .. } => "running",
+            State::Stepping => "stepping",
             State::Finished => "finished",
         };
         f.debug_struct("Coroutine")
@@ -159,45 +171,89 @@ impl Coroutine {
     }
 
     /// One step: start or resume. Returns the object to yield to the event loop, or
-    /// `Err(StopIteration(value))` / the error when done.
+    /// `Err(StopIteration(value))` / the error when done. The state's lock is never held
+    /// while Python code runs (it could come back here).
     fn step(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let mut state = self.lock();
+        let mut current = self.take_for_step()?;
         loop {
-            match std::mem::replace(&mut *state, State::Finished) {
-                State::Created(work) => return start(py, &mut state, work),
-                State::Ready(result) => return done(result),
-                State::Finished => {
-                    return Err(PyRuntimeError::new_err(
-                        "cannot reuse already awaited coroutine",
-                    ));
+            match current {
+                State::Created(mut work) => {
+                    if let Some(step) = work.ready(py) {
+                        match step {
+                            Step::Done(result) => return self.finish(done(result)),
+                            Step::Again => {}
+                        }
+                    }
+                    return match start(py, work) {
+                        Ok((running, waiter)) => {
+                            *self.lock() = running;
+                            Ok(waiter)
+                        }
+                        Err(e) => self.finish(Err(e)),
+                    };
                 }
+                State::Ready(result) => return self.finish(done(result)),
                 State::Running { work, task, slot } => {
                     let finish = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
                     let Some(finish) = finish else {
-                        // Woken before the work ended (cannot happen unless someone set the
-                        // waiter's result): keep waiting on a fresh waiter.
-                        task.abort();
-                        return start(py, &mut state, work);
+                        // A second awaiter (another task) stepped while the first waits:
+                        // refused, and the first keeps waiting.
+                        *self.lock() = State::Running { work, task, slot };
+                        return Err(PyRuntimeError::new_err(
+                            "coroutine is being awaited already",
+                        ));
                     };
                     match finish(py) {
-                        Step::Done(result) => return done(result),
-                        Step::Again => *state = State::Created(work),
+                        Step::Done(result) => return self.finish(done(result)),
+                        Step::Again => current = State::Created(work),
                     }
                 }
+                State::Stepping | State::Finished => return self.finish(unreachable_state()),
             }
         }
     }
 
+    /// Takes the state out for a step, leaving `Stepping`; refuses a finished coroutine and
+    /// a step inside a step.
+    fn take_for_step(&self) -> PyResult<State> {
+        let mut state = self.lock();
+        match &*state {
+            State::Finished => Err(PyRuntimeError::new_err(
+                "cannot reuse already awaited coroutine",
+            )),
+            State::Stepping => Err(PyValueError::new_err("coroutine already executing")),
+            _ => Ok(std::mem::replace(&mut *state, State::Stepping)),
+        }
+    }
+
+    /// Ends the coroutine with `result`.
+    fn finish(&self, result: PyResult<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+        *self.lock() = State::Finished;
+        result
+    }
+
     /// Drops the work; what it may have produced is dropped too.
-    fn cancel(&self) {
-        if let State::Running { task, .. } = std::mem::replace(&mut *self.lock(), State::Finished) {
+    fn cancel(&self) -> PyResult<()> {
+        let mut state = self.lock();
+        if matches!(*state, State::Stepping) {
+            return Err(PyValueError::new_err("coroutine already executing"));
+        }
+        if let State::Running { task, .. } = std::mem::replace(&mut *state, State::Finished) {
             task.abort();
         }
+        Ok(())
     }
 }
 
+/// The states a step never holds in `current`.
+fn unreachable_state() -> PyResult<Py<PyAny>> {
+    Err(PyRuntimeError::new_err(
+        "internal error: a coroutine stepped in a state it cannot step in",
+    ))
+}
+
 /// Spawns the work and yields an asyncio future that the runtime's task resolves.
-fn start(py: Python<'_>, state: &mut State, mut work: Box<dyn Work>) -> PyResult<Py<PyAny>> {
+fn start(py: Python<'_>, mut work: Box<dyn Work>) -> PyResult<(State, Py<PyAny>)> {
     let event_loop = get_running_loop(py)?;
     let Some(job) = work.start() else {
         return Err(PyRuntimeError::new_err(
@@ -216,7 +272,15 @@ fn start(py: Python<'_>, state: &mut State, mut work: Box<dyn Work>) -> PyResult
     let filled = slot.clone();
     let handle = runtime::handle().map_err(|e| e.into_pyerr(py))?;
     let task = handle.spawn(async move {
-        let finish = job.await;
+        // A panic in the work must still wake the task that waits, with an error.
+        let finish = match AssertUnwindSafe(job).catch_unwind().await {
+            Ok(finish) => finish,
+            Err(_) => Box::new(|_: Python<'_>| {
+                Step::Done(Err(PyRuntimeError::new_err(
+                    "internal error: the request's work panicked",
+                )))
+            }) as Finish,
+        };
         *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(finish);
         // The Python objects are used and dropped here, while attached (dropped later
         // they would wait in PyO3's queue of pending decrefs).
@@ -226,12 +290,12 @@ fn start(py: Python<'_>, state: &mut State, mut work: Box<dyn Work>) -> PyResult
             drop(wake);
         });
     });
-    *state = State::Running {
+    let running = State::Running {
         work,
         task: task.abort_handle(),
         slot,
     };
-    Ok(waiter.unbind())
+    Ok((running, waiter.unbind()))
 }
 
 fn done(result: PyResult<Py<PyAny>>) -> PyResult<Py<PyAny>> {
@@ -279,7 +343,7 @@ impl Coroutine {
     }
 
     fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        if matches!(*self.lock(), State::Created(_)) && !value.is_none() {
+        if matches!(*self.lock(), State::Created(_) | State::Ready(_)) && !value.is_none() {
             return Err(pyo3::exceptions::PyTypeError::new_err(
                 "can't send non-None value to a just-started coroutine",
             ));
@@ -291,12 +355,12 @@ impl Coroutine {
     /// `CancelledError`, or anything else thrown in).
     #[pyo3(signature = (error, *_args))]
     fn throw(&self, error: &Bound<'_, PyAny>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.cancel();
+        self.cancel()?;
         Err(PyErr::from_value(error.clone()))
     }
 
-    fn close(&self) {
-        self.cancel();
+    fn close(&self) -> PyResult<()> {
+        self.cancel()
     }
 
     fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -333,7 +397,7 @@ impl Drop for Coroutine {
                 });
             }
             State::Running { task, .. } => task.abort(),
-            State::Finished => {}
+            State::Stepping | State::Finished => {}
         }
     }
 }

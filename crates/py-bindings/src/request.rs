@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyDeprecationWarning, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString, PyTuple};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
 use crate::decoders::extend_from_bytes_like;
@@ -173,12 +173,16 @@ pub(crate) fn request_url(
         (Ok(absolute), _) => absolute,
         (Err(url::ParseError::RelativeUrlWithoutBase), Some(base)) => {
             let mut joined = base.clone();
-            let (path, query) = url
+            let (rest, fragment) = url
+                .split_once('#')
+                .map_or((url, None), |(r, f)| (r, Some(f)));
+            let (path, query) = rest
                 .split_once('?')
-                .map_or((url, None), |(p, q)| (p, Some(q)));
+                .map_or((rest, None), |(p, q)| (p, Some(q)));
             let base_path = base.path().trim_end_matches('/');
             joined.set_path(&format!("{base_path}/{}", path.trim_start_matches('/')));
             joined.set_query(query);
+            joined.set_fragment(fragment);
             joined
         }
         (Err(e), _) => return Err(invalid(e)),
@@ -190,20 +194,40 @@ pub(crate) fn request_url(
         )));
     }
     if let Some(params) = params {
-        let given = pairs(params)?;
-        let kept: Vec<(String, String)> = parsed
-            .query_pairs()
-            .filter(|(k, _)| !given.iter().any(|(g, _)| g == k))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let given = if let Ok(text) = params.cast::<PyString>() {
+            // A query string, as httpx takes one.
+            url::form_urlencoded::parse(text.to_str()?.trim_start_matches('?').as_bytes())
+                .into_owned()
+                .collect()
+        } else {
+            pairs(params)?
+        };
+        let merged = merge_query(parsed.query_pairs().into_owned().collect(), &given);
         parsed.set_query(None);
-        if !kept.is_empty() || !given.is_empty() {
-            parsed
-                .query_pairs_mut()
-                .extend_pairs(kept.iter().chain(&given));
+        if !merged.is_empty() {
+            parsed.query_pairs_mut().extend_pairs(merged);
         }
     }
     Ok(parsed)
+}
+
+/// `given` merged into the URL's `query` as httpx merges them: a key given replaces the
+/// URL's values for it where the first of them stood; new keys go at the end.
+fn merge_query(query: Vec<(String, String)>, given: &[(String, String)]) -> Vec<(String, String)> {
+    let mut merged: Vec<(String, String)> = Vec::with_capacity(query.len() + given.len());
+    let mut placed: Vec<String> = Vec::new();
+    for (key, value) in query {
+        if given.iter().any(|(g, _)| *g == key) {
+            if !placed.contains(&key) {
+                merged.extend(given.iter().filter(|(g, _)| *g == key).cloned());
+                placed.push(key);
+            }
+        } else {
+            merged.push((key, value));
+        }
+    }
+    merged.extend(given.iter().filter(|(g, _)| !placed.contains(g)).cloned());
+    merged
 }
 
 /// The body and its content type from `content=`, `data=` or `json=` (at most one).
@@ -248,18 +272,6 @@ pub(crate) fn request_body(
         return Ok((json_body(py, json)?, Some("application/json")));
     }
     Ok((Bytes::new(), None))
-}
-
-/// The headers of one request: the body's content type, then `headers=` (which replace it).
-pub(crate) fn request_headers(
-    content_type: Option<&'static str>,
-    headers: Option<&Bound<'_, PyAny>>,
-) -> PyResult<HeaderMap> {
-    let mut map = HeaderMap::new();
-    if let Some(ct) = content_type {
-        map.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
-    }
-    Ok(merge_headers(&map, header_map(headers)?))
 }
 
 /// An HTTP method from Python, upper-cased.

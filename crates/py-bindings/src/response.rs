@@ -94,8 +94,10 @@ impl Shared {
         let mut closed = self.closed.subscribe();
         // The core's `chunk()` fails after its idle timeout of silence.
         let chunk = tokio::select! {
-            chunk = response.chunk() => chunk.map_err(Error::from),
+            // A close wins over a chunk already buffered: nothing is read after it.
+            biased;
             _ = closed.wait_for(|closed| *closed) => Err(Error::Stream(StreamMisuse::Closed)),
+            chunk = response.chunk() => chunk.map_err(Error::from),
         };
         match chunk {
             Ok(Some(chunk)) => Ok(Some(chunk)),
@@ -138,6 +140,9 @@ impl Shared {
         if let Some(content) = self.content.get() {
             return Ok(Some(content.clone()));
         }
+        if *self.closed.borrow() {
+            return Err(Error::Stream(StreamMisuse::Closed));
+        }
         let Ok(mut body) = self.body.try_lock() else {
             return Err(Error::Stream(StreamMisuse::Consumed));
         };
@@ -153,17 +158,31 @@ impl Shared {
 
     /// Closes the body: a read in progress stops (and fails with `StreamClosed`), and the
     /// connection is released. Content already read stays readable.
-    pub(crate) fn close(&self) {
+    pub(crate) fn close(self: &Arc<Self>) {
         self.ended();
         self.closed.send_replace(true);
         if let Ok(mut body) = self.body.try_lock() {
-            body.response = None;
-            body.partial = BytesMut::new();
-            if self.content.get().is_none() {
-                body.state = BodyState::Closed;
-            }
+            self.close_body(&mut body);
+            return;
         }
-        // Otherwise a read holds the lock: it sees `closed`, drops the response and fails.
+        // A read holds the lock: it sees `closed` and gives up. A read that was cancelled
+        // may still hold it for a moment, and then nobody would drop the connection: a task
+        // waits for the lock and does.
+        if let Ok(handle) = crate::runtime::handle() {
+            let shared = self.clone();
+            handle.spawn(async move {
+                let mut body = shared.body.lock().await;
+                shared.close_body(&mut body);
+            });
+        }
+    }
+
+    fn close_body(&self, body: &mut Body) {
+        body.response = None;
+        body.partial = BytesMut::new();
+        if self.content.get().is_none() {
+            body.state = BodyState::Closed;
+        }
     }
 
     /// Records `elapsed` (once: the first end counts).
@@ -778,6 +797,9 @@ impl StreamState {
     /// goes on.
     fn take(&self, py: Python<'_>) -> Option<PyResult<Py<PyAny>>> {
         loop {
+            // `done` first: read after an empty queue, it could be set (with the last items
+            // pushed) in between, and the iteration would end with items left.
+            let done = self.done.load(Ordering::Acquire);
             let next = self.pending().pop_front();
             return match next {
                 Some(Ok(item)) => match (&self.text, item) {
@@ -791,7 +813,7 @@ impl StreamState {
                     (_, item) => Some(item.into_py_any(py)),
                 },
                 Some(Err(e)) => Some(Err(e.into_pyerr(py))),
-                None if self.done.load(Ordering::Acquire) => {
+                None if done => {
                     if let Some(decoder) = &self.text
                         && !self.flushed.swap(true, Ordering::AcqRel)
                     {
@@ -828,6 +850,12 @@ struct Next {
 }
 
 impl Work for Next {
+    /// A buffered item, taken when the coroutine is first awaited (not when `__anext__` is
+    /// called: a call never awaited, or cancelled before it ran, takes nothing).
+    fn ready(&mut self, py: Python<'_>) -> Option<Step> {
+        self.state.take(py).map(Step::Done)
+    }
+
     fn start(&mut self) -> Option<Job> {
         let shared = self.shared.clone();
         let state = self.state.clone();
@@ -863,10 +891,7 @@ impl PyAsyncStream {
     /// Always an awaitable, also at the end (which it raises as `StopAsyncIteration` when
     /// awaited): `anext(it, default)` needs one.
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        // Items already decoded are handed out at once, without the runtime.
-        if let Some(result) = self.state.take(py) {
-            return coroutine::ready(py, "AsyncStream.__anext__", result);
-        }
+        // Items already decoded are handed out without the runtime (`Next::ready`).
         coroutine::with_work(
             py,
             "AsyncStream.__anext__",

@@ -13,12 +13,24 @@ mod imp {
 
     const SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
 
-    /// tokio's handlers, between runs.
-    static TOKIO: Mutex<Option<[libc::sigaction; 2]>> = Mutex::new(None);
-
-    /// The handlers before a run, put back when dropped.
-    pub(crate) struct Restore {
+    /// The runs going on, what was in place before the first began, and tokio's handlers
+    /// between runs. Runs on several threads overlap: only the first saves and only the
+    /// last restores.
+    struct Saved {
+        active: usize,
         before: [Option<libc::sigaction>; 2],
+        tokio: Option<[libc::sigaction; 2]>,
+    }
+
+    static SAVED: Mutex<Saved> = Mutex::new(Saved {
+        active: 0,
+        before: [None, None],
+        tokio: None,
+    });
+
+    /// One run's share of the saved handlers; the last one dropped puts them back.
+    pub(crate) struct Restore {
+        _private: (),
     }
 
     /// Installs `new` (if any) for `signal` and returns what was there. The one `unsafe` of
@@ -38,25 +50,33 @@ mod imp {
 
     impl Restore {
         pub(crate) fn save() -> Self {
-            let tokio = TOKIO.lock().unwrap_or_else(PoisonError::into_inner).take();
-            let mut before = [None, None];
-            for (i, signal) in SIGNALS.into_iter().enumerate() {
-                before[i] = swap(signal, tokio.as_ref().map(|t| &t[i]));
+            let mut saved = SAVED.lock().unwrap_or_else(PoisonError::into_inner);
+            if saved.active == 0 {
+                let tokio = saved.tokio.take();
+                for (i, signal) in SIGNALS.into_iter().enumerate() {
+                    saved.before[i] = swap(signal, tokio.as_ref().map(|t| &t[i]));
+                }
             }
-            Self { before }
+            saved.active += 1;
+            Self { _private: () }
         }
     }
 
     impl Drop for Restore {
         fn drop(&mut self) {
+            let mut saved = SAVED.lock().unwrap_or_else(PoisonError::into_inner);
+            saved.active = saved.active.saturating_sub(1);
+            if saved.active > 0 {
+                return;
+            }
             let mut during = [None, None];
             for (i, signal) in SIGNALS.into_iter().enumerate() {
-                if let Some(before) = &self.before[i] {
-                    during[i] = swap(signal, Some(before));
+                if let Some(before) = saved.before[i].take() {
+                    during[i] = swap(signal, Some(&before));
                 }
             }
             if let [Some(int), Some(term)] = during {
-                *TOKIO.lock().unwrap_or_else(PoisonError::into_inner) = Some([int, term]);
+                saved.tokio = Some([int, term]);
             }
         }
     }

@@ -272,7 +272,7 @@ class StreamContext:
 
 _Content: TypeAlias = str | _BytesLike | None
 _Data: TypeAlias = Mapping[str, Any] | str | bytes | None
-_Params: TypeAlias = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
+_Params: TypeAlias = Mapping[str, Any] | Sequence[tuple[str, Any]] | str | None
 
 @final
 class Client:
