@@ -3,11 +3,13 @@
 //! Built so far (pure, tested): reading a 401's `WWW-Authenticate` challenges
 //! ([`challenge`]), the order of the metadata URLs to look at ([`discovery`]), the checks
 //! of Protected Resource and Authorization Server metadata and the choice of scopes
-//! ([`metadata`]), PKCE S256 and random `state` ([`pkce`]). The flow itself (fetching,
-//! client registration, the loopback callback, the browser, the token store, refresh) is
-//! not built yet: nothing here is wired into the client or the bridge.
+//! ([`metadata`]), PKCE S256 and random `state` ([`pkce`]), the credentials directory
+//! with its per-key cross-process lock ([`store`]). The flow itself (fetching, client
+//! registration, the loopback callback, the browser, refresh) is not built yet: nothing
+//! here is wired into the client or the bridge.
 
 pub mod challenge;
 pub mod discovery;
 pub mod metadata;
 pub mod pkce;
+pub mod store;
