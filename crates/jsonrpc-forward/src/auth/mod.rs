@@ -4,10 +4,12 @@
 //! ([`challenge`]), the order of the metadata URLs to look at ([`discovery`]), the checks
 //! of Protected Resource and Authorization Server metadata and the choice of scopes
 //! ([`metadata`]), PKCE S256 and random `state` ([`pkce`]), the credentials directory
-//! with its per-key cross-process lock ([`store`]). The flow itself (fetching, client
-//! registration, the loopback callback, the browser, refresh) is not built yet: nothing
-//! here is wired into the client or the bridge.
+//! with its per-key cross-process lock ([`store`]), the loopback redirect listener
+//! ([`callback`]). The flow itself (fetching metadata, client registration, the browser,
+//! token requests, refresh, the 401 trigger) is not built yet: nothing here is wired into
+//! the client or the bridge.
 
+pub mod callback;
 pub mod challenge;
 pub mod discovery;
 pub mod metadata;
