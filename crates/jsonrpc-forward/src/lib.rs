@@ -45,6 +45,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod auth;
 mod body;
 pub mod bridge;
 mod budget;
