@@ -325,8 +325,9 @@ class GatewayProcess:
                 ADMIN_EMAIL,
                 "--exp",
                 str(minutes),
-                "--secret",
-                self.secret_env["JWT_SECRET_KEY"],
+                # One argument: a random secret may start with "-", which argparse would
+                # read as an option (a failure in about one run in 64).
+                f"--secret={self.secret_env['JWT_SECRET_KEY']}",
             ],
             capture_output=True,
             text=True,
