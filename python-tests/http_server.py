@@ -14,8 +14,10 @@ Routes (all methods):
     /latin1             "café" in ISO-8859-1, with that charset
     /loop               307 to itself, for ever
     /hit/<key>          counts a request under <key>; /hits/<key> says how many there were
-    /ticks?n=N&ms=M     N lines "tick <i>", one chunk each, M ms apart (the client may leave)
-    /open               how many connections are open now (this one included)
+    /ticks?n=N[&hold=1] N lines "tick <i>", one chunk each; with hold=1 the body then stays
+                        open until the client leaves (bounded: 120 s)
+    /open?atmost=K      how many connections are open (this one included), once at most K
+                        are (waits for that, bounded: 120 s)
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ from urllib.parse import parse_qs, urlparse
 HITS: dict[str, int] = {}
 HITS_LOCK = threading.Lock()
 OPEN = [0]
+# Notified whenever a connection opens or closes (`/open?atmost=` waits on it).
+OPEN_CHANGED = threading.Condition(HITS_LOCK)
+
+# How long a route may wait for a client: servers in tests stop by themselves.
+WAIT_BOUND_S = 120
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -39,16 +46,18 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def setup(self) -> None:
-        with HITS_LOCK:
+        with OPEN_CHANGED:
             OPEN[0] += 1
+            OPEN_CHANGED.notify_all()
         super().setup()
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            with HITS_LOCK:
+            with OPEN_CHANGED:
                 OPEN[0] -= 1
+                OPEN_CHANGED.notify_all()
 
     def _body(self) -> bytes:
         length = int(self.headers.get("content-length") or 0)
@@ -151,7 +160,9 @@ class Handler(BaseHTTPRequestHandler):
                 count = HITS.get(url.path[6:], 0)
             self._send(200, str(count).encode())
         elif url.path == "/open":
-            with HITS_LOCK:
+            atmost = int(query.get("atmost", "1000000"))
+            with OPEN_CHANGED:
+                OPEN_CHANGED.wait_for(lambda: OPEN[0] <= atmost, timeout=WAIT_BOUND_S)
                 count = OPEN[0]
             self._send(200, str(count).encode())
         elif url.path == "/ticks":
@@ -162,8 +173,12 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 for i in range(int(query.get("n", "10"))):
                     self._chunk(b"tick %d\n" % i)
-                    time.sleep(int(query.get("ms", "10")) / 1000)
-                self._chunked()
+                if query.get("hold") == "1":
+                    # Until the client leaves: its end of the connection reads as EOF.
+                    self.connection.settimeout(WAIT_BOUND_S)
+                    self.rfile.read(1)
+                else:
+                    self._chunked()
             except OSError:
                 pass  # The client left: the point of some tests.
         elif url.path == "/bad-json":

@@ -5,16 +5,31 @@ cancelling it drops the Rust work."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 import mcp_wrapper_rs as m
 
 from support import Server, request
+
+T = TypeVar("T")
+
+
+def started_task(
+    awaitable: Awaitable[T],
+) -> tuple[asyncio.Task[T], asyncio.Event]:
+    """A task awaiting `awaitable`, and an event set in the same step in which the task
+    starts awaiting it: once the event is set, the await has begun."""
+    started = asyncio.Event()
+
+    async def run() -> T:
+        started.set()
+        return await awaitable
+
+    return asyncio.create_task(run()), started
 
 
 async def hits(client: m.Client, server: Server, key: str) -> int:
@@ -87,8 +102,8 @@ async def test_cancelling_the_task_drops_the_request(http_server: Server) -> Non
     """The body never comes (the server is silent for a minute): cancelling the waiting task
     ends the wait at once, and the client goes on working."""
     async with m.Client() as client:
-        task = asyncio.create_task(client.get(f"{http_server.base}/slow-body?ms=60000"))
-        await asyncio.sleep(0)  # One turn of the loop: the task starts and waits.
+        task, started = started_task(client.get(f"{http_server.base}/ticks?n=1&hold=1"))
+        await started.wait()
         assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -127,18 +142,21 @@ async def test_a_second_awaiter_is_refused_and_the_first_gets_the_answer(
     """As a native coroutine: the second `await` raises, the first is not disturbed (the
     first awaiter waited for ever before)."""
     async with m.Client() as client:
-        coro = client.get(f"{http_server.base}/slow-body?ms=300")
-        first = asyncio.create_task(coro)
-        await asyncio.sleep(0)  # One turn of the loop: the task starts and waits.
+        stream = client.stream("GET", f"{http_server.base}/ticks?n=1&hold=1")
+        coro = stream.__aenter__()
+        first, started = started_task(coro)
+        await started.wait()
         with pytest.raises(RuntimeError, match="awaited already"):
             await coro
-        assert (await first).content == b"start done"
+        response = await first
+        assert response.status_code == 200
+        await stream.__aexit__(None, None, None)
 
 
 async def test_an_anext_never_run_takes_no_item(http_server: Server) -> None:
     """The item is taken when `__anext__()`'s coroutine first runs, not when it is made."""
     async with m.Client() as client:
-        response = await client.get(f"{http_server.base}/ticks?n=5&ms=0")
+        response = await client.get(f"{http_server.base}/ticks?n=5")
         it = response.aiter_lines()
         assert await it.__anext__() == "tick 0"
         cancelled = asyncio.create_task(it.__anext__())
@@ -152,30 +170,27 @@ async def test_an_anext_never_run_takes_no_item(http_server: Server) -> None:
         assert [line async for line in it] == ["tick 2", "tick 3", "tick 4"]
 
 
-async def drain(response: m.Response) -> None:
-    async for _ in response.aiter_lines():
-        pass
-
-
 async def test_leaving_the_block_after_a_cancelled_read_closes_the_connection(
     http_server: Server,
 ) -> None:
-    """A read cancelled by a timeout may still hold the body for a moment when the block
+    """A read cancelled as it starts may still hold the body for a moment when the block
     ends: the connection is closed anyway, with the responses still referenced (it stayed
     open until they were collected)."""
     async with m.Client() as client:
         kept = []
         for _ in range(5):
-            async with client.stream("GET", f"{http_server.base}/ticks?n=100000&ms=20") as r:
+            async with client.stream("GET", f"{http_server.base}/ticks?n=1&hold=1") as r:
                 kept.append(r)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(drain(r), 0.03)
+                it = r.aiter_lines()
+                assert await it.__anext__() == "tick 0"
+                task, started = started_task(it.__anext__())
+                await started.wait()  # the read of the next line has begun
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
         assert all(r.is_closed for r in kept)
-        # The server counts its open connections: only the one asking should be left.
-        deadline = asyncio.get_running_loop().time() + 60
-        while (open_now := int((await client.get(f"{http_server.base}/open")).text)) > 1:
-            assert asyncio.get_running_loop().time() < deadline, f"{open_now} still open"
-            await asyncio.sleep(0.05)
+        # The server answers once at most one connection (the one asking) is open.
+        assert (await client.get(f"{http_server.base}/open?atmost=1")).text == "1"
         assert len(kept) == 5
 
 

@@ -61,7 +61,7 @@ async def test_per_request_timeout_replaces_the_clients(http_server: Server) -> 
     """The body stays silent for a minute: the request's own timeout ends the wait."""
     async with m.Client(timeout=600) as client:
         with pytest.raises(m.ReadTimeout):
-            await client.get(f"{http_server.base}/slow-body?ms=60000", timeout=0.2)
+            await client.get(f"{http_server.base}/ticks?n=0&hold=1", timeout=0.2)
 
 
 async def test_client_headers_can_be_replaced_between_requests(http_server: Server) -> None:

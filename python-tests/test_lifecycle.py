@@ -125,8 +125,8 @@ def test_no_crash_at_interpreter_exit(mcp_server: Server) -> None:
 
 def test_close_during_aread_never_leaves_a_truncated_body(http_server: Server) -> None:
     """A.3: `aclose()` while `aread()` runs: the read raises `StreamClosed` and the content
-    stays unread (before: the partial body became the content). The body would take minutes,
-    so the close always lands mid-read, whenever it lands."""
+    stays unread (before: the partial body became the content). The server holds the body
+    open after ten lines, so the close always lands mid-read."""
     out = run_script(
         """
         import asyncio, sys
@@ -134,11 +134,16 @@ def test_close_during_aread_never_leaves_a_truncated_body(http_server: Server) -
 
         async def main(base):
             async with m.Client() as client:
-                for turns in (0, 1, 5, 20):
-                    r = await client.stream("GET", base + "/ticks?n=100000&ms=2").__aenter__()
-                    reading = asyncio.ensure_future(r.aread())
-                    for _ in range(turns):
-                        await asyncio.sleep(0)
+                for _ in range(4):
+                    r = await client.stream("GET", base + "/ticks?n=10&hold=1").__aenter__()
+                    started = asyncio.Event()
+
+                    async def read():
+                        started.set()
+                        return await r.aread()
+
+                    reading = asyncio.create_task(read())
+                    await started.wait()  # aread() has begun (same step as the set)
                     await r.aclose()
                     try:
                         body = await reading
@@ -164,8 +169,9 @@ def test_close_during_aread_never_leaves_a_truncated_body(http_server: Server) -
 
 
 def test_cancelled_anext_loses_no_item(http_server: Server) -> None:
-    """A.4: `wait_for(it.__anext__(), tiny)` in a loop: every line arrives, in order (before:
-    a line popped on the Rust side was dropped with the cancelled future)."""
+    """A.4: every other `__anext__` is cancelled as soon as it has started: every line
+    still arrives, in order (before: a line already taken on the Rust side was dropped with
+    the cancelled future)."""
     out = run_script(
         """
         import asyncio, sys
@@ -173,17 +179,27 @@ def test_cancelled_anext_loses_no_item(http_server: Server) -> None:
 
         async def main(base):
             async with m.Client() as client:
-                async with client.stream("GET", base + "/ticks?n=300&ms=1") as r:
+                async with client.stream("GET", base + "/ticks?n=300") as r:
                     it = r.aiter_lines()
-                    lines, timeouts = [], 0
-                    while True:
+                    lines, cancelled = [], 0
+                    for turn in range(10_000):
+                        started = asyncio.Event()
+
+                        async def next_line():
+                            started.set()
+                            return await it.__anext__()
+
+                        task = asyncio.create_task(next_line())
+                        await started.wait()  # the read has begun (same step as the set)
+                        if turn % 2 == 0:
+                            task.cancel()  # too late if the line was buffered: then it comes
                         try:
-                            lines.append(await asyncio.wait_for(it.__anext__(), 0.0005))
-                        except asyncio.TimeoutError:
-                            timeouts += 1
+                            lines.append(await task)
+                        except asyncio.CancelledError:
+                            cancelled += 1
                         except StopAsyncIteration:
                             break
-                    print(lines == [f"tick {i}" for i in range(300)], timeouts > 0)
+                    print(lines == [f"tick {i}" for i in range(300)], cancelled)
 
         asyncio.run(main(sys.argv[1]))
         """,
@@ -345,7 +361,7 @@ def test_code_that_comes_back_into_a_running_coroutine_is_refused(http_server: S
         async def main(base):
             global CURRENT
             async with m.Client() as client:
-                async with client.stream("GET", base + "/ticks?n=3&ms=0") as r:
+                async with client.stream("GET", base + "/ticks?n=3") as r:
                     r.encoding = "reentrant"
                     CURRENT = r.aiter_text().__anext__()
                     try:

@@ -69,11 +69,12 @@ pub fn commands(url: &Url, browser: Option<&str>) -> Vec<(String, Vec<String>)> 
 ///
 /// [`BrowserError`]: the URL is not http(s), or nothing could be started.
 pub fn open(url: &Url) -> Result<(), BrowserError> {
-    open_with(url, std::env::var("BROWSER").ok().as_deref())
+    // Dropping the child neither waits for nor kills it.
+    open_with(url, std::env::var("BROWSER").ok().as_deref()).map(drop)
 }
 
-/// [`open`] with `browser` in place of the environment's `BROWSER`.
-fn open_with(url: &Url, browser: Option<&str>) -> Result<(), BrowserError> {
+/// [`open`] with `browser` in place of the environment's `BROWSER`; returns the opener started.
+fn open_with(url: &Url, browser: Option<&str>) -> Result<std::process::Child, BrowserError> {
     let candidates = commands(url, browser);
     if candidates.is_empty() {
         return Err(BrowserError::NotWeb);
@@ -87,7 +88,7 @@ fn open_with(url: &Url, browser: Option<&str>) -> Result<(), BrowserError> {
             .stderr(Stdio::null())
             .spawn()
         {
-            Ok(_child) => return Ok(()),
+            Ok(child) => return Ok(child),
             Err(e) => failures.push(format!("{program}: {e}")),
         }
     }
@@ -152,10 +153,7 @@ mod tests {
         let script = dir.join("browser.sh");
         std::fs::write(
             &script,
-            format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}.part && mv {0}.part {0}\n",
-                seen.display()
-            ),
+            format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", seen.display()),
         )
         .expect("script");
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).expect("chmod");
@@ -163,16 +161,8 @@ mod tests {
             "https://as.example.com/authorize?state=abc&x=$(touch%20{})",
             pwned.display()
         ));
-        open_with(&crafted, Some(&script.display().to_string())).expect("started");
-        // The opener is not waited for: wait for what it writes.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !seen.exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the browser never ran"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        let mut opener = open_with(&crafted, Some(&script.display().to_string())).expect("started");
+        assert!(opener.wait().expect("it ends").success());
         assert_eq!(
             std::fs::read_to_string(&seen).expect("written"),
             format!("{crafted}\n"),
