@@ -4,9 +4,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Response, StatusCode, Url};
 
+use crate::auth::{SignIn, SignInError, challenge};
 use crate::body::{BodyDecoder, BodyFormat};
 use crate::config::ClientConfig;
 use crate::error::{Error, MAX_ERROR_BODY, StatusError};
@@ -44,6 +45,8 @@ struct Inner {
     /// The endpoint; replaced once if the server redirects it to its other trailing-slash
     /// form (see [`Client::adopt_redirect`]).
     url: RwLock<Url>,
+    /// OAuth sign-in, when the server may ask for it.
+    sign_in: Option<Arc<SignIn>>,
 }
 
 impl Client {
@@ -55,7 +58,34 @@ impl Client {
     /// [`Error::Config`] naming the setting that is wrong.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         let http = HttpClient::new(&config)?;
-        Self::with_http(http, &config.url)
+        let client = Self::with_http(http, &config.url)?;
+        match &config.sign_in {
+            Some(options) if config.authorization.is_none() => {
+                let http = HttpClient::new(&config.for_authorization_server())?;
+                let sign_in = SignIn::new(http, client.url(), options.clone())
+                    .map_err(|e| config_error(format!("sign-in: {}", crate::display_chain(&e))))?;
+                Ok(client.with_sign_in(sign_in))
+            }
+            _ => Ok(client),
+        }
+    }
+
+    /// This client, signing in with `sign_in` when the server asks (see [`crate::auth`]).
+    #[must_use]
+    pub fn with_sign_in(self, sign_in: SignIn) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                url: RwLock::new(self.url()),
+                sign_in: Some(Arc::new(sign_in)),
+            }),
+        }
+    }
+
+    /// The sign-in this client uses, if any.
+    #[must_use]
+    pub fn sign_in_state(&self) -> Option<&SignIn> {
+        self.inner.sign_in.as_deref()
     }
 
     /// A client for the MCP endpoint at `url` (used as given) that sends over `http`,
@@ -79,6 +109,7 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 url: RwLock::new(url),
+                sign_in: None,
             }),
         })
     }
@@ -271,10 +302,10 @@ impl Client {
             return Ok(());
         }
         let http = &self.inner.http;
-        let request = http
-            .request(Method::DELETE, self.url())
-            .headers(session_headers(http.base_headers(), ctx));
-        let response = http.execute(request, deadline).await?;
+        let headers = session_headers(http.base_headers(), ctx);
+        let response = self
+            .authorized(Method::DELETE, &headers, None, deadline)
+            .await?;
         if response.status().is_success() || response.status() == StatusCode::METHOD_NOT_ALLOWED {
             return Ok(());
         }
@@ -289,12 +320,8 @@ impl Client {
     ) -> Result<Option<Response>, Error> {
         let http = &self.inner.http;
         let idle = http.idle_timeout();
-        let request = http.request(Method::GET, self.url()).headers(get_headers(
-            http.base_headers(),
-            ctx,
-            last_event_id,
-        ));
-        let response = http.execute(request, idle).await?;
+        let headers = get_headers(http.base_headers(), ctx, last_event_id);
+        let response = self.authorized(Method::GET, &headers, None, idle).await?;
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
             return Ok(None);
         }
@@ -307,18 +334,74 @@ impl Client {
     async fn send_once(&self, message: &Outgoing, ctx: RequestHeaders) -> Result<Response, Error> {
         let http = &self.inner.http;
         let idle = http.idle_timeout();
-        let url = self.url();
-        let request = http
-            .request(Method::POST, url.clone())
-            .headers(post_headers(http.base_headers(), message, &ctx))
-            .body(message.bytes().clone());
-        let response = http.execute(request, idle).await?;
-        self.adopt_redirect(&url, &response);
+        let headers = post_headers(http.base_headers(), message, &ctx);
+        let response = self
+            .authorized(Method::POST, &headers, Some(message.bytes()), idle)
+            .await?;
         if response.status().is_success() {
             return Ok(response);
         }
         Err(status_error(response, idle).await)
     }
+
+    /// Sends one request to the endpoint with the sign-in's token, if any. A 401 (or a 403
+    /// with `insufficient_scope`) lets the sign-in renew the token and the request is sent
+    /// once more: the server refused it unread, so even a `tools/call` is safe to resend.
+    /// A second refusal is the answer (no loop).
+    async fn authorized(
+        &self,
+        method: Method,
+        headers: &HeaderMap,
+        body: Option<&Bytes>,
+        timeout: Duration,
+    ) -> Result<Response, Error> {
+        let http = &self.inner.http;
+        let mut renewed = false;
+        loop {
+            let url = self.url();
+            let token = match &self.inner.sign_in {
+                Some(sign_in) => sign_in.token().await.map_err(sign_in_error)?,
+                None => None,
+            };
+            let mut request = http.request(method.clone(), url.clone()).headers(headers.clone());
+            if let Some(token) = &token {
+                let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+                    .map_err(|_| sign_in_error(SignInError::Unsupported("the access token is not a valid header value".to_owned())))?;
+                value.set_sensitive(true);
+                request = request.header(AUTHORIZATION, value);
+            }
+            if let Some(body) = body {
+                request = request.body(body.clone());
+            }
+            let response = http.execute(request, timeout).await?;
+            self.adopt_redirect(&url, &response);
+            let Some(sign_in) = &self.inner.sign_in else {
+                return Ok(response);
+            };
+            let status = response.status();
+            let challenge = challenge::bearer(response.headers());
+            let step_up = status == StatusCode::FORBIDDEN
+                && challenge
+                    .as_ref()
+                    .is_some_and(|c| c.error.as_deref() == Some("insufficient_scope"));
+            if renewed || !(status == StatusCode::UNAUTHORIZED || step_up) {
+                return Ok(response);
+            }
+            match sign_in
+                .unauthorized(token.as_deref(), challenge.as_ref(), step_up)
+                .await
+            {
+                Ok(()) => renewed = true,
+                // The server says nowhere how to sign in: its 401 is the answer.
+                Err(SignInError::NotOffered) => return Ok(response),
+                Err(e) => return Err(sign_in_error(e)),
+            }
+        }
+    }
+}
+
+fn sign_in_error(e: SignInError) -> Error {
+    Error::SignIn(Box::new(e))
 }
 
 /// The method the retry policy judges a message by: `None` for a batch (never resent after

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::OAuthOptions;
 use crate::http::{DEFAULT_USER_AGENT, Redirects};
 use crate::redact::{header_name_shown, redact_url};
 use crate::retry::RetryPolicy;
@@ -51,6 +52,7 @@ pub struct ClientConfig {
     pub(crate) redirects: Redirects,
     pub(crate) http2: bool,
     pub(crate) user_agent: String,
+    pub(crate) sign_in: Option<OAuthOptions>,
 }
 
 /// By hand, because the derived output would print the secrets: the URL's userinfo and
@@ -81,6 +83,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("redirects", &self.redirects)
             .field("http2", &self.http2)
             .field("user_agent", &self.user_agent)
+            .field("sign_in", &self.sign_in)
             .finish()
     }
 }
@@ -105,6 +108,7 @@ impl ClientConfig {
             redirects: Redirects::default(),
             http2: true,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
+            sign_in: None,
         }
     }
 
@@ -120,6 +124,27 @@ impl ClientConfig {
     pub fn authorization(mut self, value: impl Into<String>) -> Self {
         self.authorization = Some(value.into());
         self
+    }
+
+    /// Signs in with OAuth when the server answers 401 with a `Bearer` challenge (see
+    /// [`crate::auth`]); ignored when [`authorization`](Self::authorization) is set.
+    #[must_use]
+    pub fn sign_in(mut self, options: OAuthOptions) -> Self {
+        self.sign_in = Some(options);
+        self
+    }
+
+    /// The settings for talking to authorization servers: this one's TLS, timeouts and
+    /// proxy, none of the MCP server's headers, no redirects.
+    pub(crate) fn for_authorization_server(&self) -> Self {
+        Self {
+            headers: Vec::new(),
+            authorization: None,
+            redirects: Redirects::None,
+            sign_in: None,
+            retry: RetryPolicy::never(),
+            ..self.clone()
+        }
     }
 
     /// Limits establishing a connection (TCP and TLS); default 15 s.

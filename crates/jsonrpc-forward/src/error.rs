@@ -75,6 +75,10 @@ pub enum Error {
         /// The origin the server redirected to.
         origin: Box<str>,
     },
+    /// The server asked for sign-in (401 with a `Bearer` challenge) and it failed: the
+    /// message says why and, when a user is needed, where to sign in.
+    #[error(transparent)]
+    SignIn(Box<crate::auth::SignInError>),
     /// The server redirected more times in a row than
     /// [`Redirects::Limited`](crate::Redirects::Limited) allows.
     #[error("more than {limit} redirects")]
@@ -108,6 +112,7 @@ enum Kind {
     Broken,
     Decode,
     Redirect,
+    SignIn,
 }
 
 /// How an error may be retried; see [`crate::retry`].
@@ -142,7 +147,8 @@ impl Error {
             | Error::StreamEnded
             | Error::Decode(_)
             | Error::Redirect { .. }
-            | Error::TooManyRedirects { .. } => RetryClass::Never,
+            | Error::TooManyRedirects { .. }
+            | Error::SignIn(_) => RetryClass::Never,
         }
     }
 
@@ -165,6 +171,7 @@ impl Error {
             Error::Transport(_) | Error::StreamEnded | Error::SessionExpired(_) => Kind::Broken,
             Error::InvalidJson(_) | Error::Decode(_) | Error::TooLarge { .. } => Kind::Decode,
             Error::Redirect { .. } | Error::TooManyRedirects { .. } => Kind::Redirect,
+            Error::SignIn(_) => Kind::SignIn,
         }
     }
 
@@ -221,6 +228,12 @@ impl Error {
         self.kind() == Kind::Redirect
     }
 
+    /// Signing in to the server failed (see [`crate::auth`]).
+    #[must_use]
+    pub fn is_sign_in(&self) -> bool {
+        self.kind() == Kind::SignIn
+    }
+
     /// The exchange broke after it started: the connection dropped before or during the
     /// answer ([`is_read`](Self::is_read) tells the latter apart), the answer never came,
     /// or the session could not be re-established.
@@ -258,7 +271,8 @@ impl Error {
     /// a non-2xx answer whose body is a JSON-RPC error is the server's error with the id
     /// filled in; other statuses are `-32000` with `data: {status, body}`; silence `-32001`;
     /// broken or refused connections `-32000`; a refused redirect to another origin `-32000`
-    /// naming that origin; invalid JSON `-32700`; oversize `-32603`.
+    /// naming that origin; a failed sign-in `-32000` with the reason and the sign-in URL;
+    /// invalid JSON `-32700`; oversize `-32603`.
     #[must_use]
     pub fn to_response(&self, id: Option<&str>) -> Bytes {
         let detail = display_chain(self);
@@ -314,6 +328,7 @@ impl Error {
                 &format!("Redirect refused: more than {limit} redirects"),
                 None,
             ),
+            Error::SignIn(_) => error_response(id, -32000, &format!("Sign-in failed: {detail}"), None),
             Error::Decode(_) => error_response(
                 id,
                 -32603,

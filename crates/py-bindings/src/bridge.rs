@@ -109,6 +109,8 @@ pub(crate) fn run_bridge(
         client_cert,
         client_key,
         max_message_bytes,
+        oauth: jsonrpc_forward::cli::OAuthArgs::default(),
+        command: None,
     };
     Ok(run_detached(py, &args))
 }

@@ -21,6 +21,10 @@ pub struct Client {
     /// `client_secret`, for confidential clients.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// How it authenticates at the token endpoint (`none`, `client_secret_basic`,
+    /// `client_secret_post`), as registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<String>,
     /// The redirect URI it was registered with: another one means registering again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uri: Option<String>,
@@ -103,6 +107,7 @@ impl std::fmt::Debug for Client {
                 "client_secret",
                 &self.client_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("auth_method", &self.auth_method)
             .field("redirect_uri", &self.redirect_uri)
             .finish()
     }
@@ -121,11 +126,12 @@ pub struct KeyLock {
 }
 
 impl Store {
-    /// The directory the environment names (see the module docs), created with mode 0700.
+    /// The directory the environment names (see the module docs). It is created (mode
+    /// 0700) by the first write, so a bridge that never signs in leaves no trace.
     ///
     /// # Errors
     ///
-    /// When no directory can be named (no `HOME`) or it cannot be created.
+    /// When no directory can be named (no `HOME`).
     pub fn from_env() -> std::io::Result<Self> {
         let dir = if let Some(dir) = std::env::var_os("MCP_WRAPPER_AUTH_DIR") {
             PathBuf::from(dir)
@@ -141,19 +147,22 @@ impl Store {
         Self::at(dir)
     }
 
-    /// The directory `dir`, created with mode 0700 if missing.
+    /// The directory `dir`, created with mode 0700 by the first write.
     ///
     /// # Errors
     ///
-    /// When it cannot be created.
+    /// None today; kept fallible for stores that check more.
     pub fn at(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
-        let dir = dir.into();
+        Ok(Self { dir: dir.into() })
+    }
+
+    /// Creates the directory (mode 0700) if it is missing.
+    fn ensure(&self) -> std::io::Result<()> {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&dir)?;
-        Ok(Self { dir })
+        builder.create(&self.dir)
     }
 
     /// The directory.
@@ -195,6 +204,7 @@ impl Store {
     ///
     /// When the file cannot be written.
     pub fn save(&self, credentials: &Credentials) -> std::io::Result<()> {
+        self.ensure()?;
         let path = self.path(&credentials.issuer, &credentials.resource, "json");
         let temporary = path.with_extension(format!("tmp.{}", std::process::id()));
         let json = serde_json::to_vec_pretty(credentials).map_err(std::io::Error::other)?;
@@ -215,10 +225,84 @@ impl Store {
     ///
     /// When the file exists but cannot be removed.
     pub fn remove(&self, issuer: &str, resource: &str) -> std::io::Result<()> {
-        match std::fs::remove_file(self.path(issuer, resource, "json")) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        for extension in ["json", "opened"] {
+            match std::fs::remove_file(self.path(issuer, resource, extension)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
+        Ok(())
+    }
+
+    /// Every credentials file in the directory, newest first; files that do not parse are
+    /// skipped (a newer bridge's format, a stray file).
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be listed.
+    pub fn all(&self) -> std::io::Result<Vec<Credentials>> {
+        let mut found = Vec::new();
+        let entries = match std::fs::read_dir(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            other => other?,
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            if let Ok(credentials) = serde_json::from_slice::<Credentials>(&bytes) {
+                let modified = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+                found.push((modified, credentials));
+            }
+        }
+        found.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(found.into_iter().map(|(_, c)| c).collect())
+    }
+
+    /// The newest credentials with tokens for `resource`, whatever the issuer: what a
+    /// bridge starts with, before it knows the authorization server.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be listed.
+    pub fn find(&self, resource: &str) -> std::io::Result<Option<Credentials>> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .find(|c| c.resource == resource && c.tokens.is_some()))
+    }
+
+    /// When a browser was last opened for this key by any process (seconds since the
+    /// epoch), for the breaker that stops a storm of tabs.
+    #[must_use]
+    pub fn browser_opened_at(&self, issuer: &str, resource: &str) -> Option<u64> {
+        std::fs::read_to_string(self.path(issuer, resource, "opened"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Records that a browser was opened now for this key.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be written.
+    pub fn mark_browser_opened(&self, issuer: &str, resource: &str, at: u64) -> std::io::Result<()> {
+        self.ensure()?;
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(self.path(issuer, resource, "opened"))?
+            .write_all(at.to_string().as_bytes())
     }
 
     /// Waits for the lock of `issuer` and `resource` (across processes) and returns it.
@@ -248,6 +332,7 @@ impl Store {
     }
 
     fn lock_file(&self, issuer: &str, resource: &str) -> std::io::Result<File> {
+        self.ensure()?;
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
@@ -277,6 +362,7 @@ mod tests {
             client: Some(Client {
                 client_id: "client-1".to_owned(),
                 client_secret: Some("secret-planted".to_owned()),
+                auth_method: None,
                 redirect_uri: Some("http://127.0.0.1:33418/oauth/callback".to_owned()),
             }),
             tokens: Some(Tokens {
@@ -299,6 +385,9 @@ mod tests {
             .expect("load")
             .expect("stored");
         assert_eq!(loaded, saved);
+        assert_eq!(store.find(&saved.resource).expect("find"), Some(saved.clone()));
+        assert_eq!(store.find("https://other/").expect("find"), None);
+        assert_eq!(store.all().expect("all").len(), 1);
         assert_eq!(
             store.load(&saved.issuer, "https://other/").expect("load"),
             None

@@ -4,8 +4,12 @@
 //! wins over the default. The URL is normalised exactly as `mcpgateway.wrapper.convert_url`
 //! does it (see [`convert_url`]).
 
+mod auth;
+
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use auth::{AuthCommand, Command, OAuthArgs};
 
 use clap::Parser;
 
@@ -30,13 +34,17 @@ use crate::redact::{header_name_shown, redact_url};
         Logs go to stderr only."
 )]
 pub struct Args {
+    /// `login`, `logout`, `auth status`; none: run the bridge.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// MCP server URL, normalised as `mcpgateway.wrapper` does (see `--help`).
     ///
     /// As `mcpgateway.wrapper.convert_url`, for drop-in compatibility: a URL ending in
     /// `/mcp/` is used as is, one ending in `/mcp` gets a trailing `/`, a final `/sse` turns
     /// every `/sse` into `/mcp/`, and anything else gets `/mcp/` appended. A server that redirects `/mcp/` to `/mcp` (307/308, same origin) is followed once;
     /// later requests go to `/mcp` directly.
-    #[arg(long, env = "MCP_SERVER_URL", hide_env_values = true)]
+    #[arg(long, env = "MCP_SERVER_URL", hide_env_values = true, global = true)]
     pub url: Option<String>,
 
     /// Authorization header value, e.g. `"Bearer <token>"` (never logged).
@@ -48,7 +56,7 @@ pub struct Args {
     pub timeout: f64,
 
     /// Log level to stderr: DEBUG, INFO, WARNING, ERROR; OFF/NONE/DISABLE/FALSE/0 silence it.
-    #[arg(long, env = "MCP_WRAPPER_LOG_LEVEL", default_value = "INFO")]
+    #[arg(long, env = "MCP_WRAPPER_LOG_LEVEL", default_value = "INFO", global = true)]
     pub log_level: String,
 
     /// Requests in flight at once; more wait, nothing is dropped.
@@ -56,7 +64,7 @@ pub struct Args {
     pub concurrency: usize,
 
     /// Connection timeout in seconds (TCP and TLS).
-    #[arg(long, default_value_t = 15.0, value_parser = parse_seconds)]
+    #[arg(long, default_value_t = 15.0, value_parser = parse_seconds, global = true)]
     pub connect_timeout: f64,
 
     /// Extra request header, "Name: value" (repeatable).
@@ -64,24 +72,28 @@ pub struct Args {
     pub headers: Vec<String>,
 
     /// Trust only the CA certificates in this PEM file.
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", global = true)]
     pub ca_bundle: Option<PathBuf>,
 
     /// Accept any server certificate (testing only); also `SKIP_SSL_VERIFY=true`.
-    #[arg(long, env = "SKIP_SSL_VERIFY", action = clap::ArgAction::SetTrue, value_parser = parse_flag)]
+    #[arg(long, env = "SKIP_SSL_VERIFY", action = clap::ArgAction::SetTrue, value_parser = parse_flag, global = true)]
     pub insecure: bool,
 
     /// Client certificate (PEM) for mutual TLS; needs --client-key.
-    #[arg(long, value_name = "PEM", requires = "client_key")]
+    #[arg(long, value_name = "PEM", requires = "client_key", global = true)]
     pub client_cert: Option<PathBuf>,
 
     /// Private key (PEM) of --client-cert.
-    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    #[arg(long, value_name = "PEM", requires = "client_cert", global = true)]
     pub client_key: Option<PathBuf>,
 
     /// Largest message accepted in either direction, in bytes.
     #[arg(long, default_value_t = crate::config::DEFAULT_MAX_MESSAGE_BYTES, value_parser = at_least_one)]
     pub max_message_bytes: usize,
+
+    /// Sign-in (OAuth 2.1) when the server asks for it.
+    #[command(flatten, next_help_heading = "Sign-in (OAuth 2.1, when the server asks for it)")]
+    pub oauth: OAuthArgs,
 }
 
 /// What is wrong with the command line, in one line for stderr.
@@ -101,6 +113,9 @@ pub enum CliError {
         /// Which `--header` it is, counting from 1.
         position: usize,
     },
+    /// A sign-in option is wrong (the message names it, never a secret).
+    #[error("{0}")]
+    InvalidOAuth(String),
 }
 
 /// By hand, because the derived output would print the secrets: `--auth`, the `--header`
@@ -128,6 +143,8 @@ impl std::fmt::Debug for Args {
             .field("client_cert", &self.client_cert)
             .field("client_key", &self.client_key)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("oauth", &self.oauth)
+            .field("command", &self.command)
             .finish()
     }
 }
@@ -182,6 +199,13 @@ impl Args {
         if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
             config = config.client_identity(cert, key);
         }
+        if !self.oauth.no_oauth {
+            config = config.sign_in(
+                self.oauth
+                    .options()
+                    .map_err(CliError::InvalidOAuth)?,
+            );
+        }
         Ok(config)
     }
 
@@ -199,13 +223,6 @@ impl Args {
 ///
 /// Logging is set up once per process; a second call keeps the first call's level.
 pub fn run(args: &Args, runtime: &tokio::runtime::Runtime) -> i32 {
-    let config = match args.client_config() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("mcp-wrapper: error: {e}");
-            return 2;
-        }
-    };
     if let Some(level) = args.log_filter() {
         use std::io::IsTerminal;
         let _ = tracing_subscriber::fmt()
@@ -215,6 +232,16 @@ pub fn run(args: &Args, runtime: &tokio::runtime::Runtime) -> i32 {
             .with_ansi(std::io::stderr().is_terminal())
             .try_init();
     }
+    if let Some(command) = &args.command {
+        return auth::run_command(command, args, runtime);
+    }
+    let config = match args.client_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("mcp-wrapper: error: {e}");
+            return 2;
+        }
+    };
     let client = match crate::Client::new(config) {
         Ok(client) => client,
         Err(e) => {
