@@ -146,7 +146,6 @@ pub(crate) async fn register(
     grant: Grant,
     redirect_uri: Option<&str>,
     client_name: &str,
-    scope: Option<&str>,
 ) -> Result<Client, SignInError> {
     const WHAT: &str = "client registration";
     let Some(endpoint) = &server.registration_endpoint else {
@@ -171,7 +170,9 @@ pub(crate) async fn register(
         Grant::Device => &[DEVICE_CODE, "refresh_token"],
         Grant::ClientCredentials => &["client_credentials"],
     };
-    let mut body = serde_json::json!({
+    // No `scope`: a registration limited to today's scopes would make a later step-up to
+    // more scopes fail (`invalid_scope`); the authorization request names the scopes.
+    let body = serde_json::json!({
         "client_name": client_name,
         "application_type": "native",
         "grant_types": grant_types,
@@ -179,9 +180,6 @@ pub(crate) async fn register(
         "token_endpoint_auth_method": method,
         "redirect_uris": redirect_uri.map(|u| vec![u]).unwrap_or_default(),
     });
-    if let Some(scope) = scope {
-        body["scope"] = scope.into();
-    }
     let url = Url::parse(endpoint).map_err(|_| SignInError::Unsupported(endpoint.clone()))?;
     let request = HttpRequest::new(Method::POST, url)
         .header(CONTENT_TYPE, HeaderValue::from_static(JSON))

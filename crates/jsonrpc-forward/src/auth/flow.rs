@@ -478,6 +478,9 @@ impl SignIn {
             tokens: Some(tokens),
         })?;
         *lock(&self.pending_url) = None;
+        // The breaker is for sign-ins nobody finishes; a finished one may be followed by a
+        // step-up at once.
+        self.store.clear_browser_opened(&metadata.server.issuer, &self.resource)?;
         tracing::info!(resource = %self.resource, "signed in");
         Ok(())
     }
@@ -510,7 +513,6 @@ impl SignIn {
                     Grant::ClientCredentials,
                     None,
                     &self.options.client_name,
-                    scope,
                 )
                 .await?
             }
@@ -541,7 +543,6 @@ impl SignIn {
         stored: Option<Client>,
         grant: Grant,
         redirect_uri: Option<&str>,
-        scope: Option<&str>,
     ) -> Result<Client, SignInError> {
         if let Some(client) = self.static_client() {
             return Ok(client);
@@ -567,7 +568,6 @@ impl SignIn {
             grant,
             redirect_uri,
             &self.options.client_name,
-            scope,
         )
         .await
     }
@@ -587,7 +587,7 @@ impl SignIn {
         let callback = Callback::bind(&self.server, self.options.callback_port).await?;
         let redirect_uri = callback.redirect_uri();
         let client = self
-            .interactive_client(server, stored, Grant::Code, Some(&redirect_uri), scope)
+            .interactive_client(server, stored, Grant::Code, Some(&redirect_uri))
             .await?;
         let pkce = Pkce::new()?;
         let state = pkce::random_token()?;
@@ -649,7 +649,7 @@ impl SignIn {
             .as_deref()
             .unwrap_or_default();
         let client = self
-            .interactive_client(server, stored, Grant::Device, None, scope)
+            .interactive_client(server, stored, Grant::Device, None)
             .await?;
         let mut form = Vec::new();
         if let Some(scope) = scope {

@@ -305,6 +305,18 @@ impl Store {
             .write_all(at.to_string().as_bytes())
     }
 
+    /// Forgets when a browser was last opened for this key (the sign-in finished).
+    ///
+    /// # Errors
+    ///
+    /// When the file exists but cannot be removed.
+    pub fn clear_browser_opened(&self, issuer: &str, resource: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.path(issuer, resource, "opened")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Waits for the lock of `issuer` and `resource` (across processes) and returns it.
     /// Blocking: call it where blocking is allowed (`spawn_blocking`).
     ///
