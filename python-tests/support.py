@@ -3,10 +3,15 @@ its scripted faults. (A module of its own, so tests never import a `conftest`.)"
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -73,3 +78,21 @@ def stream_call(id: int, count: int, interval_ms: int = 0, **fault: Any) -> dict
     """A `tools/call` of test-server's `stream` tool: `count` progress events, then the result."""
     arguments = {"count": count, "interval_ms": interval_ms}
     return request(id, "tools/call", {"name": "stream", "arguments": arguments}, **fault)
+
+
+def wrapper_binary() -> Path:
+    """$MCP_WRAPPER_BIN, else $CARGO_TARGET_DIR/debug/mcp-wrapper, else target/debug/mcp-wrapper
+    under the repository root; a clear failure if none is there."""
+    if env := os.environ.get("MCP_WRAPPER_BIN"):
+        path = Path(env)
+    elif target := os.environ.get("CARGO_TARGET_DIR"):
+        path = Path(target) / "debug" / "mcp-wrapper"
+    else:
+        path = REPO_ROOT / "target" / "debug" / "mcp-wrapper"
+    if not path.is_file() or not os.access(path, os.X_OK):
+        pytest.fail(
+            f"mcp-wrapper binary not found at {path}: build it with "
+            "`cargo build -p jsonrpc-forward --bin mcp-wrapper` or set MCP_WRAPPER_BIN",
+            pytrace=False,
+        )
+    return path

@@ -219,6 +219,7 @@ def test_cancelled_anext_loses_no_item(http_server: Server) -> None:
         ({"connect_timeout": float("nan")}, "connect_timeout"),
         ({"concurrency": 0}, "concurrency"),
         ({"max_message_bytes": 0}, "max_message_bytes"),
+        ({"oauth_timeout": 0.0}, "oauth_timeout"),
     ],
 )
 def test_run_bridge_rejects_bad_arguments_by_name(kwargs: dict[str, object], name: str) -> None:

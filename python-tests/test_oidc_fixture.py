@@ -12,13 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,89 +24,13 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx2
 import pytest
 
+from oauth_support import Oidc, start_oidc
+
 HERE = Path(__file__).resolve().parent
 OIDC_DIR = HERE / "oidc"
 CALLBACK = "http://127.0.0.1:{port}/oauth/callback"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SCOPE = "mcp:tools"
-
-
-@dataclass
-class Oidc:
-    """A running server.mjs: its URLs (the JSON line it printed) and its process."""
-
-    process: subprocess.Popen[bytes]
-    issuer: str
-    rs: str
-    prm: str
-    control: str
-    log: Path
-    http: httpx2.Client = field(default_factory=lambda: httpx2.Client(timeout=30))
-    _metadata: dict[str, Any] | None = None
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        """The issuer's OpenID Connect Discovery document."""
-        if self._metadata is None:
-            response = self.http.get(f"{self.issuer}/.well-known/openid-configuration")
-            response.raise_for_status()
-            self._metadata = response.json()
-        return self._metadata
-
-    def records(self) -> dict[str, Any]:
-        response = self.http.get(f"{self.control}/records")
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
-
-    def post_control(self, name: str, **params: str) -> dict[str, Any]:
-        response = self.http.post(f"{self.control}/{name}", params=params)
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    def stop(self) -> int:
-        """SIGTERM, then its exit status (0 when it stopped as asked)."""
-        self.http.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
-        return self.process.returncode
-
-
-def start_oidc(log: Path, *args: str) -> Oidc:
-    """Starts server.mjs and waits for its JSON line (the sign that both ports listen)."""
-    node = shutil.which("node")
-    installed = (OIDC_DIR / "node_modules" / "oidc-provider").is_dir()
-    if node is None or not installed:
-        why = "node not found" if node is None else "run `npm ci --prefix python-tests/oidc`"
-        if os.environ.get("MCP_OIDC_REQUIRED") == "1":
-            pytest.fail(f"OAuth fixture unavailable: {why}", pytrace=False)
-        pytest.skip(f"OAuth fixture unavailable: {why}")
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [node, "server.mjs", *args],
-            cwd=OIDC_DIR,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    assert process.stdout is not None
-    line = process.stdout.readline().decode()
-    try:
-        urls = json.loads(line)
-    except json.JSONDecodeError:
-        process.kill()
-        process.wait()
-        raise RuntimeError(
-            f"server.mjs did not start: {line!r}\n{log.read_text(errors='replace')}"
-        ) from None
-    return Oidc(process, urls["issuer"], urls["rs"], urls["prm"], urls["control"], log)
 
 
 @pytest.fixture

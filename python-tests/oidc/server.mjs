@@ -59,7 +59,7 @@
 //                 is 2025-03-26, 2025-06-18 or 2025-11-25, else answers 2025-11-25; issues
 //                 Mcp-Session-Id), ping, tools/list (whoami, echo), tools/call; notifications
 //                 and responses get 202. An unknown Mcp-Session-Id gets 404.
-//   GET /mcp → 405; DELETE /mcp → 204 (ends the session).
+//   GET /mcp → 405; DELETE /mcp → 204 (ends the session). /mcp/ is the same endpoint.
 //   GET /.well-known/oauth-protected-resource/mcp   RFC 9728 metadata:
 //                 {resource: RS URL, authorization_servers: [issuer], scopes_supported, ...}
 //
@@ -384,6 +384,9 @@ provider.use(async (ctx, next) => {
         ...base,
         ok,
         ...errorOf(ctx),
+        // The values too, so that tests can grep the bridge's output for them.
+        access_token: ok ? body.access_token : null,
+        refresh_token: ok ? body.refresh_token ?? null : null,
         ...(ok ? {
           issued: {
             token_type: body.token_type,
@@ -783,7 +786,8 @@ rsServer.on('request', (req, res) => {
       });
       return;
     }
-    if (url.pathname === '/mcp') {
+    // '/mcp/' too: mcp-wrapper normalises a URL ending in /mcp to /mcp/, as mcpgateway.wrapper does.
+    if (url.pathname === '/mcp' || url.pathname === '/mcp/') {
       const record = { method: req.method, path: url.pathname };
       records.rs.push(record);
       record.status = await mcp(req, res, record);

@@ -31,6 +31,8 @@ from typing import Any
 
 import pytest
 
+from support import wrapper_binary
+
 if os.environ.get("MCP_SDK_REQUIRED", "") not in ("", "0"):
     # What the modules here and in gateway/ `importorskip`: without it they would skip.
     for module in ("mcp.server.mcpserver", "mcp.client.stdio"):
@@ -53,24 +55,6 @@ NO_BACK_CHANNEL = (
     "stateless + JSON-response server: each POST gets exactly one JSON body and there is no "
     "session, so the server has no channel for {what} (the SDK drops or refuses them by design)"
 )
-
-
-def wrapper_binary() -> Path:
-    """$MCP_WRAPPER_BIN, else $CARGO_TARGET_DIR/debug/mcp-wrapper, else target/debug/mcp-wrapper
-    under the repository root; a clear failure if none is there."""
-    if env := os.environ.get("MCP_WRAPPER_BIN"):
-        path = Path(env)
-    elif target := os.environ.get("CARGO_TARGET_DIR"):
-        path = Path(target) / "debug" / "mcp-wrapper"
-    else:
-        path = REPO_ROOT / "target" / "debug" / "mcp-wrapper"
-    if not path.is_file() or not os.access(path, os.X_OK):
-        pytest.fail(
-            f"mcp-wrapper binary not found at {path}: build it with "
-            "`cargo build -p jsonrpc-forward --bin mcp-wrapper` or set MCP_WRAPPER_BIN",
-            pytrace=False,
-        )
-    return path
 
 
 def tail(path: Path, limit: int = 12000) -> str:

@@ -363,10 +363,16 @@ impl Client {
                 Some(sign_in) => sign_in.token().await.map_err(sign_in_error)?,
                 None => None,
             };
-            let mut request = http.request(method.clone(), url.clone()).headers(headers.clone());
+            let mut request = http
+                .request(method.clone(), url.clone())
+                .headers(headers.clone());
             if let Some(token) = &token {
-                let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-                    .map_err(|_| sign_in_error(SignInError::Unsupported("the access token is not a valid header value".to_owned())))?;
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                        sign_in_error(SignInError::Unsupported(
+                            "the access token is not a valid header value".to_owned(),
+                        ))
+                    })?;
                 value.set_sensitive(true);
                 request = request.header(AUTHORIZATION, value);
             }

@@ -328,7 +328,9 @@ impl Error {
                 &format!("Redirect refused: more than {limit} redirects"),
                 None,
             ),
-            Error::SignIn(_) => error_response(id, -32000, &format!("Sign-in failed: {detail}"), None),
+            Error::SignIn(_) => {
+                error_response(id, -32000, &format!("Sign-in failed: {detail}"), None)
+            }
             Error::Decode(_) => error_response(
                 id,
                 -32603,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use clap::Parser;
-use jsonrpc_forward::cli::{Args, run};
+use jsonrpc_forward::cli::{Args, OAuthArgs, run};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -31,7 +31,11 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
 /// arrives, or stdout closes, and returns the exit status (0 on a normal end, 2 for an invalid
 /// setting). The arguments are those of the `mcp-wrapper` command line; `url` is normalised
 /// as it is (`/mcp/` appended unless present). The environment is not read, but for
-/// `insecure=None`, which follows `SKIP_SSL_VERIFY`: an argument given always wins.
+/// `insecure=None`, which follows `SKIP_SSL_VERIFY`, and the OAuth client secret, which comes
+/// only from `MCP_OAUTH_CLIENT_SECRET` or `oauth_client_secret_file` (never an argument that
+/// could end up in a log): an argument given always wins. `oauth=False` is `--no-oauth`;
+/// the other `oauth_*` arguments are the `--oauth-*` options (`oauth_resource=False` is
+/// `--oauth-no-resource`, `oauth_browser=False` is `--oauth-no-browser`).
 ///
 /// Raises `ValueError` naming the argument for a timeout that is not a positive finite
 /// number of seconds, a zero `concurrency` or `max_message_bytes`, or `client_cert` without
@@ -51,9 +55,24 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     client_key = None,
     max_message_bytes = jsonrpc_forward::DEFAULT_MAX_MESSAGE_BYTES,
     log_level = "INFO",
+    oauth = true,
+    oauth_client_id = None,
+    oauth_client_secret_file = None,
+    oauth_client_metadata_url = None,
+    oauth_scope = None,
+    oauth_params = None,
+    oauth_resource = true,
+    oauth_callback_port = None,
+    oauth_browser = true,
+    oauth_client_credentials = false,
+    oauth_timeout = jsonrpc_forward::auth::DEFAULT_TIMEOUT.as_secs_f64(),
 ), text_signature = "(url, *, auth=None, timeout=60.0, concurrency=10, headers=None, \
                      connect_timeout=15.0, insecure=None, ca_bundle=None, client_cert=None, \
-                     client_key=None, max_message_bytes=67108864, log_level='INFO')")]
+                     client_key=None, max_message_bytes=67108864, log_level='INFO', \
+                     oauth=True, oauth_client_id=None, oauth_client_secret_file=None, \
+                     oauth_client_metadata_url=None, oauth_scope=None, oauth_params=None, \
+                     oauth_resource=True, oauth_callback_port=None, oauth_browser=True, \
+                     oauth_client_credentials=False, oauth_timeout=300.0)")]
 #[allow(clippy::too_many_arguments)] // One keyword argument per CLI option.
 pub(crate) fn run_bridge(
     py: Python<'_>,
@@ -69,8 +88,23 @@ pub(crate) fn run_bridge(
     client_key: Option<PathBuf>,
     max_message_bytes: usize,
     log_level: &str,
+    oauth: bool,
+    oauth_client_id: Option<String>,
+    oauth_client_secret_file: Option<PathBuf>,
+    oauth_client_metadata_url: Option<String>,
+    oauth_scope: Option<String>,
+    oauth_params: Option<HashMap<String, String>>,
+    oauth_resource: bool,
+    oauth_callback_port: Option<u16>,
+    oauth_browser: bool,
+    oauth_client_credentials: bool,
+    oauth_timeout: f64,
 ) -> PyResult<i32> {
-    for (name, seconds) in [("timeout", timeout), ("connect_timeout", connect_timeout)] {
+    for (name, seconds) in [
+        ("timeout", timeout),
+        ("connect_timeout", connect_timeout),
+        ("oauth_timeout", oauth_timeout),
+    ] {
         if !(seconds.is_finite() && seconds > 0.0 && seconds < MAX_SECONDS) {
             return Err(PyValueError::new_err(format!(
                 "{name} must be a positive, finite number of seconds (below {MAX_SECONDS}), \
@@ -109,7 +143,23 @@ pub(crate) fn run_bridge(
         client_cert,
         client_key,
         max_message_bytes,
-        oauth: jsonrpc_forward::cli::OAuthArgs::default(),
+        oauth: OAuthArgs {
+            no_oauth: !oauth,
+            oauth_client_id,
+            oauth_client_secret_file,
+            oauth_client_metadata_url,
+            oauth_scope,
+            oauth_params: oauth_params
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect(),
+            oauth_no_resource: !oauth_resource,
+            oauth_callback_port,
+            oauth_no_browser: !oauth_browser,
+            oauth_client_credentials,
+            oauth_timeout,
+        },
         command: None,
     };
     Ok(run_detached(py, &args))

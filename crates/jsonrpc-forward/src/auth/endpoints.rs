@@ -63,8 +63,8 @@ pub(crate) async fn get_metadata(
     url: &Url,
     what: &'static str,
 ) -> Result<Option<Bytes>, SignInError> {
-    let request = HttpRequest::new(Method::GET, url.clone())
-        .header(ACCEPT, HeaderValue::from_static(JSON));
+    let request =
+        HttpRequest::new(Method::GET, url.clone()).header(ACCEPT, HeaderValue::from_static(JSON));
     let (status, body) = exchange(http, request, what).await?;
     if status.is_success() {
         Ok(Some(body))
@@ -75,8 +75,13 @@ pub(crate) async fn get_metadata(
     }
 }
 
+/// A refusal (4xx with an OAuth error body) or a server in trouble (the status, and the
+/// start of its body). A 503 with `temporarily_unavailable` is trouble, not a refusal: it
+/// must not throw away a refresh token that may work a minute later.
 fn unexpected(what: &'static str, status: StatusCode, body: &[u8]) -> SignInError {
-    if let Some(refused) = oauth_error(what, body) {
+    if status.is_client_error()
+        && let Some(refused) = oauth_error(what, body)
+    {
         return refused;
     }
     let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN)]);
@@ -107,8 +112,7 @@ fn oauth_error(what: &'static str, body: &[u8]) -> Option<SignInError> {
 /// the server supports (RFC 8414's default is `client_secret_basic`).
 pub(crate) fn auth_method(server: &AuthorizationServer, has_secret: bool) -> &'static str {
     let supported = |m: &str| {
-        server.token_endpoint_auth_methods_supported.is_empty()
-            && m == "client_secret_basic"
+        server.token_endpoint_auth_methods_supported.is_empty() && m == "client_secret_basic"
             || server
                 .token_endpoint_auth_methods_supported
                 .iter()
@@ -236,7 +240,8 @@ pub(crate) async fn token(
     match (method.as_str(), &client.client_secret) {
         ("client_secret_basic", Some(secret)) => {
             // RFC 6749 §2.3.1: each part form-encoded before Basic.
-            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let encode =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             let pair = format!("{}:{}", encode(&client.client_id), encode(secret));
             let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
             let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
@@ -266,7 +271,11 @@ fn form_body(pairs: &[(&str, &str)]) -> String {
 }
 
 /// A token response (RFC 6749 §5.1). `expires_in` becomes an absolute time.
-fn parse_tokens(body: &[u8], what: &'static str, status: StatusCode) -> Result<Tokens, SignInError> {
+fn parse_tokens(
+    body: &[u8],
+    what: &'static str,
+    status: StatusCode,
+) -> Result<Tokens, SignInError> {
     #[derive(Deserialize)]
     struct TokenResponse {
         access_token: String,
@@ -324,8 +333,7 @@ pub(crate) async fn device_authorization(
     form: &[(&str, &str)],
 ) -> Result<DeviceCode, SignInError> {
     const WHAT: &str = "device authorization";
-    let url =
-        Url::parse(endpoint).map_err(|_| SignInError::Unsupported(endpoint.to_owned()))?;
+    let url = Url::parse(endpoint).map_err(|_| SignInError::Unsupported(endpoint.to_owned()))?;
     let mut pairs: Vec<(&str, &str)> = form.to_vec();
     pairs.push(("client_id", &client.client_id));
     if let Some(secret) = &client.client_secret {
@@ -384,7 +392,10 @@ mod tests {
             "client_secret_post"
         );
         assert_eq!(
-            auth_method(&server(&["client_secret_basic", "client_secret_post"]), true),
+            auth_method(
+                &server(&["client_secret_basic", "client_secret_post"]),
+                true
+            ),
             "client_secret_basic"
         );
     }
@@ -392,8 +403,9 @@ mod tests {
     #[test]
     fn token_responses_parse_with_numeric_or_string_lifetimes() {
         let ok = |body: &str| parse_tokens(body.as_bytes(), "t", StatusCode::OK);
-        let tokens = ok(r#"{"access_token":"a","token_type":"Bearer","expires_in":60,"refresh_token":"r"}"#)
-            .expect("tokens");
+        let tokens =
+            ok(r#"{"access_token":"a","token_type":"Bearer","expires_in":60,"refresh_token":"r"}"#)
+                .expect("tokens");
         assert_eq!(tokens.refresh_token.as_deref(), Some("r"));
         let at = tokens.expires_at.expect("an expiry");
         assert!(at >= now() + 59 && at <= now() + 60);
@@ -410,9 +422,25 @@ mod tests {
             br#"{"error":"invalid_grant","error_description":"revoked"}"#,
         );
         assert_eq!(e.oauth_error(), Some("invalid_grant"));
-        assert_eq!(e.to_string(), "token request refused: invalid_grant (revoked)");
-        let e = unexpected("token request", StatusCode::BAD_GATEWAY, b"<html>oops</html>");
-        assert_eq!(e.to_string(), "token request: HTTP 502 Bad Gateway: <html>oops</html>");
+        assert_eq!(
+            e.to_string(),
+            "token request refused: invalid_grant (revoked)"
+        );
+        let e = unexpected(
+            "token request",
+            StatusCode::BAD_GATEWAY,
+            b"<html>oops</html>",
+        );
+        assert_eq!(
+            e.to_string(),
+            "token request: HTTP 502 Bad Gateway: <html>oops</html>"
+        );
+        let e = unexpected(
+            "token request",
+            StatusCode::SERVICE_UNAVAILABLE,
+            br#"{"error":"temporarily_unavailable"}"#,
+        );
+        assert_eq!(e.oauth_error(), None, "trouble, not a refusal");
     }
 
     #[test]

@@ -105,10 +105,7 @@ impl From<&Credentials> for Status {
             client_id: c.client.as_ref().map(|c| c.client_id.clone()),
             scope: c.tokens.as_ref().and_then(|t| t.scope.clone()),
             expires_at: c.tokens.as_ref().and_then(|t| t.expires_at),
-            refreshable: c
-                .tokens
-                .as_ref()
-                .is_some_and(|t| t.refresh_token.is_some()),
+            refreshable: c.tokens.as_ref().is_some_and(|t| t.refresh_token.is_some()),
         }
     }
 }
@@ -293,7 +290,9 @@ impl SignIn {
             return Ok(());
         }
         let (Some(client), Some(tokens)) = (&held.client, &held.tokens) else {
-            return Err(SignInError::Unsupported("no client to refresh with".to_owned()));
+            return Err(SignInError::Unsupported(
+                "no client to refresh with".to_owned(),
+            ));
         };
         let Some(refresh_token) = &tokens.refresh_token else {
             return Err(SignInError::Unsupported("no refresh token".to_owned()));
@@ -306,8 +305,7 @@ impl SignIn {
         if self.options.resource {
             form.push(("resource", self.resource.as_str()));
         }
-        let result =
-            endpoints::token(&self.http, &server, client, "token refresh", &form).await;
+        let result = endpoints::token(&self.http, &server, client, "token refresh", &form).await;
         let mut fresh = match result {
             Ok(fresh) => fresh,
             Err(e) => {
@@ -418,7 +416,10 @@ impl SignIn {
         Ok(server)
     }
 
-    async fn fetch_server_metadata(&self, issuer: &str) -> Result<AuthorizationServer, SignInError> {
+    async fn fetch_server_metadata(
+        &self,
+        issuer: &str,
+    ) -> Result<AuthorizationServer, SignInError> {
         let url = Url::parse(issuer).map_err(|_| {
             SignInError::Unsupported(format!("the authorization server {issuer:?} is not a URL"))
         })?;
@@ -469,7 +470,8 @@ impl SignIn {
         } else if !self.options.browser && server.device_authorization_endpoint.is_some() {
             self.device(server, stored_client, scope.as_deref()).await?
         } else {
-            self.browser(server, stored_client, scope.as_deref()).await?
+            self.browser(server, stored_client, scope.as_deref())
+                .await?
         };
         self.keep(Credentials {
             issuer,
@@ -480,7 +482,8 @@ impl SignIn {
         *lock(&self.pending_url) = None;
         // The breaker is for sign-ins nobody finishes; a finished one may be followed by a
         // step-up at once.
-        self.store.clear_browser_opened(&metadata.server.issuer, &self.resource)?;
+        self.store
+            .clear_browser_opened(&metadata.server.issuer, &self.resource)?;
         tracing::info!(resource = %self.resource, "signed in");
         Ok(())
     }

@@ -261,7 +261,7 @@ impl Store {
                 found.push((modified, credentials));
             }
         }
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|entry| std::cmp::Reverse(entry.0));
         Ok(found.into_iter().map(|(_, c)| c).collect())
     }
 
@@ -294,7 +294,12 @@ impl Store {
     /// # Errors
     ///
     /// When the file cannot be written.
-    pub fn mark_browser_opened(&self, issuer: &str, resource: &str, at: u64) -> std::io::Result<()> {
+    pub fn mark_browser_opened(
+        &self,
+        issuer: &str,
+        resource: &str,
+        at: u64,
+    ) -> std::io::Result<()> {
         self.ensure()?;
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);
@@ -397,7 +402,10 @@ mod tests {
             .expect("load")
             .expect("stored");
         assert_eq!(loaded, saved);
-        assert_eq!(store.find(&saved.resource).expect("find"), Some(saved.clone()));
+        assert_eq!(
+            store.find(&saved.resource).expect("find"),
+            Some(saved.clone())
+        );
         assert_eq!(store.find("https://other/").expect("find"), None);
         assert_eq!(store.all().expect("all").len(), 1);
         assert_eq!(

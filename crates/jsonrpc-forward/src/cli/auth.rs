@@ -12,28 +12,38 @@ use super::{parse_flag, parse_seconds};
 /// command (`mcp-wrapper login --url URL --oauth-scope read`).
 #[derive(Clone, Debug, clap::Args)]
 pub struct OAuthArgs {
-    /// Never sign in: a 401 is answered as an error (also MCP_NO_OAUTH=1). `--auth` turns
+    /// Never sign in: a 401 is answered as an error (also `MCP_NO_OAUTH=1`). `--auth` turns
     /// sign-in off too.
     #[arg(long, env = "MCP_NO_OAUTH", action = clap::ArgAction::SetTrue, value_parser = parse_flag, global = true)]
     pub no_oauth: bool,
 
     /// A client registered by hand with the authorization server (no dynamic
-    /// registration). Its secret, if any, comes from MCP_OAUTH_CLIENT_SECRET or
+    /// registration). Its secret, if any, comes from `MCP_OAUTH_CLIENT_SECRET` or
     /// --oauth-client-secret-file, never from the command line.
     #[arg(long, env = "MCP_OAUTH_CLIENT_ID", value_name = "ID", global = true)]
     pub oauth_client_id: Option<String>,
 
     /// File holding the client secret of --oauth-client-id (trailing newline ignored).
-    #[arg(long, env = "MCP_OAUTH_CLIENT_SECRET_FILE", value_name = "PATH", global = true)]
+    #[arg(
+        long,
+        env = "MCP_OAUTH_CLIENT_SECRET_FILE",
+        value_name = "PATH",
+        global = true
+    )]
     pub oauth_client_secret_file: Option<PathBuf>,
 
-    /// A Client ID Metadata Document URL, used as client_id where the authorization server
+    /// A Client ID Metadata Document URL, used as `client_id` where the authorization server
     /// accepts one (else dynamic registration).
-    #[arg(long, env = "MCP_OAUTH_CLIENT_METADATA_URL", value_name = "URL", global = true)]
+    #[arg(
+        long,
+        env = "MCP_OAUTH_CLIENT_METADATA_URL",
+        value_name = "URL",
+        global = true
+    )]
     pub oauth_client_metadata_url: Option<String>,
 
     /// Scopes to ask for, space-separated (default: the server's challenge, else its
-    /// metadata's scopes_supported, else none).
+    /// metadata's `scopes_supported`, else none).
     #[arg(long, env = "MCP_OAUTH_SCOPE", value_name = "SCOPES", global = true)]
     pub oauth_scope: Option<String>,
 
@@ -48,7 +58,12 @@ pub struct OAuthArgs {
 
     /// Callback port on 127.0.0.1, exactly (default: one derived from the server URL, with
     /// a few fallbacks when busy).
-    #[arg(long, env = "MCP_OAUTH_CALLBACK_PORT", value_name = "PORT", global = true)]
+    #[arg(
+        long,
+        env = "MCP_OAUTH_CALLBACK_PORT",
+        value_name = "PORT",
+        global = true
+    )]
     pub oauth_callback_port: Option<u16>,
 
     /// Do not open a browser: use the device flow where the server has it, else only print
@@ -94,15 +109,19 @@ impl OAuthArgs {
     /// A line for stderr: an unreadable secret file, an `--oauth-param` without `=`, or a
     /// secret without a client id.
     pub fn options(&self) -> Result<OAuthOptions, String> {
-        let mut options = OAuthOptions::default();
-        options.client_id = self
+        let client_id = self
             .oauth_client_id
             .clone()
             .filter(|id| !id.trim().is_empty());
-        options.client_secret = match &self.oauth_client_secret_file {
+        let client_secret = match &self.oauth_client_secret_file {
             Some(path) => Some(
                 std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read --oauth-client-secret-file {}: {e}", path.display()))?
+                    .map_err(|e| {
+                        format!(
+                            "cannot read --oauth-client-secret-file {}: {e}",
+                            path.display()
+                        )
+                    })?
                     .trim_end_matches(['\r', '\n'])
                     .to_owned(),
             ),
@@ -110,26 +129,37 @@ impl OAuthArgs {
                 .ok()
                 .filter(|s| !s.is_empty()),
         };
-        if options.client_secret.is_some() && options.client_id.is_none() {
+        if client_secret.is_some() && client_id.is_none() {
             return Err("a client secret was given without --oauth-client-id".to_owned());
         }
-        if self.oauth_client_credentials && options.client_id.is_none() {
-            return Err("--oauth-client-credentials needs --oauth-client-id and a secret".to_owned());
+        if self.oauth_client_credentials && client_id.is_none() {
+            return Err(
+                "--oauth-client-credentials needs --oauth-client-id and a secret".to_owned(),
+            );
         }
-        options.client_metadata_url.clone_from(&self.oauth_client_metadata_url);
-        options.scope.clone_from(&self.oauth_scope);
+        let mut params = Vec::with_capacity(self.oauth_params.len());
         for (index, param) in self.oauth_params.iter().enumerate() {
             let (name, value) = param
                 .split_once('=')
                 .filter(|(name, _)| !name.is_empty())
-                .ok_or_else(|| format!("invalid --oauth-param #{}: expected NAME=VALUE", index + 1))?;
-            options.params.push((name.to_owned(), value.to_owned()));
+                .ok_or_else(|| {
+                    format!("invalid --oauth-param #{}: expected NAME=VALUE", index + 1)
+                })?;
+            params.push((name.to_owned(), value.to_owned()));
         }
-        options.resource = !self.oauth_no_resource;
-        options.callback_port = self.oauth_callback_port;
-        options.browser = !self.oauth_no_browser;
-        options.client_credentials = self.oauth_client_credentials;
-        options.timeout = Duration::from_secs_f64(self.oauth_timeout);
+        let options = OAuthOptions {
+            client_id,
+            client_secret,
+            client_metadata_url: self.oauth_client_metadata_url.clone(),
+            scope: self.oauth_scope.clone(),
+            params,
+            resource: !self.oauth_no_resource,
+            callback_port: self.oauth_callback_port,
+            browser: !self.oauth_no_browser,
+            client_credentials: self.oauth_client_credentials,
+            timeout: Duration::from_secs_f64(self.oauth_timeout),
+            ..OAuthOptions::default()
+        };
         Ok(options)
     }
 }
@@ -188,9 +218,11 @@ fn store() -> Result<Store, i32> {
 }
 
 fn login(args: &super::Args, force: bool, runtime: &tokio::runtime::Runtime) -> i32 {
-    let (config, options) = match args.client_config().map_err(|e| e.to_string()).and_then(
-        |config| args.oauth.options().map(|options| (config, options)),
-    ) {
+    let (config, options) = match args
+        .client_config()
+        .map_err(|e| e.to_string())
+        .and_then(|config| args.oauth.options().map(|options| (config, options)))
+    {
         Ok(pair) => pair,
         Err(e) => {
             eprintln!("mcp-wrapper: error: {e}");
@@ -211,8 +243,8 @@ fn login(args: &super::Args, force: bool, runtime: &tokio::runtime::Runtime) -> 
             return 2;
         }
     };
-    let result = SignIn::new(http, url, options)
-        .and_then(|sign_in| runtime.block_on(sign_in.login(force)));
+    let result =
+        SignIn::new(http, url, options).and_then(|sign_in| runtime.block_on(sign_in.login(force)));
     match result {
         Ok(status) => {
             println!("signed in: {}", describe(&status));
@@ -261,11 +293,17 @@ fn logout(args: &super::Args, all: bool) -> i32 {
             eprintln!("mcp-wrapper: error: {e}");
             return 1;
         }
-        println!("signed out: {} ({})", credentials.resource, credentials.issuer);
+        println!(
+            "signed out: {} ({})",
+            credentials.resource, credentials.issuer
+        );
         removed += 1;
     }
     if removed == 0 {
-        println!("nothing stored{}", resource.map(|r| format!(" for {r}")).unwrap_or_default());
+        println!(
+            "nothing stored{}",
+            resource.map(|r| format!(" for {r}")).unwrap_or_default()
+        );
     }
     0
 }

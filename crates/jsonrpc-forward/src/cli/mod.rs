@@ -56,7 +56,12 @@ pub struct Args {
     pub timeout: f64,
 
     /// Log level to stderr: DEBUG, INFO, WARNING, ERROR; OFF/NONE/DISABLE/FALSE/0 silence it.
-    #[arg(long, env = "MCP_WRAPPER_LOG_LEVEL", default_value = "INFO", global = true)]
+    #[arg(
+        long,
+        env = "MCP_WRAPPER_LOG_LEVEL",
+        default_value = "INFO",
+        global = true
+    )]
     pub log_level: String,
 
     /// Requests in flight at once; more wait, nothing is dropped.
@@ -92,7 +97,10 @@ pub struct Args {
     pub max_message_bytes: usize,
 
     /// Sign-in (OAuth 2.1) when the server asks for it.
-    #[command(flatten, next_help_heading = "Sign-in (OAuth 2.1, when the server asks for it)")]
+    #[command(
+        flatten,
+        next_help_heading = "Sign-in (OAuth 2.1, when the server asks for it)"
+    )]
     pub oauth: OAuthArgs,
 }
 
@@ -200,11 +208,7 @@ impl Args {
             config = config.client_identity(cert, key);
         }
         if !self.oauth.no_oauth {
-            config = config.sign_in(
-                self.oauth
-                    .options()
-                    .map_err(CliError::InvalidOAuth)?,
-            );
+            config = config.sign_in(self.oauth.options().map_err(CliError::InvalidOAuth)?);
         }
         Ok(config)
     }

@@ -456,6 +456,17 @@ def run_bridge(
     client_key: str | os.PathLike[str] | None = None,
     max_message_bytes: int = 67108864,
     log_level: str = "INFO",
+    oauth: bool = True,
+    oauth_client_id: str | None = None,
+    oauth_client_secret_file: str | os.PathLike[str] | None = None,
+    oauth_client_metadata_url: str | None = None,
+    oauth_scope: str | None = None,
+    oauth_params: Mapping[str, str] | None = None,
+    oauth_resource: bool = True,
+    oauth_callback_port: int | None = None,
+    oauth_browser: bool = True,
+    oauth_client_credentials: bool = False,
+    oauth_timeout: float = 300.0,
 ) -> int: ...
 def _run_bridge_cli(argv: Sequence[str]) -> int: ...
 def _shutdown() -> None: ...
