@@ -215,11 +215,21 @@ class BrowserEnv:
         """os.environ with the browser's variables (and `extra`)."""
         return {**os.environ, **self.env, **extra}
 
-    def entries(self) -> list[dict[str, Any]]:
-        """One dict per invocation, oldest first (none if the browser never ran)."""
+    def lines(self) -> list[dict[str, Any]]:
         if not self.log.exists():
             return []
         return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+
+    def entries(self) -> list[dict[str, Any]]:
+        """One dict per opening, oldest first (none if the browser never ran). Written before
+        the browser fetched anything: complete as soon as the client has its code."""
+        return [e for e in self.lines() if e.get("event") == "opened"]
+
+    def results(self) -> list[dict[str, Any]]:
+        """What each opening did (hops, the callback's status and body), once the browser
+        process has finished: complete only after `open` returned or the opener was waited
+        for."""
+        return [e for e in self.lines() if e.get("event") == "followed"]
 
     async def open(self, url: str) -> int:
         """Run the browser on `url` the way $BROWSER says (for in-process clients); its exit

@@ -248,8 +248,7 @@ async def test_first_sign_in_then_a_restart_reuses_the_tokens(sdk: SdkServers, d
     assert code["resource"] == sdk.rs_url
     assert registration["client_id"] in who
     (opened,) = desk.browser.entries()
-    assert opened["callback"]["status"] == 200, opened
-    assert "close this tab" in opened["callback"]["body"]
+    assert opened["url"].startswith(f"{sdk.as_url}/authorize?"), opened
     # The host saw no 401, and no token crossed stdout or the log.
     assert records["rs"]["status_401"] >= 1
     for secret in planted(records):
@@ -361,8 +360,8 @@ async def test_a_redirect_with_a_wrong_state_is_rejected(sdk: SdkServers, desk: 
     sdk.control("wrong-state")
     async with desk.bridge(sdk.rs_url, "--oauth-timeout", "2") as bridge:
         answer = await bridge.initialize()
-    (opened,) = desk.browser.entries()
-    assert opened["callback"]["status"] == 400, opened
+        await bridge.wait_for_log("a redirect with another state was refused")
+    assert len(desk.browser.entries()) == 1
     assert "error" in answer, answer
     message = answer["error"]["message"]
     assert "sign in at http://127.0.0.1:" in message, message

@@ -144,7 +144,7 @@ async def test_sdk_client_signs_in_refreshes_and_signs_in_again(
                 "resource": servers.rs_url,
             }
 
-            [opened] = browser.entries()
+            [opened] = browser.results()
             assert opened["url"].startswith(f"{servers.as_url}/authorize?")
             assert opened["callback"]["status"] == 200, opened
             assert opened["callback"]["url"].startswith(listener.redirect_uri + "?")

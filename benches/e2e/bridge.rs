@@ -52,6 +52,21 @@ impl BridgeSpec {
         Ok(Self { name, words })
     }
 
+    /// This command with sign-in on where its matrix command turned it off: `--auth none`
+    /// (fastmcp-remote) becomes `--auth oauth`.
+    pub(crate) fn for_sign_in(&self) -> Self {
+        let mut words = self.words.clone();
+        for at in 1..words.len() {
+            if words[at - 1] == "--auth" && words[at] == "none" {
+                words[at] = "oauth".to_owned();
+            }
+        }
+        Self {
+            name: self.name.clone(),
+            words,
+        }
+    }
+
     pub(crate) fn command(&self, launch: &Launch<'_>) -> Command {
         let fill = |word: &str| {
             word.replace("{url}", launch.url)

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use test_server::{Scenario, TestServer};
 
+mod oauth;
+
 use crate::Options;
 use crate::bridge::{BridgeSpec, Launch, initialize_request};
 
@@ -118,6 +120,20 @@ impl Peer {
 
     /// A bridge allowed `concurrency` requests in flight (if it takes such a setting).
     fn spawn_with(spec: &BridgeSpec, url: &str, concurrency: usize) -> Result<Self, String> {
+        Self::spawn_full(spec, url, concurrency, &[])
+    }
+
+    /// A bridge with `env` added to its environment (a sign-in's home and browser).
+    fn spawn_env(spec: &BridgeSpec, url: &str, env: &[(String, String)]) -> Result<Self, String> {
+        Self::spawn_full(spec, url, 10, env)
+    }
+
+    fn spawn_full(
+        spec: &BridgeSpec,
+        url: &str,
+        concurrency: usize,
+        env: &[(String, String)],
+    ) -> Result<Self, String> {
         let launch = Launch {
             url,
             concurrency,
@@ -132,6 +148,7 @@ impl Peer {
         .map_err(|e| format!("stderr file: {e}"))?;
         let mut child = spec
             .command(&launch)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -810,12 +827,24 @@ fn observe(key: &str, spec: &BridgeSpec, options: &Options) -> Result<Cell, Stri
 /// `--json`.
 pub(crate) fn run(options: &Options) -> Result<(), String> {
     let mut cells = Vec::new();
-    for (key, title) in SCENARIOS {
+    // `E2E_MATRIX_ONLY=oauth_,ndjson`: only the rows whose key starts with one of these.
+    let only = std::env::var("E2E_MATRIX_ONLY").unwrap_or_default();
+    let wanted = |key: &str| only.is_empty() || only.split(',').any(|p| key.starts_with(p.trim()));
+    for (key, title) in SCENARIOS
+        .iter()
+        .chain(oauth::SCENARIOS.iter())
+        .copied()
+        .filter(|(key, _)| wanted(key))
+    {
         let mut row = Vec::new();
         for spec in &options.bridges {
             eprintln!("e2e matrix: {key} / {}", spec.name);
-            let cell = observe(key, spec, options)
-                .unwrap_or_else(|e| Cell::bad(format!("scenario failed: {e}")));
+            let cell = if key.starts_with("oauth_") {
+                oauth::observe(key, spec)
+            } else {
+                observe(key, spec, options)
+            }
+            .unwrap_or_else(|e| Cell::bad(format!("scenario failed: {e}")));
             eprintln!("  {} {}", if cell.good { "ok " } else { "BAD" }, cell.text);
             row.push(cell);
         }

@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from http.cookiejar import CookieJar
@@ -34,6 +35,9 @@ from urllib.parse import urljoin, urlsplit
 MAX_HOPS = 20
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 BODY_LIMIT = 4000
+# A refused loopback callback is tried this many times, this far apart (see `_get`).
+LOOPBACK_TRIES = 50
+LOOPBACK_PAUSE = 0.1
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -47,7 +51,25 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
 
 
 def _get(opener: urllib.request.OpenerDirector, url: str, timeout: float) -> tuple[int, Any, str]:
-    """Status, headers and (the start of) the body; HTTP errors are answers, not failures."""
+    """Status, headers and (the start of) the body; HTTP errors are answers, not failures.
+
+    A loopback listener that refuses the connection is asked again for a few seconds: some
+    clients (fastmcp) open the browser before their callback server listens, and a person's
+    browser is never as quick as this script. The bridge binds before it opens."""
+    for _ in range(LOOPBACK_TRIES - 1):
+        try:
+            return _get_once(opener, url, timeout)
+        except urllib.error.URLError as error:
+            refused = isinstance(error.reason, ConnectionRefusedError)
+            if not (refused and urlsplit(url).hostname in LOOPBACK):
+                raise
+            time.sleep(LOOPBACK_PAUSE)
+    return _get_once(opener, url, timeout)
+
+
+def _get_once(
+    opener: urllib.request.OpenerDirector, url: str, timeout: float
+) -> tuple[int, Any, str]:
     try:
         with opener.open(url, timeout=timeout) as response:
             body = response.read(BODY_LIMIT)
@@ -106,7 +128,19 @@ def append_log(path: str, entry: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     url = argv[1] if len(argv) > 1 else ""
     action = os.environ.get("BROWSER_ACTION", "follow")
-    entry: dict[str, Any] = {"url": url, "argv": argv[1:], "action": action}
+    log = os.environ.get("BROWSER_LOG")
+    # The opening is logged before anything is fetched, so it is on record before the client
+    # can have received a code: a test that counts openings once a sign-in ended reads them
+    # all. What following the URL did is a second line ("followed"), written afterwards.
+    opened: dict[str, Any] = {"event": "opened", "url": url, "argv": argv[1:], "action": action}
+    if log:
+        append_log(log, opened)
+    # BROWSER_DETACH=1: return at once and follow in the background, as xdg-open does; for
+    # clients that wait for the browser command before they listen for the callback
+    # (Python's webbrowser waits for a BROWSER command to exit).
+    if os.environ.get("BROWSER_DETACH") == "1" and os.fork() != 0:
+        return 0
+    entry: dict[str, Any] = {"event": "followed", "url": url, "argv": argv[1:], "action": action}
     if action == "follow" and url:
         entry.update(
             follow(
@@ -117,7 +151,6 @@ def main(argv: list[str]) -> int:
         )
     elif not url:
         entry["error"] = "no URL given"
-    log = os.environ.get("BROWSER_LOG")
     if log:
         append_log(log, entry)
     else:

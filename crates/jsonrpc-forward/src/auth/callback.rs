@@ -218,6 +218,9 @@ async fn answer(
         *slot = Some(value.into_owned());
     }
     if redirect.state.as_deref() != Some(expected) {
+        tracing::warn!(
+            "a redirect with another state was refused (a stale tab, or a forged redirect); still waiting"
+        );
         return page(StatusCode::BAD_REQUEST, STALE_PAGE);
     }
     let failed = redirect.error.is_some() || redirect.code.is_none();
