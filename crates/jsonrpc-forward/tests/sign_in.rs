@@ -50,7 +50,7 @@ async fn a_static_authorization_turns_sign_in_off() {
         outcome
             .error
             .as_ref()
-            .and_then(|e| e.status())
+            .and_then(jsonrpc_forward::Error::status)
             .map(|s| s.as_u16()),
         Some(401)
     );
