@@ -57,7 +57,7 @@ command -v npm >/dev/null || { echo "npm (Node 20 or newer) is needed for the si
 npm ci --prefix python-tests/oidc --no-audit --no-fund
 
 step "python: build the mcp-wrapper-rs wheel into the venv (maturin develop)"
-cargo build -p test-server -p jsonrpc-forward --bins --locked
+cargo build -p test-server -p jsonrpc-forward -p benches --bins --locked
 target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd) # absolute: pip builds from elsewhere
 bins="$target/debug"
 (cd crates/py-bindings && VIRTUAL_ENV="$venv" "$venv/bin/maturin" develop --locked --quiet)

@@ -827,9 +827,22 @@ fn observe(key: &str, spec: &BridgeSpec, options: &Options) -> Result<Cell, Stri
 /// `--json`.
 pub(crate) fn run(options: &Options) -> Result<(), String> {
     let mut cells = Vec::new();
-    // `E2E_MATRIX_ONLY=oauth_,ndjson`: only the rows whose key starts with one of these.
-    let only = std::env::var("E2E_MATRIX_ONLY").unwrap_or_default();
-    let wanted = |key: &str| only.is_empty() || only.split(',').any(|p| key.starts_with(p.trim()));
+    // `E2E_MATRIX_ONLY=oauth_,ndjson`: only the rows whose key starts with one of these;
+    // `E2E_MATRIX_SKIP=oauth_`: all but those (the sign-in rows need the Python of the tests).
+    let prefixes = |name: &str| {
+        std::env::var(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let (only, skip) = (prefixes("E2E_MATRIX_ONLY"), prefixes("E2E_MATRIX_SKIP"));
+    let wanted = |key: &str| {
+        (only.is_empty() || only.iter().any(|p| key.starts_with(p.as_str())))
+            && !skip.iter().any(|p| key.starts_with(p.as_str()))
+    };
     for (key, title) in SCENARIOS
         .iter()
         .chain(oauth::SCENARIOS.iter())
