@@ -41,6 +41,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx2
 import pytest
 
+from support import stop_process
+
 HERE = Path(__file__).resolve().parent
 SDK_SERVERS = HERE / "oauth" / "sdk_servers.py"
 BROWSER = HERE / "oauth" / "browser.py"
@@ -151,15 +153,7 @@ class SdkServers:
         return self.stderr.read().decode(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        stop_process(self.process)
         self.stderr.close()
 
 
@@ -439,15 +433,7 @@ class Oidc:
     def stop(self) -> int:
         """SIGTERM, then its exit status (0 when it stopped as asked)."""
         self.http.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
-        return self.process.returncode
+        return stop_process(self.process)
 
 
 def start_oidc(log: Path, *args: str) -> Oidc:

@@ -33,15 +33,25 @@ class Server:
         return f"{self.base}/mcp/"
 
     def stop(self) -> None:
+        # test-server stops when its stdin closes.
         if self.process.stdin:
             self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        stop_process(self.process, terminate=False)
+
+
+def stop_process(process: subprocess.Popen[bytes], *, terminate: bool = True) -> int:
+    """Ends a server process: SIGTERM (unless `terminate` is false: it was asked another
+    way), up to 10 s for it to exit, then SIGKILL; closes its stdout. Its exit status."""
+    if terminate and process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout:
+        process.stdout.close()
+    return process.returncode
 
 
 def start(argv: list[str], **kwargs: Any) -> Server:

@@ -124,6 +124,20 @@ def grant(oidc: Oidc, data: dict[str, str], **kwargs: Any) -> dict[str, Any]:
     return body
 
 
+def code_grant(
+    client_id: str, code: str, redirect_uri: str, verifier: str, resource: str
+) -> dict[str, str]:
+    """The form of an authorization_code grant with PKCE and a resource indicator."""
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+        "client_id": client_id,
+        "resource": resource,
+    }
+
+
 def sign_in(oidc: Oidc, client: dict[str, Any], port: int = 33418) -> dict[str, Any]:
     """Authorization code + PKCE S256 + resource, then the code exchange; the token response."""
     verifier, challenge = pkce_pair()
@@ -132,14 +146,7 @@ def sign_in(oidc: Oidc, client: dict[str, Any], port: int = 33418) -> dict[str, 
     assert redirect.params["state"] == "st-1"
     return grant(
         oidc,
-        {
-            "grant_type": "authorization_code",
-            "code": redirect.params["code"],
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
-            "client_id": client["client_id"],
-            "resource": oidc.rs,
-        },
+        code_grant(client["client_id"], redirect.params["code"], redirect_uri, verifier, oidc.rs),
     )
 
 
@@ -270,14 +277,7 @@ def test_authorization_code_flow_and_mcp(oidc: Oidc) -> None:
 
     tokens = grant(
         oidc,
-        {
-            "grant_type": "authorization_code",
-            "code": redirect.params["code"],
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
-            "client_id": client["client_id"],
-            "resource": oidc.rs,
-        },
+        code_grant(client["client_id"], redirect.params["code"], redirect_uri, verifier, oidc.rs),
     )
     assert tokens["token_type"] == "Bearer"
     assert tokens["scope"] == SCOPE
@@ -602,14 +602,7 @@ def test_browse_control_delivers_the_code(oidc: Oidc) -> None:
         thread.join()
     tokens = grant(
         oidc,
-        {
-            "grant_type": "authorization_code",
-            "code": got["code"],
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
-            "client_id": client["client_id"],
-            "resource": oidc.rs,
-        },
+        code_grant(client["client_id"], got["code"], redirect_uri, verifier, oidc.rs),
     )
     assert whoami(oidc, tokens["access_token"])["client_id"] == client["client_id"]
 
