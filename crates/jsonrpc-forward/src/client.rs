@@ -4,7 +4,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::auth::{SignIn, SignInError, challenge};
@@ -302,9 +302,9 @@ impl Client {
             return Ok(());
         }
         let http = &self.inner.http;
-        let headers = session_headers(http.base_headers(), ctx);
+        let headers = || session_headers(http.base_headers(), ctx);
         let response = self
-            .authorized(Method::DELETE, &headers, None, deadline)
+            .authorized(Method::DELETE, headers, None, deadline)
             .await?;
         if response.status().is_success() || response.status() == StatusCode::METHOD_NOT_ALLOWED {
             return Ok(());
@@ -320,8 +320,8 @@ impl Client {
     ) -> Result<Option<Response>, Error> {
         let http = &self.inner.http;
         let idle = http.idle_timeout();
-        let headers = get_headers(http.base_headers(), ctx, last_event_id);
-        let response = self.authorized(Method::GET, &headers, None, idle).await?;
+        let headers = || get_headers(http.base_headers(), ctx, last_event_id);
+        let response = self.authorized(Method::GET, headers, None, idle).await?;
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
             return Ok(None);
         }
@@ -334,9 +334,9 @@ impl Client {
     async fn send_once(&self, message: &Outgoing, ctx: RequestHeaders) -> Result<Response, Error> {
         let http = &self.inner.http;
         let idle = http.idle_timeout();
-        let headers = post_headers(http.base_headers(), message, &ctx);
+        let headers = || post_headers(http.base_headers(), message, &ctx);
         let response = self
-            .authorized(Method::POST, &headers, Some(message.bytes()), idle)
+            .authorized(Method::POST, headers, Some(message.bytes()), idle)
             .await?;
         if response.status().is_success() {
             return Ok(response);
@@ -351,7 +351,7 @@ impl Client {
     async fn authorized(
         &self,
         method: Method,
-        headers: &HeaderMap,
+        headers: impl Fn() -> HeaderMap,
         body: Option<&Bytes>,
         timeout: Duration,
     ) -> Result<Response, Error> {
@@ -360,21 +360,12 @@ impl Client {
         loop {
             let url = self.url();
             let token = match &self.inner.sign_in {
-                Some(sign_in) => sign_in.token().await.map_err(sign_in_error)?,
+                Some(sign_in) => sign_in.authorization().await.map_err(sign_in_error)?,
                 None => None,
             };
-            let mut request = http
-                .request(method.clone(), url.clone())
-                .headers(headers.clone());
+            let mut request = http.request(method.clone(), url.clone()).headers(headers());
             if let Some(token) = &token {
-                let mut value =
-                    HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                        sign_in_error(SignInError::Unsupported(
-                            "the access token is not a valid header value".to_owned(),
-                        ))
-                    })?;
-                value.set_sensitive(true);
-                request = request.header(AUTHORIZATION, value);
+                request = request.header(AUTHORIZATION, token.clone());
             }
             if let Some(body) = body {
                 request = request.body(body.clone());
@@ -385,16 +376,19 @@ impl Client {
                 return Ok(response);
             };
             let status = response.status();
+            if renewed || !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                return Ok(response);
+            }
             let challenge = challenge::bearer(response.headers());
             let step_up = status == StatusCode::FORBIDDEN
                 && challenge
                     .as_ref()
                     .is_some_and(|c| c.error.as_deref() == Some("insufficient_scope"));
-            if renewed || !(status == StatusCode::UNAUTHORIZED || step_up) {
+            if status == StatusCode::FORBIDDEN && !step_up {
                 return Ok(response);
             }
             match sign_in
-                .unauthorized(token.as_deref(), challenge.as_ref(), step_up)
+                .unauthorized(token.as_ref(), challenge.as_ref(), step_up)
                 .await
             {
                 Ok(()) => renewed = true,

@@ -1,6 +1,6 @@
 //! [`SignIn`]: the tokens of one MCP server, and the flows that get and renew them.
 //!
-//! The client asks [`SignIn::token`] before each request (a token about to expire is
+//! The client asks [`SignIn::authorization`] before each request (a token about to expire is
 //! refreshed first) and calls [`SignIn::unauthorized`] after a 401 (or a 403 with
 //! `insufficient_scope`); the request is then sent once more. Within a process one renewal
 //! runs at a time and the requests that met the same 401 wait for it instead of starting
@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::Url;
+use reqwest::header::HeaderValue;
 
 use super::browser;
 use super::callback::{Callback, CallbackError};
@@ -47,6 +48,9 @@ pub struct SignIn {
     store: Store,
     /// What requests use now; `None` before the first sign-in.
     current: Mutex<Option<Credentials>>,
+    /// The `Authorization` value of `current`'s access token, built once per token: the
+    /// per-request path clones a `HeaderValue` (a reference count), nothing else.
+    bearer: Mutex<Option<Bearer>>,
     /// One renewal at a time; holds what discovery found.
     flow: tokio::sync::Mutex<Flow>,
     /// Renewals finished (for requests that waited: was theirs done meanwhile?).
@@ -63,6 +67,31 @@ impl std::fmt::Debug for SignIn {
             .field("options", &self.options)
             .field("store", &self.store.dir())
             .finish_non_exhaustive()
+    }
+}
+
+/// What a request needs to know about the current token.
+#[derive(Clone)]
+struct Bearer {
+    header: HeaderValue,
+    expires_at: Option<u64>,
+    refreshable: bool,
+}
+
+impl Bearer {
+    fn of(credentials: Option<&Credentials>) -> Option<Self> {
+        let tokens = credentials?.tokens.as_ref()?;
+        let Ok(mut header) = HeaderValue::from_str(&format!("Bearer {}", tokens.access_token))
+        else {
+            tracing::warn!("the access token is not a valid header value; not sent");
+            return None;
+        };
+        header.set_sensitive(true);
+        Some(Self {
+            header,
+            expires_at: tokens.expires_at,
+            refreshable: tokens.refresh_token.is_some(),
+        })
     }
 }
 
@@ -131,6 +160,7 @@ impl SignIn {
             resource,
             options,
             store,
+            bearer: Mutex::new(Bearer::of(current.as_ref())),
             current: Mutex::new(current),
             flow: tokio::sync::Mutex::new(Flow::default()),
             rounds: AtomicU64::new(0),
@@ -150,6 +180,16 @@ impl SignIn {
         lock(&self.current).as_ref().map(Status::from)
     }
 
+    /// Replaces what requests use.
+    fn set_current(&self, credentials: Credentials) {
+        *lock(&self.bearer) = Bearer::of(Some(&credentials));
+        *lock(&self.current) = Some(credentials);
+    }
+
+    fn header(&self) -> Option<HeaderValue> {
+        lock(&self.bearer).as_ref().map(|b| b.header.clone())
+    }
+
     fn tokens(&self) -> Option<Tokens> {
         lock(&self.current).as_ref().and_then(|c| c.tokens.clone())
     }
@@ -158,32 +198,33 @@ impl SignIn {
         self.tokens().map(|t| t.access_token)
     }
 
-    /// The access token to send, if any; one that expires within a minute is refreshed
-    /// first (when that fails, the old one is sent and the server's 401 decides).
+    /// The `Authorization` value to send (`Bearer <access token>`), if a token is held; one
+    /// that expires within a minute is refreshed first (when that fails, the old one is sent
+    /// and the server's 401 decides).
     ///
     /// # Errors
     ///
     /// Never for a failed refresh; [`SignInError::TimedOut`] if another renewal keeps the
     /// user waiting past `--oauth-timeout`.
-    pub async fn token(&self) -> Result<Option<String>, SignInError> {
-        let Some(tokens) = self.tokens() else {
+    pub async fn authorization(&self) -> Result<Option<HeaderValue>, SignInError> {
+        let Some(bearer) = lock(&self.bearer).clone() else {
             return Ok(None);
         };
-        let expiring = tokens
+        let expiring = bearer
             .expires_at
             .is_some_and(|at| at <= now().saturating_add(REFRESH_AHEAD));
-        if !expiring || tokens.refresh_token.is_none() {
-            return Ok(Some(tokens.access_token));
+        if !expiring || !bearer.refreshable {
+            return Ok(Some(bearer.header));
         }
         let seen = self.rounds.load(Ordering::Acquire);
         let mut flow = self.lock_flow().await?;
         if self.rounds.load(Ordering::Acquire) == seen
-            && self.access_token().as_deref() == Some(tokens.access_token.as_str())
+            && self.header().as_ref() == Some(&bearer.header)
             && let Err(e) = self.refresh(&mut flow).await
         {
             tracing::warn!(error = %crate::display_chain(&e), "refreshing the access token ahead of its expiry failed");
         }
-        Ok(self.access_token())
+        Ok(self.header())
     }
 
     /// After the server refused `used` (401, or 403 with `insufficient_scope` when
@@ -196,13 +237,13 @@ impl SignIn {
     /// stands); any other [`SignInError`] when the renewal failed.
     pub async fn unauthorized(
         &self,
-        used: Option<&str>,
+        used: Option<&HeaderValue>,
         challenge: Option<&BearerChallenge>,
         step_up: bool,
     ) -> Result<(), SignInError> {
         let seen = self.rounds.load(Ordering::Acquire);
         let mut flow = self.lock_flow().await?;
-        if self.access_token().as_deref() != used {
+        if self.header().as_ref() != used {
             return Ok(());
         }
         if let Some((round, message)) = &flow.failure
@@ -286,7 +327,7 @@ impl SignIn {
             && stored.tokens.is_some()
         {
             tracing::debug!("another process renewed the tokens; using them");
-            *lock(&self.current) = Some(stored);
+            self.set_current(stored);
             return Ok(());
         }
         let (Some(client), Some(tokens)) = (&held.client, &held.tokens) else {
@@ -336,7 +377,7 @@ impl SignIn {
     /// Stores `credentials` and makes them current.
     fn keep(&self, credentials: Credentials) -> Result<(), SignInError> {
         self.store.save(&credentials)?;
-        *lock(&self.current) = Some(credentials);
+        self.set_current(credentials);
         Ok(())
     }
 
@@ -452,7 +493,7 @@ impl SignIn {
             && Some(&tokens.access_token) != used.as_ref()
         {
             tracing::info!("signed in by another process; using its tokens");
-            *lock(&self.current) = Some(stored.clone());
+            self.set_current(stored.clone());
             return Ok(());
         }
         let scope = scope.or_else(|| {
