@@ -19,7 +19,8 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// with chained calls and checked by [`Client::new`](crate::Client::new) or
 /// [`HttpClient::new`](crate::HttpClient::new).
 ///
-/// `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured as reqwest honours them.
+/// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (lower-case forms first) are
+/// honoured unless [`proxy`](Self::proxy) says otherwise (see there).
 ///
 /// ```
 /// use std::time::Duration;
@@ -53,6 +54,7 @@ pub struct ClientConfig {
     pub(crate) http2: bool,
     pub(crate) user_agent: String,
     pub(crate) sign_in: Option<OAuthOptions>,
+    pub(crate) proxy: Option<String>,
 }
 
 /// By hand, because the derived output would print the secrets: the URL's userinfo and
@@ -84,6 +86,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("http2", &self.http2)
             .field("user_agent", &self.user_agent)
             .field("sign_in", &self.sign_in)
+            .field("proxy", &self.proxy.as_deref().map(redact_url))
             .finish()
     }
 }
@@ -109,6 +112,7 @@ impl ClientConfig {
             http2: true,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             sign_in: None,
+            proxy: None,
         }
     }
 
@@ -226,10 +230,46 @@ impl ClientConfig {
         self
     }
 
+    /// Sends every request through this proxy, `http://[user:password@]host:port` (an
+    /// `https://` proxy is reached over TLS; no scheme means `http://`), instead of the
+    /// proxies of the environment; `none` (any case) or `""` connects directly, whatever the
+    /// environment says. `NO_PROXY` still lists the hosts reached directly.
+    ///
+    /// https URLs go through a `CONNECT` tunnel, http URLs are forwarded; the proxy URL's
+    /// user name and password (percent-encoded) become `Proxy-Authorization: Basic`, and
+    /// are never printed: errors name the proxy as `scheme://host:port`. Without this
+    /// setting, `https_proxy`, `http_proxy` and `all_proxy` are read (each lower case first,
+    /// then upper case; an empty value means none), as curl and Python's httpx read them;
+    /// with none of them set, the operating system's proxy settings (macOS, Windows).
+    #[must_use]
+    pub fn proxy(mut self, proxy: impl Into<String>) -> Self {
+        self.proxy = Some(proxy.into());
+        self
+    }
+
     /// The `User-Agent` header; default `mcp-wrapper-rs/<version>`.
     #[must_use]
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = user_agent.into();
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The sign-in's requests to the authorization server go through the same proxy.
+    #[test]
+    fn the_authorization_server_client_keeps_the_proxy() {
+        let config = ClientConfig::new("https://mcp.example/mcp/").proxy("http://proxy.corp:3128");
+        assert_eq!(
+            config.for_authorization_server().proxy.as_deref(),
+            Some("http://proxy.corp:3128")
+        );
+        assert_eq!(
+            ClientConfig::new("x").for_authorization_server().proxy,
+            None
+        );
     }
 }

@@ -79,6 +79,11 @@ pub enum Error {
     /// message says why and, when a user is needed, where to sign in.
     #[error(transparent)]
     SignIn(Box<crate::auth::SignInError>),
+    /// The proxy the request went through refused it or could not be reached: the server
+    /// was never reached. The message names the proxy as `scheme://host:port`, never its
+    /// credentials.
+    #[error(transparent)]
+    Proxy(Box<ProxyError>),
     /// The server redirected more times in a row than
     /// [`Redirects::Limited`](crate::Redirects::Limited) allows.
     #[error("more than {limit} redirects")]
@@ -97,6 +102,119 @@ pub struct StatusError {
     pub body: Bytes,
     /// The server's `Retry-After`, in seconds or as an HTTP date, made relative.
     pub retry_after: Option<Duration>,
+}
+
+/// A proxy that refused a request or could not be reached (see [`Error::Proxy`]).
+#[derive(Debug)]
+pub struct ProxyError {
+    proxy: String,
+    credentials: bool,
+    failure: ProxyFailure,
+    source: Option<reqwest::Error>,
+}
+
+/// What went wrong with the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProxyFailure {
+    /// `407 Proxy Authentication Required`, to the `CONNECT` or to a forwarded request.
+    AuthRequired,
+    /// Nothing listens on the proxy's port.
+    Refused,
+    /// The proxy answered the `CONNECT` with another status than 200 (it may not reach the
+    /// server, or may not allow it).
+    Tunnel,
+    /// Anything else on the way to the proxy: DNS, a timeout, a reset.
+    Unreachable,
+}
+
+impl ProxyFailure {
+    /// Reads the failure off a connect error of a proxied request. hyper-util's tunnel
+    /// error is private, so its `CONNECT` outcome is known by its text only.
+    pub(crate) fn of(error: &reqwest::Error) -> Self {
+        let mut tunnel = false;
+        let mut source: Option<&dyn std::error::Error> = Some(error);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if text.contains("proxy authorization required") {
+                return Self::AuthRequired;
+            }
+            if cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+            {
+                return Self::Refused;
+            }
+            tunnel |= text.contains("tunnel error: unsuccessful");
+            source = cause.source();
+        }
+        if tunnel {
+            Self::Tunnel
+        } else {
+            Self::Unreachable
+        }
+    }
+}
+
+impl ProxyError {
+    pub(crate) fn new(
+        proxy: crate::proxy::UsedProxy,
+        failure: ProxyFailure,
+        source: Option<reqwest::Error>,
+    ) -> Self {
+        Self {
+            proxy: proxy.shown,
+            credentials: proxy.credentials,
+            failure,
+            source,
+        }
+    }
+
+    /// The proxy, `scheme://host:port`.
+    #[must_use]
+    pub fn proxy(&self) -> &str {
+        &self.proxy
+    }
+
+    /// The proxy answered `407 Proxy Authentication Required`: no credentials, or wrong ones.
+    #[must_use]
+    pub fn is_auth_required(&self) -> bool {
+        self.failure == ProxyFailure::AuthRequired
+    }
+}
+
+impl std::fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proxy = &self.proxy;
+        match self.failure {
+            ProxyFailure::AuthRequired if self.credentials => write!(
+                f,
+                "proxy {proxy} refused: 407 Proxy Authentication Required (the user name and password of the proxy URL were not accepted)"
+            ),
+            ProxyFailure::AuthRequired => write!(
+                f,
+                "proxy {proxy} refused: 407 Proxy Authentication Required (give credentials in the proxy URL: http://user:password@host:port)"
+            ),
+            ProxyFailure::Refused => write!(f, "proxy {proxy} refused the connection"),
+            ProxyFailure::Tunnel => write!(
+                f,
+                "proxy {proxy} refused to open a tunnel (CONNECT) to the server, or could not reach it"
+            ),
+            ProxyFailure::Unreachable => write!(f, "proxy {proxy} could not be reached"),
+        }
+    }
+}
+
+/// The reqwest error is the cause only when the message alone does not say what happened.
+impl std::error::Error for ProxyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.failure {
+            ProxyFailure::Unreachable => self
+                .source
+                .as_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            _ => None,
+        }
+    }
 }
 
 /// The kinds the `is_*` predicates tell apart.
@@ -130,13 +248,16 @@ pub(crate) enum RetryClass {
 impl Error {
     pub(crate) fn retry_class(&self) -> RetryClass {
         match self {
-            Error::Connect(_) => RetryClass::Always,
             Error::Status(s) => match s.status.as_u16() {
                 429 | 503 => RetryClass::Always,
                 408 | 502 | 504 => RetryClass::SafeToResend,
                 _ => RetryClass::Never,
             },
             Error::Transport(_) | Error::Read(_) => RetryClass::SafeToResend,
+            // Nothing reached the server; a proxy that is restarting may come back. Wrong or
+            // missing credentials will be as wrong next time.
+            Error::Proxy(p) if p.is_auth_required() => RetryClass::Never,
+            Error::Connect(_) | Error::Proxy(_) => RetryClass::Always,
             Error::Config(_)
             | Error::Tls(_)
             | Error::InvalidMessage(_)
@@ -164,7 +285,7 @@ impl Error {
     fn kind(&self) -> Kind {
         match self {
             Error::Config(_) | Error::InvalidMessage(_) => Kind::Usage,
-            Error::Connect(_) | Error::Tls(_) => Kind::Connect,
+            Error::Connect(_) | Error::Tls(_) | Error::Proxy(_) => Kind::Connect,
             Error::Timeout(_) => Kind::Timeout,
             Error::Status(_) => Kind::Status,
             Error::Read(_) => Kind::Read,
@@ -181,7 +302,8 @@ impl Error {
         self.kind() == Kind::Timeout
     }
 
-    /// No connection could be made (refused, unreachable, or a failed TLS handshake).
+    /// No connection could be made (refused, unreachable, a failed TLS handshake, or a
+    /// proxy that refused).
     #[must_use]
     pub fn is_connect(&self) -> bool {
         self.kind() == Kind::Connect
@@ -190,8 +312,13 @@ impl Error {
     /// Connecting took longer than the connect timeout.
     #[must_use]
     pub fn is_connect_timeout(&self) -> bool {
-        let Error::Connect(e) = self else {
-            return false;
+        let e = match self {
+            Error::Connect(e) => e,
+            Error::Proxy(p) => match &p.source {
+                Some(e) => e,
+                None => return false,
+            },
+            _ => return false,
         };
         let mut source: Option<&dyn std::error::Error> = Some(e);
         while let Some(cause) = source {
@@ -290,7 +417,11 @@ impl Error {
             Error::Timeout(_) => {
                 error_response(id, -32001, &format!("Request timed out: {detail}"), None)
             }
-            Error::Connect(_) | Error::Tls(_) | Error::Transport(_) | Error::Read(_) => {
+            Error::Connect(_)
+            | Error::Tls(_)
+            | Error::Transport(_)
+            | Error::Read(_)
+            | Error::Proxy(_) => {
                 error_response(id, -32000, &format!("Connection failed: {detail}"), None)
             }
             Error::InvalidJson(_) => error_response(

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, Response, Url};
+use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::config::ClientConfig;
-use crate::error::Error;
+use crate::error::{Error, ProxyError, ProxyFailure};
 use crate::headers::with_overrides;
+use crate::proxy::{Proxies, UsedProxy};
 use crate::redact::{redact_url, redacted};
 use crate::response::StreamedResponse;
 use crate::retry::{RetryPolicy, send_with_retries};
@@ -44,7 +45,9 @@ pub enum Redirects {
 }
 
 /// A pooled, keep-alive HTTP client: HTTP/2 by ALPN, rustls, gzip and brotli, the
-/// proxies of the environment. Cheap to clone; clones share the pool.
+/// proxies of [`ClientConfig::proxy`] or the environment, and an in-memory cookie jar (a
+/// load balancer that pins a session by cookie sees it on every later request). Cheap to
+/// clone; clones share the pool and the jar.
 ///
 /// Built from a [`ClientConfig`] (its URL is not used): the config's headers and
 /// authorization are the *base headers* of every request, and its idle timeout, retry
@@ -81,6 +84,8 @@ struct Inner {
     max_message_bytes: usize,
     retry: RetryPolicy,
     redirects: Redirects,
+    /// The proxies reqwest was given, to name the one that refused a request.
+    proxies: Proxies,
 }
 
 /// Shows the header names, never their values: they may hold secrets.
@@ -95,6 +100,7 @@ impl std::fmt::Debug for HttpClient {
             .field("max_message_bytes", &self.inner.max_message_bytes)
             .field("retry", &self.inner.retry)
             .field("redirects", &self.inner.redirects)
+            .field("proxies", &self.inner.proxies)
             .finish_non_exhaustive()
     }
 }
@@ -143,7 +149,15 @@ impl HttpClient {
             .tcp_nodelay(true)
             .user_agent(user_agent)
             .redirect(redirect)
+            .cookie_store(true)
             .tls_danger_accept_invalid_certs(config.insecure);
+        let proxies = Proxies::resolve(config.proxy.as_deref(), &|name| std::env::var(name).ok())?;
+        if !proxies.system() {
+            builder = builder.no_proxy();
+            for proxy in proxies.reqwest_proxies()? {
+                builder = builder.proxy(proxy);
+            }
+        }
         if !config.http2 {
             builder = builder.http1_only();
         }
@@ -185,6 +199,7 @@ impl HttpClient {
                 max_message_bytes: config.max_message_bytes,
                 retry: config.retry,
                 redirects: config.redirects,
+                proxies,
             }),
         })
     }
@@ -279,7 +294,21 @@ impl HttpClient {
     ) -> Result<Response, Error> {
         match tokio::time::timeout(timeout, request.send()).await {
             Err(_) => Err(Error::Timeout(timeout)),
-            Ok(Err(e)) => Err(classify_send_error(e)),
+            Ok(Err(e)) => {
+                let proxy = e.url().and_then(|url| self.inner.proxies.for_url(url));
+                Err(classify_send_error(e, proxy))
+            }
+            // A forwarded (http) request that the proxy refuses: its 407, not the server's.
+            Ok(Ok(response)) if response.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED => {
+                match self.inner.proxies.for_url(response.url()) {
+                    Some(proxy) => Err(Error::Proxy(Box::new(ProxyError::new(
+                        proxy,
+                        ProxyFailure::AuthRequired,
+                        None,
+                    )))),
+                    None => Ok(response),
+                }
+            }
             Ok(Ok(response)) => Ok(response),
         }
     }
@@ -416,8 +445,10 @@ fn origin_of(url: &Url) -> String {
 
 /// A refused redirect is [`Error::Redirect`] or [`Error::TooManyRedirects`]; connect
 /// failures were never sent, so they may be retried; a TLS failure will fail the same way
-/// again; anything else may have reached the server.
-fn classify_send_error(error: reqwest::Error) -> Error {
+/// again; anything else may have reached the server. A connect failure of a request that
+/// went through `proxy` is the proxy's ([`Error::Proxy`], naming it): the server was never
+/// reached.
+fn classify_send_error(error: reqwest::Error, proxy: Option<UsedProxy>) -> Error {
     let error = redacted(error);
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
@@ -444,7 +475,13 @@ fn classify_send_error(error: reqwest::Error) -> Error {
         }
         source = cause.source();
     }
-    Error::Connect(error)
+    match proxy {
+        Some(proxy) => {
+            let failure = ProxyFailure::of(&error);
+            Error::Proxy(Box::new(ProxyError::new(proxy, failure, Some(error))))
+        }
+        None => Error::Connect(error),
+    }
 }
 
 /// rustls reports handshake and certificate failures as `InvalidData`, often wrapped in

@@ -59,6 +59,7 @@ mod headers;
 mod http;
 pub mod message;
 pub mod peek;
+mod proxy;
 mod redact;
 mod response;
 pub mod retry;
@@ -71,7 +72,7 @@ pub use client::Client;
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES,
 };
-pub use error::{Error, StatusError, display_chain};
+pub use error::{Error, ProxyError, StatusError, display_chain};
 pub use forwarded::{Forwarded, Messages};
 pub use headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RequestHeaders,

@@ -22,6 +22,7 @@ const QUERY: &str = "query-secret-q4";
 const MALFORMED: &str = "malformed-secret-m5";
 const BAD_NAME: &str = "name-secret-n6";
 const REFUSED_QUERY: &str = "refused-query-secret-r7";
+const PROXY_PASSWORD: &str = "proxy-secret-x9";
 
 /// Everything the bridge printed: stdout lines, then stderr.
 struct Printed {
@@ -212,7 +213,8 @@ fn config_args_and_client_debug_show_header_names_only() {
     let url = format!("https://user:{USERINFO}@h.example/mcp/?token={QUERY}");
     let config = ClientConfig::new(&url)
         .authorization(format!("Bearer {AUTH}"))
-        .header("X-Api-Key", HEADER);
+        .header("X-Api-Key", HEADER)
+        .proxy(format!("http://alice:{PROXY_PASSWORD}@proxy.example:3128"));
     let client = Client::new(config.clone()).expect("client");
     let args = Args::try_parse_from([
         "mcp-wrapper",
@@ -224,6 +226,8 @@ fn config_args_and_client_debug_show_header_names_only() {
         &format!("X-Api-Key: {HEADER}"),
         "--header",
         &format!("Authorization Bearer {MALFORMED}"),
+        "--proxy",
+        &format!("http://alice:{PROXY_PASSWORD}@proxy.example:3128"),
     ])
     .expect("parse");
     let ctx = RequestHeaders::new(
@@ -243,10 +247,18 @@ fn config_args_and_client_debug_show_header_names_only() {
             USERINFO,
             QUERY,
             MALFORMED,
+            PROXY_PASSWORD,
             "session-secret-s8",
         ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
+    }
+    for shown in [
+        format!("{config:?}"),
+        format!("{args:?}"),
+        format!("{client:?}"),
+    ] {
+        assert!(shown.contains("proxy.example:3128"), "proxy shown: {shown}");
     }
     for shown in [format!("{config:?}"), format!("{args:?}")] {
         assert!(shown.contains("X-Api-Key"), "header names shown: {shown}");

@@ -35,7 +35,9 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
 /// only from `MCP_OAUTH_CLIENT_SECRET` or `oauth_client_secret_file` (never an argument that
 /// could end up in a log): an argument given always wins. `oauth=False` is `--no-oauth`;
 /// the other `oauth_*` arguments are the `--oauth-*` options (`oauth_resource=False` is
-/// `--oauth-no-resource`, `oauth_browser=False` is `--oauth-no-browser`).
+/// `--oauth-no-resource`, `oauth_browser=False` is `--oauth-no-browser`). `proxy` is
+/// `--proxy` (`"none"`: direct); with `proxy=None` the proxy variables (`HTTPS_PROXY`,
+/// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`) are read, as `--proxy` unset does.
 ///
 /// Raises `ValueError` naming the argument for a timeout that is not a positive finite
 /// number of seconds, a zero `concurrency` or `max_message_bytes`, or `client_cert` without
@@ -54,6 +56,7 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     client_cert = None,
     client_key = None,
     max_message_bytes = jsonrpc_forward::DEFAULT_MAX_MESSAGE_BYTES,
+    proxy = None,
     log_level = "INFO",
     oauth = true,
     oauth_client_id = None,
@@ -68,7 +71,7 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     oauth_timeout = jsonrpc_forward::auth::DEFAULT_TIMEOUT.as_secs_f64(),
 ), text_signature = "(url, *, auth=None, timeout=60.0, concurrency=10, headers=None, \
                      connect_timeout=15.0, insecure=None, ca_bundle=None, client_cert=None, \
-                     client_key=None, max_message_bytes=67108864, log_level='INFO', \
+                     client_key=None, max_message_bytes=67108864, proxy=None, log_level='INFO', \
                      oauth=True, oauth_client_id=None, oauth_client_secret_file=None, \
                      oauth_client_metadata_url=None, oauth_scope=None, oauth_params=None, \
                      oauth_resource=True, oauth_callback_port=None, oauth_browser=True, \
@@ -87,6 +90,7 @@ pub(crate) fn run_bridge(
     client_cert: Option<PathBuf>,
     client_key: Option<PathBuf>,
     max_message_bytes: usize,
+    proxy: Option<String>,
     log_level: &str,
     oauth: bool,
     oauth_client_id: Option<String>,
@@ -143,6 +147,7 @@ pub(crate) fn run_bridge(
         client_cert,
         client_key,
         max_message_bytes,
+        proxy,
         oauth: OAuthArgs {
             no_oauth: !oauth,
             oauth_client_id,

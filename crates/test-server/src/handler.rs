@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{
     ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderName, LOCATION, RETRY_AFTER,
+    SET_COOKIE,
 };
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
@@ -133,6 +134,14 @@ async fn post(
     let mut headers = Vec::new();
     if state.scenario.sessions && plan.initialize {
         headers.push((SESSION_HEADER, state.new_session()));
+    }
+    if let Some(cookie) = state
+        .scenario
+        .set_cookie
+        .as_ref()
+        .filter(|_| plan.initialize)
+    {
+        headers.push((SET_COOKIE, cookie.clone()));
     }
     let streams = plan.streams || fault.streams();
     let format = fault.format.unwrap_or(if streams {

@@ -33,6 +33,7 @@ pub struct Scenario {
     pub(crate) redirect_slash: bool,
     pub(crate) listen_failures: u32,
     pub(crate) listen_empty_streams: u32,
+    pub(crate) set_cookie: Option<String>,
 }
 
 impl Default for Scenario {
@@ -51,6 +52,7 @@ impl Default for Scenario {
             redirect_slash: false,
             listen_failures: 0,
             listen_empty_streams: 0,
+            set_cookie: None,
         }
     }
 }
@@ -61,6 +63,16 @@ impl Scenario {
     #[must_use]
     pub fn redirect_trailing_slash(mut self, on: bool) -> Self {
         self.redirect_slash = on;
+        self
+    }
+
+    /// Answer every `initialize` with this `Set-Cookie` header value (e.g.
+    /// `"lb=node-7; Path=/"`), as a load balancer that pins a session to one backend does
+    /// (default none). Whether later requests carry the cookie is in their recorded
+    /// `cookie` header ([`TestServer::requests`](crate::TestServer::requests)).
+    #[must_use]
+    pub fn set_cookie(mut self, value: impl Into<String>) -> Self {
+        self.set_cookie = Some(value.into());
         self
     }
 

@@ -92,6 +92,22 @@ pub struct Args {
     #[arg(long, value_name = "PEM", requires = "client_cert", global = true)]
     pub client_key: Option<PathBuf>,
 
+    /// Proxy for every request, `http://[user:password@]host:port`; `none` connects directly.
+    ///
+    /// https goes through a CONNECT tunnel; the user name and password become
+    /// `Proxy-Authorization` and are never logged. Wins over `HTTPS_PROXY`, `HTTP_PROXY` and
+    /// `ALL_PROXY` (read when this is unset, lower-case names first); `none` (or '') ignores
+    /// them. `NO_PROXY` (hosts reached directly, e.g. `127.0.0.1,localhost,.internal`)
+    /// applies either way.
+    #[arg(
+        long,
+        env = "MCP_PROXY",
+        hide_env_values = true,
+        value_name = "URL",
+        global = true
+    )]
+    pub proxy: Option<String>,
+
     /// Largest message accepted in either direction, in bytes.
     #[arg(long, default_value_t = crate::config::DEFAULT_MAX_MESSAGE_BYTES, value_parser = at_least_one)]
     pub max_message_bytes: usize,
@@ -151,6 +167,7 @@ impl std::fmt::Debug for Args {
             .field("client_cert", &self.client_cert)
             .field("client_key", &self.client_key)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("proxy", &self.proxy.as_deref().map(redact_url))
             .field("oauth", &self.oauth)
             .field("command", &self.command)
             .finish()
@@ -206,6 +223,9 @@ impl Args {
         }
         if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
             config = config.client_identity(cert, key);
+        }
+        if let Some(proxy) = &self.proxy {
+            config = config.proxy(proxy);
         }
         if !self.oauth.no_oauth {
             config = config.sign_in(self.oauth.options().map_err(CliError::InvalidOAuth)?);

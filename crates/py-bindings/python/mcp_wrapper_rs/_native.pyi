@@ -455,6 +455,7 @@ def run_bridge(
     client_cert: str | os.PathLike[str] | None = None,
     client_key: str | os.PathLike[str] | None = None,
     max_message_bytes: int = 67108864,
+    proxy: str | None = None,
     log_level: str = "INFO",
     oauth: bool = True,
     oauth_client_id: str | None = None,
