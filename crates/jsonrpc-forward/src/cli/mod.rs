@@ -101,7 +101,8 @@ pub struct Args {
     /// A tool is shown when it matches some --allow-tool (or none is given) and no
     /// --deny-tool. Hidden tools are left out of every `tools/list` answer, and a
     /// `tools/call` of one is answered `-32602` by the bridge without reaching the server.
-    /// The variable holds a comma-separated list (so a glob cannot hold a comma).
+    /// Values are split at commas, in the variable and the flag alike, so a glob cannot hold
+    /// one: repeat the flag rather than use `{a,b}`.
     #[arg(
         long = "allow-tool",
         env = "MCP_ALLOW_TOOLS",
