@@ -54,6 +54,7 @@ TOOL_NAMES = frozenset(
         "ping_client",
         "resumable",
         "pid",
+        "add_tool",
     }
 )
 
@@ -188,6 +189,20 @@ def build_server() -> MCPServer:
     def pid() -> int:
         """The server's process id (tells a restarted server from the old one)."""
         return os.getpid()
+
+    @mcp.tool()
+    async def add_tool(name: str, ctx: Context) -> str:
+        """Add a tool `name` (it returns its name) and send notifications/tools/list_changed
+        on this call's stream. Changes the server for every client: use a server of your own."""
+
+        def added() -> str:
+            return name
+
+        mcp.add_tool(added, name=name, description=f"added by add_tool: {name}")
+        await ctx.session.send_notification(
+            types.ToolListChangedNotification(), related_request_id=ctx.request_id
+        )
+        return f"added {name}"
 
     @mcp.resource(RESOURCE_URI, mime_type="text/plain")
     def read_counter() -> str:

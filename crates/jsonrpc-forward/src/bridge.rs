@@ -44,6 +44,7 @@ use crate::budget::Charge;
 use crate::client::Client;
 use crate::error::{Error, display_chain};
 use crate::forwarded::{Forwarded, HeaderSource};
+use crate::keepalive::{self, Activity};
 use crate::message::{IdKey, JsonLine, Outgoing, OwedId, error_response};
 use crate::peek::PeekError;
 use crate::session::Session;
@@ -51,6 +52,7 @@ use crate::stdio::{
     Line, Output, async_stdin, async_stdout, queue_bytes, spawn_async_reader, spawn_async_writer,
     spawn_reader, spawn_writer,
 };
+use crate::tools::ToolFilter;
 
 /// The default number of requests in flight.
 pub const DEFAULT_CONCURRENCY: usize = 10;
@@ -77,6 +79,10 @@ pub struct Bridge {
     client: Client,
     concurrency: usize,
     max_line_bytes: usize,
+    /// `None`: every tool is shown, and no answer is parsed.
+    tools: Option<Arc<ToolFilter>>,
+    /// `None`: no pings of the bridge's own.
+    keep_alive: Option<Duration>,
 }
 
 impl Bridge {
@@ -89,7 +95,26 @@ impl Bridge {
             client,
             concurrency: concurrency.max(1),
             max_line_bytes,
+            tools: None,
+            keep_alive: None,
         }
+    }
+
+    /// Shows the host only the tools `filter` allows (see [`ToolFilter`]); `None` (the
+    /// default) shows every tool.
+    #[must_use]
+    pub fn tool_filter(mut self, filter: Option<ToolFilter>) -> Self {
+        self.tools = filter.map(Arc::new);
+        self
+    }
+
+    /// Sends an MCP `ping` of the bridge's own whenever no message has gone either way for
+    /// `every`, so that proxies do not reap an idle session; its answer never reaches the
+    /// host. `None` (the default) sends none.
+    #[must_use]
+    pub fn keep_alive(mut self, every: Option<Duration>) -> Self {
+        self.keep_alive = every.filter(|every| !every.is_zero());
+        self
     }
 
     /// The most bytes the output queue holds.
@@ -166,6 +191,11 @@ impl Bridge {
         (output, mut output_closed): (Output, watch::Receiver<bool>),
         shutdown: S,
     ) -> Exit {
+        let activity = self.keep_alive.map(|_| Arc::new(Activity::new()));
+        let output = match &activity {
+            Some(activity) => output.with_activity(Arc::clone(activity)),
+            None => output,
+        };
         let pending = Arc::new(Pending::new(output.clone()));
         let tasks = TaskTracker::new();
         let session = Arc::new(Session::default());
@@ -182,7 +212,13 @@ impl Bridge {
             pending: Arc::clone(&pending),
             output: output.clone(),
             tasks: tasks.clone(),
+            tools: self.tools.clone(),
+            activity: activity.clone(),
         };
+        let keep_alive = self
+            .keep_alive
+            .zip(activity)
+            .map(|(every, activity)| tokio::spawn(keepalive::run(ctx.clone(), every, activity)));
         let permits = Arc::new(Semaphore::new(self.concurrency));
         tasks.spawn(launch(
             ctx.clone(),
@@ -213,6 +249,9 @@ impl Bridge {
             }
         };
         session.stop_listening();
+        if let Some(keep_alive) = keep_alive {
+            keep_alive.abort();
+        }
         match exit {
             Exit::Shutdown => {
                 tracing::info!("shutting down: answering pending requests");
@@ -443,19 +482,23 @@ impl Pending {
 
 /// What every part of a running bridge shares.
 #[derive(Clone)]
-struct Context {
+pub(crate) struct Context {
     client: Client,
-    session: Arc<Session>,
+    pub(crate) session: Arc<Session>,
     /// The session's current headers, read anew by every attempt of a message.
     headers: HeaderSource,
     pending: Arc<Pending>,
-    output: Output,
+    pub(crate) output: Output,
     tasks: TaskTracker,
+    /// The tools the host may see; `None`: all.
+    tools: Option<Arc<ToolFilter>>,
+    /// Told of every line read, with `--keep-alive`.
+    activity: Option<Arc<Activity>>,
 }
 
 impl Context {
     /// Sends `message`; if the server forgot the session, recovers it and sends once more.
-    async fn send(&self, message: &Outgoing) -> Result<Forwarded, Error> {
+    pub(crate) async fn send(&self, message: &Outgoing) -> Result<Forwarded, Error> {
         let expired = |cause| Error::SessionExpired(Some(Box::new(cause)));
         let ctx = self
             .session
@@ -590,6 +633,9 @@ impl Dispatcher {
             }
             Line::Message(bytes, charge) => (bytes, charge),
         };
+        if let Some(activity) = &self.ctx.activity {
+            activity.touch();
+        }
         let message = match Outgoing::new(bytes) {
             Ok(message) => message,
             Err(e) => {
@@ -597,6 +643,12 @@ impl Dispatcher {
                 return;
             }
         };
+        if let Some(tools) = &self.ctx.tools
+            && let Some(answer) = hidden_call(tools, &message)
+        {
+            self.ctx.output.write_small(answer);
+            return;
+        }
         self.ctx.session.on_send(&message);
         if message.owed().is_empty() {
             self.send_unanswered(message).await;
@@ -673,6 +725,24 @@ async fn drain_unanswered(ctx: &Context, message: &Outgoing, mut response: Forwa
             Err(e) => return log_unanswered(message, &e),
         }
     }
+}
+
+/// The bridge's own answer to a `tools/call` of a tool the filter hides: it never reaches
+/// the server.
+fn hidden_call(tools: &ToolFilter, message: &Outgoing) -> Option<JsonLine> {
+    if !message.is_request() || message.method() != Some("tools/call") {
+        return None;
+    }
+    let name = message.name()?;
+    if tools.shows(name) {
+        return None;
+    }
+    tracing::info!(
+        tool = name,
+        "call of a tool hidden by the tool filter; answered by the bridge"
+    );
+    let id = message.id().unwrap_or("null");
+    Some(JsonLine::new(ToolFilter::hidden_call_answer(id, name)))
 }
 
 fn parse_error(e: &PeekError) -> JsonLine {
@@ -757,15 +827,30 @@ impl Exchange {
                 Ok(routed) => {
                     ctx.session
                         .on_answer(&self.message, &routed.answers, &routed.line);
-                    ctx.pending
-                        .answer(self.token, &routed.answers, routed.line)
-                        .await;
+                    let line = self.filter_tools(&routed.answers, routed.line);
+                    ctx.pending.answer(self.token, &routed.answers, line).await;
                 }
                 Err(e) => {
                     ctx.recover_later(&e, &self.message);
                     return self.fail(&e);
                 }
             }
+        }
+    }
+
+    /// `line` without the tools the filter hides, if it answers a `tools/list` of the host
+    /// (and a filter is set: else nothing is parsed).
+    fn filter_tools(&self, answers: &[IdKey], line: JsonLine) -> JsonLine {
+        let Some(tools) = &self.ctx.tools else {
+            return line;
+        };
+        let lists_tools = |id: &IdKey| self.message.lists_tools(id);
+        if !answers.iter().any(lists_tools) {
+            return line;
+        }
+        match tools.filter_answer(line.bytes(), lists_tools) {
+            Some(filtered) => JsonLine::new(filtered),
+            None => line,
         }
     }
 

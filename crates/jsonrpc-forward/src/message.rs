@@ -130,6 +130,8 @@ struct Facts {
     owed: Vec<OwedId>,
     /// A batch's `initialize` request, as a message of its own.
     batch_initialize: Option<Outgoing>,
+    /// The ids of a batch's `tools/list` requests (their answers may be filtered).
+    batch_tools_list: Vec<IdKey>,
 }
 
 impl Outgoing {
@@ -139,6 +141,7 @@ impl Outgoing {
     ///
     /// [`PeekError`] when the bytes are not UTF-8 JSON objects.
     pub fn new(bytes: Bytes) -> Result<Self, PeekError> {
+        let mut batch_tools_list = Vec::new();
         let (head, batch, owed, batch_initialize) = match peek(&bytes)? {
             Peeked::Single(head) => {
                 let owed = head
@@ -160,6 +163,13 @@ impl Outgoing {
                     .any(|item| item.is_request() && item.method.as_deref() == Some("initialize"))
                     .then(|| batch_initialize(&bytes))
                     .flatten();
+                batch_tools_list = items
+                    .iter()
+                    .filter(|item| {
+                        item.is_request() && item.method.as_deref() == Some("tools/list")
+                    })
+                    .filter_map(|item| item.id.map(|id| IdKey::within(&bytes, id)))
+                    .collect();
                 (Peek::default(), true, owed, initialize)
             }
         };
@@ -178,6 +188,7 @@ impl Outgoing {
             batch,
             owed,
             batch_initialize,
+            batch_tools_list,
         };
         Ok(Self {
             bytes,
@@ -199,6 +210,18 @@ impl Outgoing {
             return Some(self);
         }
         self.facts.batch_initialize.as_ref()
+    }
+
+    /// Whether `id` is the id of a `tools/list` request of this message (itself, or one in
+    /// a batch): its answer is the one a tool filter rewrites.
+    #[must_use]
+    pub(crate) fn lists_tools(&self, id: &IdKey) -> bool {
+        if self.facts.batch {
+            return self.facts.batch_tools_list.contains(id);
+        }
+        self.is_request()
+            && self.method() == Some("tools/list")
+            && self.owed().first().is_some_and(|owed| owed.key() == id)
     }
 
     /// For `notifications/cancelled`, the request it cancels (`params.requestId`).

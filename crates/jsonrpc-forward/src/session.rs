@@ -123,6 +123,11 @@ impl Session {
         }
     }
 
+    /// Whether the host has sent `notifications/initialized` (the session is in use).
+    pub(crate) fn is_initialized(&self) -> bool {
+        lock(&self.saved).initialized.is_some()
+    }
+
     /// Takes the session id of an `initialize` response: it replaces the old session (no id
     /// means the server keeps no session).
     pub(crate) fn on_response(&self, message: &Outgoing, response: &Forwarded) {

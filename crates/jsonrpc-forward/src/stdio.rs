@@ -30,6 +30,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::budget::{Budget, Charge};
+use crate::keepalive::Activity;
 use crate::message::JsonLine;
 
 /// One framed line of input.
@@ -76,6 +77,8 @@ pub(crate) struct Output {
     budget: Budget,
     /// Set once stdout was first found too slow (logged once).
     stalled: Arc<AtomicBool>,
+    /// Told of every line written, when the bridge keeps the session alive.
+    activity: Option<Arc<Activity>>,
 }
 
 impl Output {
@@ -84,7 +87,14 @@ impl Output {
             tx,
             budget: Budget::new(budget_bytes),
             stalled: Arc::default(),
+            activity: None,
         }
+    }
+
+    /// This output, telling `activity` of every line written (before it is cloned).
+    pub(crate) fn with_activity(mut self, activity: Arc<Activity>) -> Self {
+        self.activity = Some(activity);
+        self
     }
 
     /// Queues a line, waiting while the queue is full. False once the writer is gone.
@@ -118,6 +128,9 @@ impl Output {
     /// Queues a line at once, with room already drawn (or none, for the small answers of a
     /// shutdown). False once the writer is gone.
     pub(crate) fn write_now(&self, line: JsonLine, charge: Charge) -> bool {
+        if let Some(activity) = &self.activity {
+            activity.touch();
+        }
         self.tx.send(Out::Line(line, charge)).is_ok()
     }
 

@@ -289,3 +289,51 @@ async fn forwarded_debug_hides_the_session_id() {
     assert!(!shown.contains(&session_id), "{shown}");
     assert!(shown.contains("mcp-session-id"), "names shown: {shown}");
 }
+
+/// Keep-alive pings (issue 15 §3) carry the credentials; their failures and the recovery a
+/// 404 starts are logged without them.
+#[test]
+fn secrets_never_in_keep_alive_logs() {
+    let server = TestServer::start(Scenario::default().sessions(true)).expect("server");
+    let url = format!(
+        "http://user:{USERINFO}@{}/mcp/?token={QUERY}",
+        server.addr()
+    );
+    let mut w = Wrapper::start(
+        &url,
+        &[
+            "--log-level",
+            "debug",
+            "--keep-alive",
+            "0.2",
+            "--auth",
+            &format!("Bearer {AUTH}"),
+            "--header",
+            &format!("X-Api-Key: {HEADER}"),
+        ],
+    );
+    let stdout = vec![initialize(&mut w)];
+    let pings = || {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.json().is_some_and(|b| b["method"] == "ping"))
+            .count()
+    };
+    common::wrapper::wait_until(T, "a ping", || pings() >= 1);
+    // The next POST is a ping: it fails with 500, and the one after is sent anyway.
+    server.push_script(Fault::status(500));
+    let failed = pings() + 1;
+    common::wrapper::wait_until(T, "a ping after the failed one", || pings() > failed);
+    server.expire_sessions();
+    common::wrapper::wait_until(T, "the session recovered", || {
+        common::posts_of(&server, "initialize") == 2
+    });
+    let printed = finish(w, stdout);
+    assert!(
+        printed.stderr.contains("keep-alive ping failed"),
+        "{}",
+        printed.stderr
+    );
+    printed.assert_free_of(&[AUTH, HEADER, USERINFO, QUERY]);
+}

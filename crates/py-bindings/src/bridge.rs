@@ -69,13 +69,17 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     oauth_browser = true,
     oauth_client_credentials = false,
     oauth_timeout = jsonrpc_forward::auth::DEFAULT_TIMEOUT.as_secs_f64(),
+    allow_tools = None,
+    deny_tools = None,
+    keep_alive = None,
 ), text_signature = "(url, *, auth=None, timeout=60.0, concurrency=10, headers=None, \
                      connect_timeout=15.0, insecure=None, ca_bundle=None, client_cert=None, \
                      client_key=None, max_message_bytes=67108864, proxy=None, log_level='INFO', \
                      oauth=True, oauth_client_id=None, oauth_client_secret_file=None, \
                      oauth_client_metadata_url=None, oauth_scope=None, oauth_params=None, \
                      oauth_resource=True, oauth_callback_port=None, oauth_browser=True, \
-                     oauth_client_credentials=False, oauth_timeout=300.0)")]
+                     oauth_client_credentials=False, oauth_timeout=300.0, \
+                     allow_tools=None, deny_tools=None, keep_alive=None)")]
 #[allow(clippy::too_many_arguments)] // One keyword argument per CLI option.
 pub(crate) fn run_bridge(
     py: Python<'_>,
@@ -103,11 +107,15 @@ pub(crate) fn run_bridge(
     oauth_browser: bool,
     oauth_client_credentials: bool,
     oauth_timeout: f64,
+    allow_tools: Option<Vec<String>>,
+    deny_tools: Option<Vec<String>>,
+    keep_alive: Option<f64>,
 ) -> PyResult<i32> {
     for (name, seconds) in [
         ("timeout", timeout),
         ("connect_timeout", connect_timeout),
         ("oauth_timeout", oauth_timeout),
+        ("keep_alive", keep_alive.unwrap_or(1.0)),
     ] {
         if !(seconds.is_finite() && seconds > 0.0 && seconds < MAX_SECONDS) {
             return Err(PyValueError::new_err(format!(
@@ -148,6 +156,9 @@ pub(crate) fn run_bridge(
         client_key,
         max_message_bytes,
         proxy,
+        allow_tools: allow_tools.unwrap_or_default(),
+        deny_tools: deny_tools.unwrap_or_default(),
+        keep_alive,
         oauth: OAuthArgs {
             no_oauth: !oauth,
             oauth_client_id,

@@ -210,6 +210,12 @@ pub struct Fault {
     /// sends the answer. Implies SSE.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poll_closes: Option<u32>,
+
+    /// `tools/list` answers one page of this many tools, from the offset its
+    /// `params.cursor` names (a decimal string; none: the first page), with a `nextCursor`
+    /// while more remain: a paginated list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools_page_size: Option<usize>,
 }
 
 impl Fault {

@@ -100,7 +100,7 @@ pub(crate) fn plan(messages: &[Value], fault: &Fault, replied: &Replied) -> Plan
     let mut has_requests = false;
     let mut initialize = false;
     for message in messages {
-        let Some(answer) = answer(message) else {
+        let Some(answer) = answer(message, fault) else {
             continue;
         };
         has_requests = true;
@@ -332,7 +332,7 @@ pub(crate) fn listen_steps(
 const LISTEN_RETRY_MS: u64 = 100;
 
 /// The answer to one message, or `None` for notifications and client responses.
-fn answer(message: &Value) -> Option<Answer> {
+fn answer(message: &Value, fault: &Fault) -> Option<Answer> {
     let Some(object) = message.as_object() else {
         return Some(Answer::Now(error(Value::Null, -32600, "Invalid Request")));
     };
@@ -355,7 +355,7 @@ fn answer(message: &Value) -> Option<Answer> {
     Some(match method {
         "initialize" => Answer::Now(result(id, initialize_result(&params))),
         "ping" | "logging/setLevel" => Answer::Now(result(id, json!({}))),
-        "tools/list" => Answer::Now(result(id, json!({ "tools": tools() }))),
+        "tools/list" => Answer::Now(result(id, tools_list(&params, fault.tools_page_size))),
         "tools/call" => call_tool(id, &params),
         _ => Answer::Now(error(id, -32601, &format!("Method not found: {method}"))),
     })
@@ -371,6 +371,28 @@ fn initialize_result(params: &Value) -> Value {
         "capabilities": { "tools": { "listChanged": false }, "logging": {} },
         "serverInfo": { "name": "test-server", "version": env!("CARGO_PKG_VERSION") },
     })
+}
+
+/// The `tools/list` result: every tool, or one page of `page_size` from `params.cursor`.
+fn tools_list(params: &Value, page_size: Option<usize>) -> Value {
+    let Some(size) = page_size else {
+        return json!({ "tools": tools() });
+    };
+    let Value::Array(all) = tools() else {
+        return json!({ "tools": [] });
+    };
+    let start = params
+        .get("cursor")
+        .and_then(Value::as_str)
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(all.len());
+    let end = start.saturating_add(size.max(1)).min(all.len());
+    let mut page = json!({ "tools": all[start..end] });
+    if end < all.len() {
+        page["nextCursor"] = Value::String(end.to_string());
+    }
+    page
 }
 
 fn tools() -> Value {

@@ -112,6 +112,36 @@ pub struct Args {
     #[arg(long, default_value_t = crate::config::DEFAULT_MAX_MESSAGE_BYTES, value_parser = at_least_one)]
     pub max_message_bytes: usize,
 
+    /// Show the host only tools whose name matches this glob (repeatable; `*`, `?`, `[a-z]`).
+    ///
+    /// A tool is shown when it matches some --allow-tool (or none is given) and no
+    /// --deny-tool. Hidden tools are left out of every `tools/list` answer, and a
+    /// `tools/call` of one is answered `-32602` by the bridge without reaching the server.
+    /// Values are split at commas, in the variable and the flag alike, so a glob cannot hold
+    /// one: repeat the flag rather than use `{a,b}`.
+    #[arg(
+        long = "allow-tool",
+        env = "MCP_ALLOW_TOOLS",
+        value_name = "GLOB",
+        value_delimiter = ','
+    )]
+    pub allow_tools: Vec<String>,
+
+    /// Hide tools whose name matches this glob (repeatable; wins over --allow-tool).
+    #[arg(
+        long = "deny-tool",
+        visible_alias = "ignore-tool",
+        env = "MCP_DENY_TOOLS",
+        value_name = "GLOB",
+        value_delimiter = ','
+    )]
+    pub deny_tools: Vec<String>,
+
+    /// Ping the server after this many idle seconds (no message either way), so that
+    /// proxies keep the session; off by default. The pings' answers never reach the host.
+    #[arg(long, env = "MCP_KEEP_ALIVE", value_name = "SECONDS", value_parser = parse_seconds)]
+    pub keep_alive: Option<f64>,
+
     /// Sign-in (OAuth 2.1) when the server asks for it.
     #[command(
         flatten,
@@ -140,6 +170,9 @@ pub enum CliError {
     /// A sign-in option is wrong (the message names it, never a secret).
     #[error("{0}")]
     InvalidOAuth(String),
+    /// An --allow-tool or --deny-tool glob does not parse.
+    #[error("invalid --allow-tool/--deny-tool: {0}")]
+    InvalidToolGlob(String),
 }
 
 /// By hand, because the derived output would print the secrets: `--auth`, the `--header`
@@ -168,6 +201,9 @@ impl std::fmt::Debug for Args {
             .field("client_key", &self.client_key)
             .field("max_message_bytes", &self.max_message_bytes)
             .field("proxy", &self.proxy.as_deref().map(redact_url))
+            .field("allow_tools", &self.allow_tools)
+            .field("deny_tools", &self.deny_tools)
+            .field("keep_alive", &self.keep_alive)
             .field("oauth", &self.oauth)
             .field("command", &self.command)
             .finish()
@@ -233,6 +269,16 @@ impl Args {
         Ok(config)
     }
 
+    /// The tool filter of --allow-tool and --deny-tool; `None` when neither is given.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError::InvalidToolGlob`] for a glob that does not parse.
+    pub fn tool_filter(&self) -> Result<Option<crate::ToolFilter>, CliError> {
+        crate::ToolFilter::new(&self.allow_tools, &self.deny_tools)
+            .map_err(|e| CliError::InvalidToolGlob(crate::display_chain(&e)))
+    }
+
     /// The log level, or `None` when logging is off.
     #[must_use]
     pub(crate) fn log_filter(&self) -> Option<tracing::Level> {
@@ -259,7 +305,10 @@ pub fn run(args: &Args, runtime: &tokio::runtime::Runtime) -> i32 {
     if let Some(command) = &args.command {
         return auth::run_command(command, args, runtime);
     }
-    let config = match args.client_config() {
+    let (config, tools) = match args
+        .client_config()
+        .and_then(|c| Ok((c, args.tool_filter()?)))
+    {
         Ok(config) => config,
         Err(e) => {
             eprintln!("mcp-wrapper: error: {e}");
@@ -274,7 +323,9 @@ pub fn run(args: &Args, runtime: &tokio::runtime::Runtime) -> i32 {
         }
     };
     tracing::info!(url = %redact_url(client.url().as_str()), "starting mcp-wrapper");
-    let bridge = crate::Bridge::new(client, args.concurrency);
+    let bridge = crate::Bridge::new(client, args.concurrency)
+        .tool_filter(tools)
+        .keep_alive(args.keep_alive.map(Duration::from_secs_f64));
     match runtime.block_on(bridge.run_stdio()) {
         Ok(exit) => {
             tracing::info!(?exit, "shutdown complete");

@@ -468,6 +468,9 @@ def run_bridge(
     oauth_browser: bool = True,
     oauth_client_credentials: bool = False,
     oauth_timeout: float = 300.0,
+    allow_tools: Sequence[str] | None = None,
+    deny_tools: Sequence[str] | None = None,
+    keep_alive: float | None = None,
 ) -> int: ...
 def _run_bridge_cli(argv: Sequence[str]) -> int: ...
 def _shutdown() -> None: ...
