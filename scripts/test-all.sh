@@ -51,6 +51,10 @@ venv="$PWD/.venvs/test"
 python3 -m venv .venvs/gateway
 "$PWD/.venvs/gateway/bin/python" -m pip install -q --upgrade pip
 "$PWD/.venvs/gateway/bin/python" -m pip install -q -r python-tests/requirements-gateway.txt
+# A real forward proxy (PyPI proxy.py) for the proxy tests: its own venv.
+python3 -m venv .venvs/proxy
+"$PWD/.venvs/proxy/bin/python" -m pip install -q --upgrade pip
+"$PWD/.venvs/proxy/bin/python" -m pip install -q -r python-tests/requirements-proxy.txt
 
 step "node: oidc-provider for the sign-in tests (npm ci from python-tests/oidc/package-lock.json)"
 command -v npm >/dev/null || { echo "npm (Node 20 or newer) is needed for the sign-in tests" >&2; exit 1; }
@@ -91,9 +95,11 @@ step "python: ruff, mypy, stubtest"
 "$venv/bin/python" -m mypy.stubtest mcp_wrapper_rs._native
 
 step "pytest python-tests (bindings, the sdist, the bridge in Python, the official MCP SDK, ContextForge)"
-# MCP_SDK_REQUIRED=1, MCP_GATEWAY_REQUIRED=1 and MCP_OIDC_REQUIRED=1: a missing `mcp` SDK, a
-# gateway that cannot start or a missing oidc-provider fails the run instead of skipping.
-MCP_SDK_REQUIRED=1 MCP_GATEWAY_REQUIRED=1 MCP_OIDC_REQUIRED=1 MCP_GATEWAY_PYTHON="$PWD/.venvs/gateway/bin/python" \
+# MCP_SDK_REQUIRED=1, MCP_GATEWAY_REQUIRED=1, MCP_OIDC_REQUIRED=1 and MCP_PROXY_REQUIRED=1: a
+# missing `mcp` SDK, a gateway that cannot start, a missing oidc-provider or proxy.py fails
+# the run instead of skipping.
+MCP_SDK_REQUIRED=1 MCP_GATEWAY_REQUIRED=1 MCP_OIDC_REQUIRED=1 \
+MCP_PROXY_REQUIRED=1 MCP_PROXY_PYTHON="$PWD/.venvs/proxy/bin/python" MCP_GATEWAY_PYTHON="$PWD/.venvs/gateway/bin/python" \
 MCP_WRAPPER_BIN="$bins/mcp-wrapper" MCP_TEST_SERVER_BIN="$bins/test-server" \
 MCP_SDIST="${sdist[0]}" MCP_SDIST_PYTHON="$sdist_dir/venv/bin/python" \
   "$venv/bin/python" -m pytest python-tests
