@@ -44,6 +44,7 @@ use crate::budget::Charge;
 use crate::client::Client;
 use crate::error::{Error, display_chain};
 use crate::forwarded::{Forwarded, HeaderSource};
+use crate::legacy::{Legacy, Transport, Transports, Via};
 use crate::message::{IdKey, JsonLine, Outgoing, OwedId, error_response};
 use crate::peek::PeekError;
 use crate::session::Session;
@@ -77,6 +78,9 @@ pub struct Bridge {
     client: Client,
     concurrency: usize,
     max_line_bytes: usize,
+    transport: Transport,
+    /// The SSE URL of the legacy HTTP+SSE transport (see [`Bridge::with_transport`]).
+    sse: Option<Client>,
 }
 
 impl Bridge {
@@ -89,7 +93,24 @@ impl Bridge {
             client,
             concurrency: concurrency.max(1),
             max_line_bytes,
+            transport: Transport::StreamableHttp,
+            sse: None,
         }
+    }
+
+    /// Speaks `transport` to the server (Streamable HTTP unless this is called). `sse_url`
+    /// is the SSE stream of the legacy HTTP+SSE transport, used as given (under
+    /// [`Transport::Auto`], where the bridge falls back when the server does not speak
+    /// Streamable HTTP); it shares the client's pool, headers and sign-in.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if `sse_url` is not an http or https URL.
+    pub fn with_transport(mut self, transport: Transport, sse_url: &str) -> Result<Self, Error> {
+        let sse = Client::with_http(self.client.http().clone(), sse_url)?;
+        self.sse = Some(self.client.for_url(sse.url()));
+        self.transport = transport;
+        Ok(self)
     }
 
     /// The most bytes the output queue holds.
@@ -175,6 +196,15 @@ impl Bridge {
             let session = Arc::clone(&session);
             Arc::new(move || session.headers())
         };
+        let legacy = self.sse.clone().map(|sse| {
+            Arc::new(Legacy::new(
+                sse,
+                Arc::clone(&pending),
+                output.clone(),
+                Arc::clone(&session),
+            ))
+        });
+        let transport = Arc::new(Transports::new(self.transport, legacy));
         let ctx = Context {
             client: self.client.clone(),
             session: Arc::clone(&session),
@@ -182,6 +212,7 @@ impl Bridge {
             pending: Arc::clone(&pending),
             output: output.clone(),
             tasks: tasks.clone(),
+            transport: Arc::clone(&transport),
         };
         let permits = Arc::new(Semaphore::new(self.concurrency));
         tasks.spawn(launch(
@@ -213,6 +244,7 @@ impl Bridge {
             }
         };
         session.stop_listening();
+        transport.stop();
         match exit {
             Exit::Shutdown => {
                 tracing::info!("shutting down: answering pending requests");
@@ -287,7 +319,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// first, then marks its ids and queues its line in one step, so that shutdown's answers can
 /// neither overtake nor duplicate it, and a shutdown never waits for stdout.
 #[derive(Debug)]
-struct Pending {
+pub(crate) struct Pending {
     next_token: AtomicU64,
     owed: Mutex<HashMap<u64, Owed>>,
     output: Output,
@@ -354,13 +386,13 @@ impl Pending {
     }
 
     /// Whether any answer of this message is still owed.
-    fn is_owed(&self, token: u64) -> bool {
+    pub(crate) fn is_owed(&self, token: u64) -> bool {
         lock(&self.owed).contains_key(&token)
     }
 
     /// Writes `line`, which answers `answers`, if any of them is still owed; they are owed
     /// no more. False when none was (cancelled, or shut down).
-    async fn answer(&self, token: u64, answers: &[IdKey], line: JsonLine) -> bool {
+    pub(crate) async fn answer(&self, token: u64, answers: &[IdKey], line: JsonLine) -> bool {
         let charge = self.output.reserve(line.len()).await;
         let mut owed = lock(&self.owed);
         let Some(entry) = owed.get_mut(&token) else {
@@ -451,9 +483,15 @@ struct Context {
     pending: Arc<Pending>,
     output: Output,
     tasks: TaskTracker,
+    transport: Arc<Transports>,
 }
 
 impl Context {
+    /// How `message` goes out: over the legacy transport, or POSTed by [`send`](Self::send).
+    async fn via(&self, message: &Outgoing) -> Via<'_> {
+        self.transport.via(message, self.send(message)).await
+    }
+
     /// Sends `message`; if the server forgot the session, recovers it and sends once more.
     async fn send(&self, message: &Outgoing) -> Result<Forwarded, Error> {
         let expired = |cause| Error::SessionExpired(Some(Box::new(cause)));
@@ -637,7 +675,21 @@ impl Dispatcher {
         let ctx = self.ctx.clone();
         let cancels = message.cancels().cloned();
         let sent = tokio::spawn(async move {
-            match ctx.send(&message).await {
+            let response = match ctx.via(&message).await {
+                Via::Legacy(legacy) => {
+                    // The answer to a cancelled request comes on the shared stream, maybe
+                    // before this POST returns: it is owed nothing from here on.
+                    if let Some(id) = message.cancels() {
+                        ctx.pending.cancel(id);
+                    }
+                    if let Err(e) = legacy.post_unanswered(&message).await {
+                        log_unanswered(&message, &e);
+                    }
+                    return;
+                }
+                Via::Streamable(response) => response,
+            };
+            match response {
                 Ok(response) => {
                     if message.method() == Some("notifications/initialized") {
                         ctx.session.listen(ctx.client.clone(), ctx.output.clone());
@@ -741,7 +793,16 @@ impl Exchange {
 
     async fn forward(&self) {
         let ctx = &self.ctx;
-        let mut response = match ctx.send(&self.message).await {
+        let response = match ctx.via(&self.message).await {
+            Via::Legacy(legacy) => {
+                if let Err(e) = legacy.exchange(self.token, &self.message).await {
+                    self.fail(&e);
+                }
+                return;
+            }
+            Via::Streamable(response) => response,
+        };
+        let mut response = match response {
             Ok(response) => response,
             Err(e) => return self.fail(&e),
         };

@@ -57,6 +57,7 @@ mod error;
 mod forwarded;
 mod headers;
 mod http;
+mod legacy;
 pub mod message;
 pub mod peek;
 mod redact;
@@ -77,6 +78,7 @@ pub use headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RequestHeaders,
 };
 pub use http::{HttpClient, HttpRequest, Redirects};
+pub use legacy::{Transport, UnknownTransport};
 pub use message::{Outgoing, error_response};
 pub use redact::{redact_url, redacted};
 pub use response::StreamedResponse;

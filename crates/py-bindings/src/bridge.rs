@@ -35,9 +35,10 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
 /// only from `MCP_OAUTH_CLIENT_SECRET` or `oauth_client_secret_file` (never an argument that
 /// could end up in a log): an argument given always wins. `oauth=False` is `--no-oauth`;
 /// the other `oauth_*` arguments are the `--oauth-*` options (`oauth_resource=False` is
-/// `--oauth-no-resource`, `oauth_browser=False` is `--oauth-no-browser`).
+/// `--oauth-no-resource`, `oauth_browser=False` is `--oauth-no-browser`). `transport` is
+/// `--transport`: `"auto"`, `"streamable-http"` or `"sse"`.
 ///
-/// Raises `ValueError` naming the argument for a timeout that is not a positive finite
+/// Raises `ValueError` naming the argument for an unknown `transport`, a timeout that is not a positive finite
 /// number of seconds, a zero `concurrency` or `max_message_bytes`, or `client_cert` without
 /// `client_key` (or the reverse), before stdin is touched.
 #[pyfunction]
@@ -66,13 +67,14 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     oauth_browser = true,
     oauth_client_credentials = false,
     oauth_timeout = jsonrpc_forward::auth::DEFAULT_TIMEOUT.as_secs_f64(),
+    transport = "auto",
 ), text_signature = "(url, *, auth=None, timeout=60.0, concurrency=10, headers=None, \
                      connect_timeout=15.0, insecure=None, ca_bundle=None, client_cert=None, \
                      client_key=None, max_message_bytes=67108864, log_level='INFO', \
                      oauth=True, oauth_client_id=None, oauth_client_secret_file=None, \
                      oauth_client_metadata_url=None, oauth_scope=None, oauth_params=None, \
                      oauth_resource=True, oauth_callback_port=None, oauth_browser=True, \
-                     oauth_client_credentials=False, oauth_timeout=300.0)")]
+                     oauth_client_credentials=False, oauth_timeout=300.0, transport='auto')")]
 #[allow(clippy::too_many_arguments)] // One keyword argument per CLI option.
 pub(crate) fn run_bridge(
     py: Python<'_>,
@@ -99,7 +101,11 @@ pub(crate) fn run_bridge(
     oauth_browser: bool,
     oauth_client_credentials: bool,
     oauth_timeout: f64,
+    transport: &str,
 ) -> PyResult<i32> {
+    let transport: jsonrpc_forward::Transport = transport
+        .parse()
+        .map_err(|e: jsonrpc_forward::UnknownTransport| PyValueError::new_err(e.to_string()))?;
     for (name, seconds) in [
         ("timeout", timeout),
         ("connect_timeout", connect_timeout),
@@ -128,6 +134,7 @@ pub(crate) fn run_bridge(
     let insecure = insecure.unwrap_or_else(|| jsonrpc_forward::cli::env_flag("SKIP_SSL_VERIFY"));
     let args = Args {
         url: Some(url),
+        transport,
         auth,
         timeout,
         log_level: log_level.to_owned(),
