@@ -395,7 +395,10 @@ impl Legacy {
                 Ok(Some(response)) if is_event_stream(&response) => {
                     failures = 0;
                     tracing::debug!("the legacy SSE stream is open");
-                    (self.read(response).await, false)
+                    let error = self.read(response).await;
+                    // An endpoint on another origin will not move by waiting.
+                    let fatal = matches!(error, Error::Endpoint(_));
+                    (error, fatal)
                 }
                 Ok(Some(response)) => {
                     let shown = response
