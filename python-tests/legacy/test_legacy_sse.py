@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from legacy_support import LegacyServer, LineBridge, wait_for
+
+from support import wrapper_binary
 
 TOKEN = "Bearer planted-legacy-secret-4711"
 
@@ -153,3 +157,50 @@ def test_auto_falls_back_once(legacy_server: LegacyServer, open_bridge: OpenBrid
     assert mcp_posts[0]["status"] == 404
     assert len(legacy_server.gets("/sse")) >= 1
     assert not legacy_server.gets("/mcp/")
+
+
+async def test_sdk_2_client_through_the_fallback(
+    legacy_server: LegacyServer, tmp_path: Path
+) -> None:
+    """The official SDK 2.x stdio client, as a host runs the bridge (default `auto`): it lists,
+    calls, gets progress and answers an elicitation, none the wiser that the server is legacy."""
+    pytest.importorskip("mcp.client.stdio")
+    import anyio
+    import mcp_types as types
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    progressed: list[float] = []
+
+    async def on_elicit(context: Any, params: Any) -> types.ElicitResult:
+        return types.ElicitResult(action="accept", content={"name": "Grace"})
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        progressed.append(progress)
+
+    params = StdioServerParameters(
+        command=str(wrapper_binary()),
+        args=["--url", legacy_server.sse_url],
+        env={"MCP_WRAPPER_LOG_LEVEL": "DEBUG"},
+    )
+    with open(tmp_path / "bridge.log", "w", encoding="utf-8") as errlog:  # noqa: ASYNC230
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write, elicitation_callback=on_elicit) as session,
+        ):
+            with anyio.fail_after(60):
+                await session.initialize()
+                tools = await session.list_tools()
+                assert {t.name for t in tools.tools} >= {"echo", "ask"}
+                echoed = await session.call_tool("echo", {"text": "sdk"})
+                assert [c.text for c in echoed.content if isinstance(c, types.TextContent)] == [
+                    "sdk"
+                ]
+                slow = await session.call_tool("slow", {"steps": 2}, progress_callback=on_progress)
+                assert not slow.is_error
+                asked = await session.call_tool("ask", {})
+                assert [c.text for c in asked.content if isinstance(c, types.TextContent)] == [
+                    "hello Grace"
+                ]
+    assert progressed == [1, 2]
+    assert len(legacy_server.posts("/mcp/")) == 1

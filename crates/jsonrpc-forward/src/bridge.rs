@@ -487,7 +487,7 @@ struct Context {
 }
 
 impl Context {
-    /// How `message` goes out: over the legacy transport, or POSTed by [`send`](Self::send).
+    /// How `message` goes out: over the legacy transport, or by [`send`](Self::send).
     async fn via(&self, message: &Outgoing) -> Via<'_> {
         self.transport.via(message, self.send(message)).await
     }

@@ -5,7 +5,7 @@
 //!   everything the server sends. Its first event, `endpoint`, names where to POST: its data
 //!   is resolved against the SSE URL and must stay on that origin (scheme, host, port), or
 //!   nothing is sent and every request is answered with an error naming the other origin.
-//! - Each client message is POSTed to the endpoint (202 or 200; the body is ignored). The
+//! - Each client message is sent (`POST`) to the endpoint (202 or 200; the body is ignored). The
 //!   answers come back on the GET stream and are routed by id to their pending requests,
 //!   through the bridge's pending table, so each request still gets exactly one answer; a
 //!   response nobody is owed is logged and dropped. The server's notifications and requests
@@ -484,7 +484,7 @@ impl Legacy {
                 Ok(Some(message)) => self.route(message).await,
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::warn!(error = %display_chain(&e), "dropping a message that is not JSON from the SSE stream")
+                    tracing::warn!(error = %display_chain(&e), "dropping a message that is not JSON from the SSE stream");
                 }
             },
             other => tracing::debug!(event = other, "skipping an SSE event of another type"),
@@ -546,9 +546,8 @@ impl Legacy {
     ) {
         tracing::info!("the legacy SSE stream started a new session; initializing it");
         let id = format!("\"mcp-wrapper-reinitialize-{generation}\"");
-        let replayed = match with_id(&initialize, &id) {
-            Some(message) => message,
-            None => return self.set_ready(endpoint, generation),
+        let Some(replayed) = with_id(&initialize, &id) else {
+            return self.set_ready(endpoint, generation);
         };
         let (tx, rx) = oneshot::channel();
         lock(&self.routes).hidden.insert(IdKey::new(&id), tx);
