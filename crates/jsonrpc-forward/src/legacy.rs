@@ -422,6 +422,9 @@ impl Legacy {
                 }
             };
             failures = failures.saturating_add(1);
+            // As many tries as the retry policy gives a POST: then the requests waiting are
+            // answered with the error, and new ones too until the stream is back.
+            let fatal = fatal || failures > self.sse.retry_policy().max_retries;
             if failures == 1 {
                 tracing::warn!(error = %display_chain(&error), "the legacy SSE stream is down; reconnecting");
             } else {

@@ -190,3 +190,22 @@ fn help_names_the_transport_its_variable_and_the_sse_url_rule() {
     assert!(help.contains("MCP_TRANSPORT"), "{help}");
     assert!(help.contains("NOT rewritten to `/mcp/`"), "{help}");
 }
+
+/// A legacy server that is down: once the stream failed to open as often as the retry
+/// policy would resend a POST, the waiting request is answered with the connection error
+/// (well before its 600 s timeout), and the bridge keeps trying in the background.
+#[test]
+fn a_legacy_server_that_is_down_is_answered_not_waited_for() {
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/sse", closed.local_addr().expect("addr"));
+    drop(closed);
+    let mut w = Wrapper::start(&url, &["--transport", "sse", "--timeout", "600"]);
+    w.send_json(&initialize(1, None));
+    let answer = w.recv(Duration::from_secs(60));
+    assert_eq!(answer["id"], 1);
+    assert_eq!(answer["error"]["code"], -32000, "{answer}");
+    let message = answer["error"]["message"].as_str().expect("message");
+    assert!(message.starts_with("Connection failed"), "{message}");
+    w.close_stdin();
+    assert_eq!(w.wait(T), 0);
+}
