@@ -45,6 +45,7 @@ use crate::client::Client;
 use crate::error::{Error, display_chain};
 use crate::forwarded::{Forwarded, HeaderSource};
 use crate::keepalive::{self, Activity};
+use crate::legacy::{Legacy, Transport, Transports, Via};
 use crate::message::{IdKey, JsonLine, Outgoing, OwedId, error_response};
 use crate::peek::PeekError;
 use crate::session::Session;
@@ -83,6 +84,9 @@ pub struct Bridge {
     tools: Option<Arc<ToolFilter>>,
     /// `None`: no pings of the bridge's own.
     keep_alive: Option<Duration>,
+    transport: Transport,
+    /// The SSE URL of the legacy HTTP+SSE transport (see [`Bridge::with_transport`]).
+    sse: Option<Client>,
 }
 
 impl Bridge {
@@ -97,6 +101,8 @@ impl Bridge {
             max_line_bytes,
             tools: None,
             keep_alive: None,
+            transport: Transport::StreamableHttp,
+            sse: None,
         }
     }
 
@@ -115,6 +121,21 @@ impl Bridge {
     pub fn keep_alive(mut self, every: Option<Duration>) -> Self {
         self.keep_alive = every.filter(|every| !every.is_zero());
         self
+    }
+
+    /// Speaks `transport` to the server (Streamable HTTP unless this is called). `sse_url`
+    /// is the SSE stream of the legacy HTTP+SSE transport, used as given (under
+    /// [`Transport::Auto`], where the bridge falls back when the server does not speak
+    /// Streamable HTTP); it shares the client's pool, headers and sign-in.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if `sse_url` is not an http or https URL.
+    pub fn with_transport(mut self, transport: Transport, sse_url: &str) -> Result<Self, Error> {
+        let sse = Client::with_http(self.client.http().clone(), sse_url)?;
+        self.sse = Some(self.client.for_url(sse.url()));
+        self.transport = transport;
+        Ok(self)
     }
 
     /// The most bytes the output queue holds.
@@ -205,6 +226,15 @@ impl Bridge {
             let session = Arc::clone(&session);
             Arc::new(move || session.headers())
         };
+        let legacy = self.sse.clone().map(|sse| {
+            Arc::new(Legacy::new(
+                sse,
+                Arc::clone(&pending),
+                output.clone(),
+                Arc::clone(&session),
+            ))
+        });
+        let transport = Arc::new(Transports::new(self.transport, legacy));
         let ctx = Context {
             client: self.client.clone(),
             session: Arc::clone(&session),
@@ -214,6 +244,7 @@ impl Bridge {
             tasks: tasks.clone(),
             tools: self.tools.clone(),
             activity: activity.clone(),
+            transport: Arc::clone(&transport),
         };
         let keep_alive = self
             .keep_alive
@@ -252,6 +283,7 @@ impl Bridge {
         if let Some(keep_alive) = keep_alive {
             keep_alive.abort();
         }
+        transport.stop();
         match exit {
             Exit::Shutdown => {
                 tracing::info!("shutting down: answering pending requests");
@@ -326,7 +358,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// first, then marks its ids and queues its line in one step, so that shutdown's answers can
 /// neither overtake nor duplicate it, and a shutdown never waits for stdout.
 #[derive(Debug)]
-struct Pending {
+pub(crate) struct Pending {
     next_token: AtomicU64,
     owed: Mutex<HashMap<u64, Owed>>,
     output: Output,
@@ -393,13 +425,13 @@ impl Pending {
     }
 
     /// Whether any answer of this message is still owed.
-    fn is_owed(&self, token: u64) -> bool {
+    pub(crate) fn is_owed(&self, token: u64) -> bool {
         lock(&self.owed).contains_key(&token)
     }
 
     /// Writes `line`, which answers `answers`, if any of them is still owed; they are owed
     /// no more. False when none was (cancelled, or shut down).
-    async fn answer(&self, token: u64, answers: &[IdKey], line: JsonLine) -> bool {
+    pub(crate) async fn answer(&self, token: u64, answers: &[IdKey], line: JsonLine) -> bool {
         let charge = self.output.reserve(line.len()).await;
         let mut owed = lock(&self.owed);
         let Some(entry) = owed.get_mut(&token) else {
@@ -494,9 +526,15 @@ pub(crate) struct Context {
     tools: Option<Arc<ToolFilter>>,
     /// Told of every line read, with `--keep-alive`.
     activity: Option<Arc<Activity>>,
+    transport: Arc<Transports>,
 }
 
 impl Context {
+    /// How `message` goes out: over the legacy transport, or by [`send`](Self::send).
+    async fn via(&self, message: &Outgoing) -> Via<'_> {
+        self.transport.via(message, self.send(message)).await
+    }
+
     /// Sends `message`; if the server forgot the session, recovers it and sends once more.
     pub(crate) async fn send(&self, message: &Outgoing) -> Result<Forwarded, Error> {
         let expired = |cause| Error::SessionExpired(Some(Box::new(cause)));
@@ -689,7 +727,21 @@ impl Dispatcher {
         let ctx = self.ctx.clone();
         let cancels = message.cancels().cloned();
         let sent = tokio::spawn(async move {
-            match ctx.send(&message).await {
+            let response = match ctx.via(&message).await {
+                Via::Legacy(legacy) => {
+                    // The answer to a cancelled request comes on the shared stream, maybe
+                    // before this POST returns: it is owed nothing from here on.
+                    if let Some(id) = message.cancels() {
+                        ctx.pending.cancel(id);
+                    }
+                    if let Err(e) = legacy.post_unanswered(&message).await {
+                        log_unanswered(&message, &e);
+                    }
+                    return;
+                }
+                Via::Streamable(response) => response,
+            };
+            match response {
                 Ok(response) => {
                     if message.method() == Some("notifications/initialized") {
                         ctx.session.listen(ctx.client.clone(), ctx.output.clone());
@@ -811,7 +863,16 @@ impl Exchange {
 
     async fn forward(&self) {
         let ctx = &self.ctx;
-        let mut response = match ctx.send(&self.message).await {
+        let response = match ctx.via(&self.message).await {
+            Via::Legacy(legacy) => {
+                if let Err(e) = legacy.exchange(self.token, &self.message).await {
+                    self.fail(&e);
+                }
+                return;
+            }
+            Via::Streamable(response) => response,
+        };
+        let mut response = match response {
             Ok(response) => response,
             Err(e) => return self.fail(&e),
         };

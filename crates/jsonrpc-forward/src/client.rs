@@ -114,6 +114,18 @@ impl Client {
         })
     }
 
+    /// A client for another URL of the same server (the legacy SSE stream and its
+    /// endpoint): the same pool, headers and sign-in.
+    pub(crate) fn for_url(&self, url: Url) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                url: RwLock::new(url),
+                sign_in: self.inner.sign_in.clone(),
+            }),
+        }
+    }
+
     /// The HTTP client this one sends over (a clone shares its pool).
     #[must_use]
     pub fn http(&self) -> &HttpClient {

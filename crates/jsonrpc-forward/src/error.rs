@@ -84,6 +84,11 @@ pub enum Error {
     /// credentials.
     #[error(transparent)]
     Proxy(Box<ProxyError>),
+    /// The legacy HTTP+SSE transport cannot be used: the SSE URL is not an event stream, or
+    /// its `endpoint` event is not a URI on the SSE URL's origin (the message names the
+    /// origin, never a path or query). Nothing was sent to such an endpoint.
+    #[error("SSE endpoint refused: {0}")]
+    Endpoint(Box<str>),
     /// The server redirected more times in a row than
     /// [`Redirects::Limited`](crate::Redirects::Limited) allows.
     #[error("more than {limit} redirects")]
@@ -269,6 +274,7 @@ impl Error {
             | Error::Decode(_)
             | Error::Redirect { .. }
             | Error::TooManyRedirects { .. }
+            | Error::Endpoint(_)
             | Error::SignIn(_) => RetryClass::Never,
         }
     }
@@ -289,7 +295,10 @@ impl Error {
             Error::Timeout(_) => Kind::Timeout,
             Error::Status(_) => Kind::Status,
             Error::Read(_) => Kind::Read,
-            Error::Transport(_) | Error::StreamEnded | Error::SessionExpired(_) => Kind::Broken,
+            Error::Transport(_)
+            | Error::StreamEnded
+            | Error::SessionExpired(_)
+            | Error::Endpoint(_) => Kind::Broken,
             Error::InvalidJson(_) | Error::Decode(_) | Error::TooLarge { .. } => Kind::Decode,
             Error::Redirect { .. } | Error::TooManyRedirects { .. } => Kind::Redirect,
             Error::SignIn(_) => Kind::SignIn,
@@ -459,6 +468,7 @@ impl Error {
                 &format!("Redirect refused: more than {limit} redirects"),
                 None,
             ),
+            Error::Endpoint(_) => error_response(id, -32000, &detail, None),
             Error::SignIn(_) => {
                 error_response(id, -32000, &format!("Sign-in failed: {detail}"), None)
             }

@@ -229,7 +229,7 @@ impl ListenStream {
 const DRAIN_AFTER_ANSWER: Duration = Duration::from_secs(2);
 
 /// Reads what is left of a response after its answer, dropping it (see [`Messages`]).
-async fn drain(mut response: Response) {
+pub(crate) async fn drain(mut response: Response) {
     let drained = async {
         let mut dropped = 0usize;
         while let Ok(Some(chunk)) = response.chunk().await {

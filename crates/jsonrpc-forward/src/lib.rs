@@ -58,6 +58,7 @@ mod forwarded;
 mod headers;
 mod http;
 mod keepalive;
+mod legacy;
 pub mod message;
 pub mod peek;
 mod proxy;
@@ -80,6 +81,7 @@ pub use headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RequestHeaders,
 };
 pub use http::{HttpClient, HttpRequest, Redirects};
+pub use legacy::{Transport, UnknownTransport};
 pub use message::{Outgoing, error_response};
 pub use redact::{redact_url, redacted};
 pub use response::StreamedResponse;

@@ -128,6 +128,13 @@ impl Session {
         lock(&self.saved).initialized.is_some()
     }
 
+    /// The client's `initialize` and `notifications/initialized`, as last sent: what starts
+    /// a new session of the legacy HTTP+SSE transport.
+    pub(crate) fn saved_handshake(&self) -> (Option<Outgoing>, Option<Outgoing>) {
+        let saved = lock(&self.saved);
+        (saved.initialize.clone(), saved.initialized.clone())
+    }
+
     /// Takes the session id of an `initialize` response: it replaces the old session (no id
     /// means the server keeps no session).
     pub(crate) fn on_response(&self, message: &Outgoing, response: &Forwarded) {

@@ -37,9 +37,10 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
 /// the other `oauth_*` arguments are the `--oauth-*` options (`oauth_resource=False` is
 /// `--oauth-no-resource`, `oauth_browser=False` is `--oauth-no-browser`). `proxy` is
 /// `--proxy` (`"none"`: direct); with `proxy=None` the proxy variables (`HTTPS_PROXY`,
-/// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`) are read, as `--proxy` unset does.
+/// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`) are read, as `--proxy` unset does. `transport` is
+/// `--transport`: `"auto"`, `"streamable-http"` or `"sse"`.
 ///
-/// Raises `ValueError` naming the argument for a timeout that is not a positive finite
+/// Raises `ValueError` naming the argument for an unknown `transport`, a timeout that is not a positive finite
 /// number of seconds, a zero `concurrency` or `max_message_bytes`, or `client_cert` without
 /// `client_key` (or the reverse), before stdin is touched.
 #[pyfunction]
@@ -72,6 +73,7 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     allow_tools = None,
     deny_tools = None,
     keep_alive = None,
+    transport = "auto",
 ), text_signature = "(url, *, auth=None, timeout=60.0, concurrency=10, headers=None, \
                      connect_timeout=15.0, insecure=None, ca_bundle=None, client_cert=None, \
                      client_key=None, max_message_bytes=67108864, proxy=None, log_level='INFO', \
@@ -79,7 +81,7 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
                      oauth_client_metadata_url=None, oauth_scope=None, oauth_params=None, \
                      oauth_resource=True, oauth_callback_port=None, oauth_browser=True, \
                      oauth_client_credentials=False, oauth_timeout=300.0, \
-                     allow_tools=None, deny_tools=None, keep_alive=None)")]
+                     allow_tools=None, deny_tools=None, keep_alive=None, transport='auto')")]
 #[allow(clippy::too_many_arguments)] // One keyword argument per CLI option.
 pub(crate) fn run_bridge(
     py: Python<'_>,
@@ -110,7 +112,11 @@ pub(crate) fn run_bridge(
     allow_tools: Option<Vec<String>>,
     deny_tools: Option<Vec<String>>,
     keep_alive: Option<f64>,
+    transport: &str,
 ) -> PyResult<i32> {
+    let transport: jsonrpc_forward::Transport = transport
+        .parse()
+        .map_err(|e: jsonrpc_forward::UnknownTransport| PyValueError::new_err(e.to_string()))?;
     for (name, seconds) in [
         ("timeout", timeout),
         ("connect_timeout", connect_timeout),
@@ -140,6 +146,7 @@ pub(crate) fn run_bridge(
     let insecure = insecure.unwrap_or_else(|| jsonrpc_forward::cli::env_flag("SKIP_SSL_VERIFY"));
     let args = Args {
         url: Some(url),
+        transport,
         auth,
         timeout,
         log_level: log_level.to_owned(),

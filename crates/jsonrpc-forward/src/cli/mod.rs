@@ -15,6 +15,7 @@ use clap::Parser;
 
 use crate::bridge::DEFAULT_CONCURRENCY;
 use crate::config::ClientConfig;
+use crate::legacy::Transport;
 use crate::redact::{header_name_shown, redact_url};
 
 /// Stdio MCP client <-> Streamable HTTP MCP server bridge.
@@ -43,9 +44,22 @@ pub struct Args {
     /// As `mcpgateway.wrapper.convert_url`, for drop-in compatibility: a URL ending in
     /// `/mcp/` is used as is, one ending in `/mcp` gets a trailing `/`, a final `/sse` turns
     /// every `/sse` into `/mcp/`, and anything else gets `/mcp/` appended. A server that redirects `/mcp/` to `/mcp` (307/308, same origin) is followed once;
-    /// later requests go to `/mcp` directly.
+    /// later requests go to `/mcp` directly. That rewrite is for Streamable HTTP only: the
+    /// legacy HTTP+SSE transport (`--transport sse`, or the fallback of `auto`) uses the URL
+    /// exactly as given, `/sse` and all.
     #[arg(long, env = "MCP_SERVER_URL", hide_env_values = true, global = true)]
     pub url: Option<String>,
+
+    /// Transport to the server: auto, streamable-http or sse.
+    ///
+    /// `auto` speaks Streamable HTTP to the normalised URL and, when the first `initialize`
+    /// is answered 400, 404 or 405 without a JSON-RPC body (a server that only offers the
+    /// legacy transport), falls back for the bridge's life to the legacy HTTP+SSE transport
+    /// (protocol 2024-11-05) on the URL exactly as given. `streamable-http` never falls back.
+    /// `sse` speaks only HTTP+SSE: the URL, used as given (a final `/sse` is NOT rewritten to
+    /// `/mcp/`), is the event stream, and messages go to the endpoint it names.
+    #[arg(long, env = "MCP_TRANSPORT", default_value = "auto", value_parser = parse_transport)]
+    pub transport: Transport,
 
     /// Authorization header value, e.g. `"Bearer <token>"` (never logged).
     #[arg(long, env = "MCP_AUTH", hide_env_values = true)]
@@ -189,6 +203,7 @@ impl std::fmt::Debug for Args {
             .collect();
         f.debug_struct("Args")
             .field("url", &self.url.as_deref().map(redact_url))
+            .field("transport", &self.transport)
             .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
             .field("timeout", &self.timeout)
             .field("log_level", &self.log_level)
@@ -217,6 +232,9 @@ impl Args {
     ///
     /// [`CliError`] when the URL is missing or not an http(s) URL.
     pub fn endpoint(&self) -> Result<String, CliError> {
+        if self.transport == Transport::Sse {
+            return self.sse_url();
+        }
         let url = self.url.as_deref().map(str::trim).unwrap_or_default();
         if url.is_empty() {
             return Err(CliError::MissingUrl);
@@ -225,6 +243,24 @@ impl Args {
         match reqwest::Url::parse(&normalised) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
                 Ok(normalised)
+            }
+            _ => Err(CliError::InvalidUrl(redact_url(url))),
+        }
+    }
+
+    /// The URL of the legacy HTTP+SSE stream: `--url` as given (trimmed), not normalised.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError`] when the URL is missing or not an http(s) URL.
+    pub fn sse_url(&self) -> Result<String, CliError> {
+        let url = self.url.as_deref().map(str::trim).unwrap_or_default();
+        if url.is_empty() {
+            return Err(CliError::MissingUrl);
+        }
+        match reqwest::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
+                Ok(url.to_owned())
             }
             _ => Err(CliError::InvalidUrl(redact_url(url))),
         }
@@ -322,10 +358,24 @@ pub fn run(args: &Args, runtime: &tokio::runtime::Runtime) -> i32 {
             return 2;
         }
     };
-    tracing::info!(url = %redact_url(client.url().as_str()), "starting mcp-wrapper");
-    let bridge = crate::Bridge::new(client, args.concurrency)
-        .tool_filter(tools)
-        .keep_alive(args.keep_alive.map(Duration::from_secs_f64));
+    tracing::info!(url = %redact_url(client.url().as_str()), transport = %args.transport, "starting mcp-wrapper");
+    let bridge = match args.sse_url() {
+        Ok(sse_url) => crate::Bridge::new(client, args.concurrency)
+            .tool_filter(tools)
+            .keep_alive(args.keep_alive.map(Duration::from_secs_f64))
+            .with_transport(args.transport, &sse_url),
+        Err(e) => {
+            eprintln!("mcp-wrapper: error: {e}");
+            return 2;
+        }
+    };
+    let bridge = match bridge {
+        Ok(bridge) => bridge,
+        Err(e) => {
+            eprintln!("mcp-wrapper: error: {}", crate::display_chain(&e));
+            return 2;
+        }
+    };
     match runtime.block_on(bridge.run_stdio()) {
         Ok(exit) => {
             tracing::info!(?exit, "shutdown complete");
@@ -377,6 +427,12 @@ fn at_least_one(value: &str) -> Result<usize, String> {
             "expected a whole number of at least 1, got {value:?}"
         )),
     }
+}
+
+fn parse_transport(value: &str) -> Result<Transport, String> {
+    value
+        .parse()
+        .map_err(|e: crate::UnknownTransport| e.to_string())
 }
 
 fn parse_seconds(value: &str) -> Result<f64, String> {
