@@ -112,7 +112,10 @@ fn logs_record_a_failed_request_with_its_status() {
 #[test]
 fn logs_show_session_expiry_and_recovery_at_info() {
     let server = TestServer::start(Scenario::default().sessions(true)).expect("server");
-    let mut w = Wrapper::start(&server.url(), &["--log-format", "json"]);
+    let mut w = Wrapper::start(
+        &server.url(),
+        &["--log-format", "json", "--log-level", "INFO"],
+    );
     initialize(&mut w);
     w.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
     assert!(w.recv(T)["result"]["tools"].is_array());
@@ -125,7 +128,7 @@ fn logs_show_session_expiry_and_recovery_at_info() {
     let lines = json_lines(&w.stderr());
     assert!(
         lines.iter().all(|l| l["level"] != "DEBUG"),
-        "INFO by default: {lines:?}"
+        "nothing below INFO: {lines:?}"
     );
     assert_eq!(session_events(&lines, "expired").len(), 1, "{lines:?}");
     let recovered = session_events(&lines, "recovered");
@@ -201,7 +204,12 @@ fn logs_go_to_the_log_file_appended_and_nothing_to_stderr() {
     let unwritable = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-such-dir/x.log");
     let mut w = Wrapper::start(
         &server.url(),
-        &["--log-file", unwritable.to_str().expect("UTF-8")],
+        &[
+            "--log-file",
+            unwritable.to_str().expect("UTF-8"),
+            "--log-level",
+            "INFO",
+        ],
     );
     w.close_stdin();
     assert_eq!(w.wait(T), 2);
