@@ -28,13 +28,17 @@
 //!   Output closed (EPIPE): return at once.
 //! - A failure inside the bridge on one exchange (a bug, a panic) answers that request with
 //!   `-32603 Internal error` and ends nothing else.
+//! - Each request (or batch) ends with one DEBUG line, `request`: method, id, tool (for
+//!   `tools/call`), HTTP status, attempts, duration in ms, bytes written and outcome. The
+//!   session's life is logged at INFO with a `session` field: `new`, `expired`,
+//!   `recovered`, `closed`. Never a header value, a session id or a message's content.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -319,8 +323,17 @@ const SIGNAL_DELETE_DEADLINE: Duration = Duration::from_millis(400);
 
 /// Tells the server the session is over (405 and failures only logged).
 async fn end_session(client: &Client, session: &Session, deadline: Duration) {
-    if let Err(e) = client.delete_session(&session.headers(), deadline).await {
-        tracing::debug!(error = %display_chain(&e), "ending the session failed");
+    let headers = session.headers();
+    if headers.session_id.is_none() {
+        return;
+    }
+    match client.delete_session(&headers, deadline).await {
+        Ok(()) => tracing::info!(session = "closed", "session closed"),
+        Err(e) => tracing::info!(
+            session = "closed",
+            error = %display_chain(&e),
+            "session closed; ending it on the server failed"
+        ),
     }
 }
 
@@ -447,20 +460,27 @@ impl Pending {
         true
     }
 
-    /// Answers every id of this message still owed with `answer(id)`.
-    fn fail_with(&self, token: u64, answer: impl Fn(&OwedId) -> JsonLine) {
+    /// Answers every id of this message still owed with `answer(id)`; returns the bytes
+    /// written.
+    fn fail_with(&self, token: u64, answer: impl Fn(&OwedId) -> JsonLine) -> usize {
         let Some(entry) = lock(&self.owed).remove(&token) else {
-            return;
+            return 0;
         };
+        let mut written = 0;
         for id in entry.remaining() {
+            let line = answer(id);
+            let len = line.len();
             // Small lines, one per request: never made to wait for room.
-            self.output.write_now(answer(id), Charge::none());
+            if self.output.write_now(line, Charge::none()) {
+                written += len;
+            }
         }
+        written
     }
 
-    /// Answers every id of this message still owed with `error`.
-    fn fail(&self, token: u64, error: &Error) {
-        self.fail_with(token, |id| JsonLine::error(error, Some(id.raw())));
+    /// Answers every id of this message still owed with `error`; returns the bytes written.
+    fn fail(&self, token: u64, error: &Error) -> usize {
+        self.fail_with(token, |id| JsonLine::error(error, Some(id.raw())))
     }
 
     /// The client gave up on `id` (`notifications/cancelled`): it is owed nothing more, and
@@ -531,12 +551,20 @@ pub(crate) struct Context {
 
 impl Context {
     /// How `message` goes out: over the legacy transport, or by [`send`](Self::send).
-    async fn via(&self, message: &Outgoing) -> Via<'_> {
-        self.transport.via(message, self.send(message)).await
+    /// `attempts` counts the POSTs of the Streamable HTTP path (for the request's log line).
+    async fn via(&self, message: &Outgoing, attempts: &mut u32) -> Via<'_> {
+        self.transport
+            .via(message, self.send(message, attempts))
+            .await
     }
 
     /// Sends `message`; if the server forgot the session, recovers it and sends once more.
-    pub(crate) async fn send(&self, message: &Outgoing) -> Result<Forwarded, Error> {
+    /// The POSTs sent are added to `attempts`.
+    pub(crate) async fn send(
+        &self,
+        message: &Outgoing,
+        attempts: &mut u32,
+    ) -> Result<Forwarded, Error> {
         let expired = |cause| Error::SessionExpired(Some(Box::new(cause)));
         let ctx = self
             .session
@@ -545,7 +573,7 @@ impl Context {
             .map_err(expired)?;
         match self
             .client
-            .forward_with(message.clone(), Arc::clone(&self.headers))
+            .forward_with(message.clone(), Arc::clone(&self.headers), attempts)
             .await
         {
             Err(e) if Session::is_expired(&e, &ctx, message) => {
@@ -554,7 +582,7 @@ impl Context {
                     .await
                     .map_err(expired)?;
                 self.client
-                    .forward_with(message.clone(), Arc::clone(&self.headers))
+                    .forward_with(message.clone(), Arc::clone(&self.headers), attempts)
                     .await
             }
             other => other,
@@ -727,7 +755,7 @@ impl Dispatcher {
         let ctx = self.ctx.clone();
         let cancels = message.cancels().cloned();
         let sent = tokio::spawn(async move {
-            let response = match ctx.via(&message).await {
+            let response = match ctx.via(&message, &mut 0).await {
                 Via::Legacy(legacy) => {
                     // The answer to a cancelled request comes on the shared stream, maybe
                     // before this POST returns: it is owed nothing from here on.
@@ -846,27 +874,52 @@ impl Drop for AnswerGuard {
     }
 }
 
+/// What one exchange did, for its log line: plain numbers on the stack, so an exchange
+/// costs nothing more when DEBUG is off (the line's fields are only read if it is on).
+struct Tally {
+    started: Instant,
+    /// The HTTP status of the response (or of the error that ended it), if any came.
+    status: Option<u16>,
+    /// The POSTs sent for it (resends and a resend after a session recovery included).
+    attempts: u32,
+    /// The bytes written to stdout for it: its answers and the server's messages on its
+    /// stream.
+    bytes: usize,
+    outcome: &'static str,
+}
+
 impl Exchange {
     /// Forwards the request and writes everything that comes back, ending with its answer;
-    /// stops at once (dropping the upstream stream) when cancelled.
+    /// stops at once (dropping the upstream stream) when cancelled. Ends with one DEBUG line.
     async fn run(self) {
         let _guard = AnswerGuard {
             pending: Arc::clone(&self.ctx.pending),
             token: self.token,
         };
+        let mut tally = Tally {
+            started: Instant::now(),
+            status: None,
+            attempts: 0,
+            bytes: 0,
+            outcome: "cancelled",
+        };
         tokio::select! {
             biased;
             () = self.cancel.cancelled() => {}
-            () = self.forward() => {}
+            () = self.forward(&mut tally) => {}
         }
+        self.log(&tally);
     }
 
-    async fn forward(&self) {
+    async fn forward(&self, tally: &mut Tally) {
         let ctx = &self.ctx;
-        let response = match ctx.via(&self.message).await {
+        let response = match ctx.via(&self.message, &mut tally.attempts).await {
             Via::Legacy(legacy) => {
-                if let Err(e) = legacy.exchange(self.token, &self.message).await {
-                    self.fail(&e);
+                // The answer arrives on the shared stream; this path counts one POST.
+                tally.attempts += 1;
+                match legacy.exchange(self.token, &self.message).await {
+                    Ok(()) => tally.outcome = "answered",
+                    Err(e) => self.fail(&e, tally),
                 }
                 return;
             }
@@ -874,29 +927,37 @@ impl Exchange {
         };
         let mut response = match response {
             Ok(response) => response,
-            Err(e) => return self.fail(&e),
+            Err(e) => return self.fail(&e, tally),
         };
+        tally.status = Some(response.status().as_u16());
         ctx.session.on_response(&self.message, &response);
         let messages = response.messages();
         while let Some(item) = messages.next_routed().await {
             match item {
                 Ok(routed) if routed.answers.is_empty() => {
+                    let len = routed.line.len();
                     if !ctx.output.write(routed.line).await {
+                        tally.outcome = "output closed";
                         return;
                     }
+                    tally.bytes += len;
                 }
                 Ok(routed) => {
                     ctx.session
                         .on_answer(&self.message, &routed.answers, &routed.line);
                     let line = self.filter_tools(&routed.answers, routed.line);
-                    ctx.pending.answer(self.token, &routed.answers, line).await;
+                    let len = line.len();
+                    if ctx.pending.answer(self.token, &routed.answers, line).await {
+                        tally.bytes += len;
+                    }
                 }
                 Err(e) => {
                     ctx.recover_later(&e, &self.message);
-                    return self.fail(&e);
+                    return self.fail(&e, tally);
                 }
             }
         }
+        tally.outcome = "answered";
     }
 
     /// `line` without the tools the filter hides, if it answers a `tools/list` of the host
@@ -916,12 +977,55 @@ impl Exchange {
     }
 
     /// Answers what this message is still owed with `error`.
-    fn fail(&self, error: &Error) {
+    fn fail(&self, error: &Error, tally: &mut Tally) {
         tracing::warn!(
             method = self.message.method(),
             error = %display_chain(error),
             "request failed; answering it with an error"
         );
-        self.ctx.pending.fail(self.token, error);
+        if let Some(status) = error.status() {
+            tally.status = Some(status.as_u16());
+        }
+        tally.outcome = "failed";
+        tally.bytes += self.ctx.pending.fail(self.token, error);
+    }
+
+    /// The exchange's one DEBUG line. Never a header, a session id or a message's content:
+    /// the method, the id and, for `tools/call`, the tool's name.
+    fn log(&self, tally: &Tally) {
+        let method = self.message.method();
+        tracing::debug!(
+            method,
+            id = self
+                .message
+                .id()
+                .map(|id| tracing::field::display(LoggedId(id))),
+            tool = self.message.name().filter(|_| method == Some("tools/call")),
+            batch = self.message.is_batch().then(|| self.message.owed().len()),
+            status = tally.status,
+            attempts = tally.attempts,
+            duration_ms = u64::try_from(tally.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            bytes = tally.bytes,
+            outcome = tally.outcome,
+            "request"
+        );
+    }
+}
+
+/// A request id for a log field: a JSON string without its quotes (when it has no escapes),
+/// anything else (a number) as written.
+struct LoggedId<'a>(&'a str);
+
+impl std::fmt::Display for LoggedId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let raw = self.0;
+        match raw
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .filter(|s| !s.contains('\\'))
+        {
+            Some(unquoted) => f.write_str(unquoted),
+            None => f.write_str(raw),
+        }
     }
 }

@@ -200,21 +200,25 @@ impl Client {
         ctx: &RequestHeaders,
     ) -> Result<Forwarded, Error> {
         let ctx = ctx.clone();
-        self.forward_with(message, Arc::new(move || ctx.clone()))
+        self.forward_with(message, Arc::new(move || ctx.clone()), &mut 0)
             .await
     }
 
     /// As [`forward_peeked`](Self::forward_peeked), with the conversation's headers read
     /// anew for every attempt, resend and resumption: a session recovered meanwhile is the
-    /// one they carry.
+    /// one they carry. Adds the POSTs sent until a response head arrived (or the last
+    /// failed) to `attempts`, for the request's log line.
     pub(crate) async fn forward_with(
         &self,
         message: Outgoing,
         headers: HeaderSource,
+        attempts: &mut u32,
     ) -> Result<Forwarded, Error> {
         let started = Instant::now();
         let mut attempt = 0;
-        let response = self.send(&message, &headers, started, &mut attempt).await?;
+        let sent = self.send(&message, &headers, started, &mut attempt).await;
+        *attempts = attempts.saturating_add(attempt.saturating_add(1));
+        let response = sent?;
         Ok(Forwarded::new(
             self.clone(),
             message,

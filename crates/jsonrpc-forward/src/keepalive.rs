@@ -79,7 +79,7 @@ async fn ping(ctx: &Context, n: u64) {
         return; // Made above: always a valid message.
     };
     tracing::debug!(n, "session idle; sending a keep-alive ping");
-    let mut response = match ctx.send(&message).await {
+    let mut response = match ctx.send(&message, &mut 0).await {
         Ok(response) => response,
         Err(e) => {
             tracing::warn!(error = %display_chain(&e), "keep-alive ping failed");

@@ -145,10 +145,11 @@ impl Session {
         let mut headers = self.headers.write().unwrap_or_else(PoisonError::into_inner);
         if headers.session_id != session_id {
             // Never the id itself: it is a credential for the session.
-            tracing::debug!(
-                with_id = session_id.is_some(),
-                "session started by initialize"
-            );
+            if session_id.is_some() {
+                tracing::info!(session = "new", "session started");
+            } else {
+                tracing::debug!("the server keeps no session");
+            }
             headers.session_id = session_id;
         }
     }
@@ -239,7 +240,12 @@ impl Session {
         let Some(initialize) = initialize else {
             return Err(Error::SessionExpired(None));
         };
-        tracing::info!("the server forgot the session; initializing a new one");
+        let started = Instant::now();
+        tracing::info!(
+            session = "expired",
+            attempt = lost.map_or(1, |l| l.failures.saturating_add(1)),
+            "the server forgot the session; initializing a new one"
+        );
         self.headers
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -268,11 +274,18 @@ impl Session {
         {
             tracing::warn!(error = %display_chain(&e), "re-sending notifications/initialized failed");
         }
+        let resubscribed = subscriptions.len();
         for subscribe in subscriptions {
             if let Err(e) = self.replay(client, subscribe).await {
                 tracing::warn!(error = %display_chain(&e), "re-subscribing failed");
             }
         }
+        tracing::info!(
+            session = "recovered",
+            resubscribed,
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "session recovered"
+        );
         self.listen(client.clone(), output.clone());
         Ok(())
     }

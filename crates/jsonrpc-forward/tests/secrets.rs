@@ -23,6 +23,8 @@ const MALFORMED: &str = "malformed-secret-m5";
 const BAD_NAME: &str = "name-secret-n6";
 const REFUSED_QUERY: &str = "refused-query-secret-r7";
 const PROXY_PASSWORD: &str = "proxy-secret-x9";
+const ENV_HEADER: &str = "env-header-secret-e9";
+const FILE_HEADER: &str = "file-header-secret-f10";
 
 /// Everything the bridge printed: stdout lines, then stderr.
 struct Printed {
@@ -87,21 +89,33 @@ fn initialize(w: &mut Wrapper) -> String {
 
 /// A debug-logging bridge with every kind of secret, against a stateful server: answers,
 /// an HTTP error, a body broken mid-way (a reqwest error that names the URL), the DELETE.
-fn run_with_secrets(server: &TestServer) -> Printed {
+/// Logs in `format` (`text` or `json`); a header value comes from the environment
+/// (`${VAR}`) and one from a `--header-file`.
+fn run_with_secrets(server: &TestServer, format: &str) -> Printed {
     let url = format!(
         "http://user:{USERINFO}@{}/mcp/?token={QUERY}",
         server.addr()
     );
-    let mut w = Wrapper::start(
+    let header_file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("secrets-{}-{format}.headers", std::process::id()));
+    std::fs::write(&header_file, format!("X-File-Key: {FILE_HEADER}\n")).expect("header file");
+    let mut w = Wrapper::start_with(
         &url,
         &[
             "--log-level",
             "debug",
+            "--log-format",
+            format,
             "--auth",
             &format!("Bearer {AUTH}"),
             "--header",
             &format!("X-Api-Key: {HEADER}"),
+            "--header",
+            "X-Env-Key: ${MCPW_SECRET_ENV_HEADER}",
+            "--header-file",
+            header_file.to_str().expect("UTF-8 path"),
         ],
+        &[("MCPW_SECRET_ENV_HEADER", ENV_HEADER)],
     );
     let mut stdout = vec![initialize(&mut w)];
     w.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
@@ -126,7 +140,7 @@ fn run_with_secrets(server: &TestServer) -> Printed {
 #[test]
 fn secrets_never_reach_stdout_or_stderr() {
     let server = TestServer::start(Scenario::default().sessions(true)).expect("server");
-    let printed = run_with_secrets(&server);
+    let printed = run_with_secrets(&server, "text");
     assert!(
         printed.stderr.contains("starting mcp-wrapper") && printed.stderr.contains("DEBUG"),
         "debug logs were written: {}",
@@ -149,7 +163,9 @@ fn secrets_never_reach_stdout_or_stderr() {
         Some(format!("Bearer {AUTH}").as_str())
     );
     assert_eq!(post.header("x-api-key"), Some(HEADER));
-    printed.assert_free_of(&[AUTH, HEADER, USERINFO, QUERY]);
+    assert_eq!(post.header("x-env-key"), Some(ENV_HEADER));
+    assert_eq!(post.header("x-file-key"), Some(FILE_HEADER));
+    printed.assert_free_of(&[AUTH, HEADER, USERINFO, QUERY, ENV_HEADER, FILE_HEADER]);
 
     // A `--header` with no colon is a usage error naming its position only.
     let (code, stdout, stderr) = run(&[
@@ -199,13 +215,46 @@ fn secrets_never_reach_stdout_or_stderr() {
 #[test]
 fn secrets_session_id_is_never_printed() {
     let server = TestServer::start(Scenario::default().sessions(true)).expect("server");
-    let printed = run_with_secrets(&server);
+    let printed = run_with_secrets(&server, "text");
     let session_id = server
         .requests()
         .into_iter()
         .find_map(|r| r.header("mcp-session-id").map(str::to_owned))
         .expect("the bridge sent the session id it was given");
     printed.assert_free_of(&[&session_id]);
+}
+
+// Issue 15 §5: the JSON formatter writes every field of every event; none may be a secret.
+#[test]
+fn secrets_never_reach_json_logs() {
+    let server = TestServer::start(Scenario::default().sessions(true)).expect("server");
+    let printed = run_with_secrets(&server, "json");
+    let mut debug = 0;
+    for line in printed.stderr.lines() {
+        let line: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line:?}"));
+        debug += usize::from(line["level"] == "DEBUG");
+    }
+    assert!(debug > 0, "debug logs were written: {}", printed.stderr);
+    assert!(
+        printed.stderr.contains(r#""message":"request""#),
+        "{}",
+        printed.stderr
+    );
+    let session_id = server
+        .requests()
+        .into_iter()
+        .find_map(|r| r.header("mcp-session-id").map(str::to_owned))
+        .expect("the bridge sent the session id it was given");
+    printed.assert_free_of(&[
+        AUTH,
+        HEADER,
+        USERINFO,
+        QUERY,
+        ENV_HEADER,
+        FILE_HEADER,
+        &session_id,
+    ]);
 }
 
 #[test]

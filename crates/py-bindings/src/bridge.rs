@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use clap::Parser;
-use jsonrpc_forward::cli::{Args, OAuthArgs, run};
+use jsonrpc_forward::cli::expand::escape;
+use jsonrpc_forward::cli::{Args, LogFormat, OAuthArgs, run};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -30,7 +31,9 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
 /// Runs the bridge on this process's stdin and stdout until stdin ends, SIGINT or SIGTERM
 /// arrives, or stdout closes, and returns the exit status (0 on a normal end, 2 for an invalid
 /// setting). The arguments are those of the `mcp-wrapper` command line; `url` is normalised
-/// as it is (`/mcp/` appended unless present). The environment is not read, but for
+/// as it is (`/mcp/` appended unless present); `auth` and `headers` values are sent as given
+/// (no `${NAME}` expansion). `log_format` is `"text"` or `"json"`; `log_file` takes the logs
+/// instead of stderr (appended). The environment is not read, but for
 /// `insecure=None`, which follows `SKIP_SSL_VERIFY`, and the OAuth client secret, which comes
 /// only from `MCP_OAUTH_CLIENT_SECRET` or `oauth_client_secret_file` (never an argument that
 /// could end up in a log): an argument given always wins. `oauth=False` is `--no-oauth`;
@@ -59,6 +62,8 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     max_message_bytes = jsonrpc_forward::DEFAULT_MAX_MESSAGE_BYTES,
     proxy = None,
     log_level = "INFO",
+    log_format = "text",
+    log_file = None,
     oauth = true,
     oauth_client_id = None,
     oauth_client_secret_file = None,
@@ -77,7 +82,8 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
 ), text_signature = "(url, *, auth=None, timeout=60.0, concurrency=10, headers=None, \
                      connect_timeout=15.0, insecure=None, ca_bundle=None, client_cert=None, \
                      client_key=None, max_message_bytes=67108864, proxy=None, log_level='INFO', \
-                     oauth=True, oauth_client_id=None, oauth_client_secret_file=None, \
+                     log_format='text', log_file=None, oauth=True, oauth_client_id=None, \
+                     oauth_client_secret_file=None, \
                      oauth_client_metadata_url=None, oauth_scope=None, oauth_params=None, \
                      oauth_resource=True, oauth_callback_port=None, oauth_browser=True, \
                      oauth_client_credentials=False, oauth_timeout=300.0, \
@@ -98,6 +104,8 @@ pub(crate) fn run_bridge(
     max_message_bytes: usize,
     proxy: Option<String>,
     log_level: &str,
+    log_format: &str,
+    log_file: Option<PathBuf>,
     oauth: bool,
     oauth_client_id: Option<String>,
     oauth_client_secret_file: Option<PathBuf>,
@@ -144,19 +152,25 @@ pub(crate) fn run_bridge(
         ));
     }
     let insecure = insecure.unwrap_or_else(|| jsonrpc_forward::cli::env_flag("SKIP_SSL_VERIFY"));
+    let log_format = <LogFormat as clap::ValueEnum>::from_str(log_format, true)
+        .map_err(|_| PyValueError::new_err("log_format must be 'text' or 'json'"))?;
     let args = Args {
         url: Some(url),
         transport,
-        auth,
+        // Values from Python are literal: `${NAME}` expansion is for the command line.
+        auth: auth.map(|auth| escape(&auth)),
         timeout,
         log_level: log_level.to_owned(),
+        log_format,
+        log_file,
         concurrency,
         connect_timeout,
         headers: headers
             .unwrap_or_default()
             .into_iter()
-            .map(|(name, value)| format!("{name}: {value}"))
+            .map(|(name, value)| format!("{name}: {}", escape(&value)))
             .collect(),
+        header_files: Vec::new(),
         ca_bundle,
         insecure,
         client_cert,

@@ -5,11 +5,16 @@
 //! does it (see [`convert_url`]).
 
 mod auth;
+pub mod expand;
+mod header_file;
+mod logging;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use auth::{AuthCommand, Command, OAuthArgs};
+pub use expand::ExpandError;
+pub use logging::LogFormat;
 
 use clap::Parser;
 
@@ -30,9 +35,12 @@ use crate::redact::{header_name_shown, redact_url};
     after_help = "Examples:\n  \
         mcp-wrapper --url http://localhost:4444/servers/UUID --auth \"Bearer $TOKEN\"\n  \
         MCP_SERVER_URL=https://gw.example/servers/UUID/mcp MCP_AUTH=\"Bearer $TOKEN\" mcp-wrapper\n  \
-        mcp-wrapper --url https://mcp.internal/mcp --ca-bundle ca.pem --header 'X-Tenant: blue'\n\n\
+        mcp-wrapper --url https://mcp.internal/mcp --ca-bundle ca.pem --header 'X-Tenant: blue'\n  \
+        mcp-wrapper --url https://mcp.internal/mcp --header \"Authorization:${AUTH_HEADER}\"\n\n\
+        ${VAR} in --auth, --header values and header files is read from the environment\n\
+        (an unset variable is an error); $${ is a literal ${, a lone $ is itself.\n\
         Each stdin line is one JSON-RPC message; each stdout line is one answer or server message.\n\
-        Logs go to stderr only."
+        Logs go to stderr (or --log-file) only."
 )]
 pub struct Args {
     /// `login`, `logout`, `auth status`; none: run the bridge.
@@ -61,7 +69,7 @@ pub struct Args {
     #[arg(long, env = "MCP_TRANSPORT", default_value = "auto", value_parser = parse_transport)]
     pub transport: Transport,
 
-    /// Authorization header value, e.g. `"Bearer <token>"` (never logged).
+    /// Authorization header value, e.g. `"Bearer <token>"` or `"Bearer ${TOKEN}"` (never logged).
     #[arg(long, env = "MCP_AUTH", hide_env_values = true)]
     pub auth: Option<String>,
 
@@ -69,7 +77,7 @@ pub struct Args {
     #[arg(long, env = "MCP_TOOL_CALL_TIMEOUT", default_value_t = 60.0, value_parser = parse_seconds)]
     pub timeout: f64,
 
-    /// Log level to stderr: DEBUG, INFO, WARNING, ERROR; OFF/NONE/DISABLE/FALSE/0 silence it.
+    /// Log level (stderr, or --log-file): DEBUG, INFO, WARNING, ERROR; OFF/NONE/DISABLE/FALSE/0 silence it.
     #[arg(
         long,
         env = "MCP_WRAPPER_LOG_LEVEL",
@@ -77,6 +85,21 @@ pub struct Args {
         global = true
     )]
     pub log_level: String,
+
+    /// Log line format: text, or json (one object per line: timestamp, level, message, fields).
+    #[arg(
+        long,
+        env = "MCP_WRAPPER_LOG_FORMAT",
+        value_enum,
+        ignore_case = true,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Write logs to this file instead of stderr (appended; created readable by its owner only).
+    #[arg(long, env = "MCP_WRAPPER_LOG_FILE", value_name = "PATH", global = true)]
+    pub log_file: Option<PathBuf>,
 
     /// Requests in flight at once; more wait, nothing is dropped.
     #[arg(long, env = "CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY, value_parser = at_least_one)]
@@ -86,9 +109,13 @@ pub struct Args {
     #[arg(long, default_value_t = 15.0, value_parser = parse_seconds, global = true)]
     pub connect_timeout: f64,
 
-    /// Extra request header, "Name: value" (repeatable).
+    /// Extra request header, "Name: value" (repeatable); ${VAR} in the value is expanded.
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
+
+    /// File of "Name: value" lines sent as headers (# comments; ${VAR} expanded; repeatable).
+    #[arg(long = "header-file", env = "MCP_HEADER_FILE", value_name = "PATH")]
+    pub header_files: Vec<PathBuf>,
 
     /// Trust only the CA certificates in this PEM file.
     #[arg(long, value_name = "PEM", global = true)]
@@ -187,6 +214,42 @@ pub enum CliError {
     /// An --allow-tool or --deny-tool glob does not parse.
     #[error("invalid --allow-tool/--deny-tool: {0}")]
     InvalidToolGlob(String),
+    /// A `${NAME}` in `--auth`, a `--header` or a header file cannot be expanded. `place`
+    /// says which (`--header #2`); the variable is named, never a value.
+    #[error("{place}: {reason}")]
+    Expand {
+        /// Where the reference is: `--auth`, `--header #N`, `header file PATH line N`.
+        place: String,
+        /// What is wrong with it.
+        reason: ExpandError,
+    },
+    /// A `--header-file` cannot be read.
+    #[error("cannot read header file {}: {reason}", .path.display())]
+    HeaderFile {
+        /// The file.
+        path: PathBuf,
+        /// Why (the operating system's words, or "not UTF-8 text").
+        reason: String,
+    },
+    /// A line of a `--header-file` is not a valid `Name: value`. Named by file and line
+    /// number, never by its text (it may be a token with its colon missing).
+    #[error("header file {} line {line}: {reason}", .path.display())]
+    HeaderFileLine {
+        /// The file.
+        path: PathBuf,
+        /// The line, counting from 1.
+        line: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The `--log-file` cannot be opened for appending.
+    #[error("cannot open log file {}: {reason}", .path.display())]
+    LogFile {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's words.
+        reason: String,
+    },
 }
 
 /// By hand, because the derived output would print the secrets: `--auth`, the `--header`
@@ -207,9 +270,12 @@ impl std::fmt::Debug for Args {
             .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
             .field("timeout", &self.timeout)
             .field("log_level", &self.log_level)
+            .field("log_format", &self.log_format)
+            .field("log_file", &self.log_file)
             .field("concurrency", &self.concurrency)
             .field("connect_timeout", &self.connect_timeout)
             .field("headers", &header_names)
+            .field("header_files", &self.header_files)
             .field("ca_bundle", &self.ca_bundle)
             .field("insecure", &self.insecure)
             .field("client_cert", &self.client_cert)
@@ -271,7 +337,8 @@ impl Args {
     ///
     /// # Errors
     ///
-    /// [`CliError`] for a missing or invalid URL or a malformed `--header`.
+    /// [`CliError`] for a missing or invalid URL, a malformed `--header`, a header file
+    /// that cannot be read or has a wrong line, or a `${NAME}` that cannot be expanded.
     pub(crate) fn client_config(&self) -> Result<ClientConfig, CliError> {
         let mut config = ClientConfig::new(self.endpoint()?)
             .idle_timeout(Duration::from_secs_f64(self.timeout))
@@ -285,9 +352,16 @@ impl Args {
                 .ok_or(CliError::InvalidHeader {
                     position: index + 1,
                 })?;
+            let value = expanded(value.trim(), || format!("--header #{}", index + 1))?;
             config = config.header(name.trim(), value.trim());
         }
+        for path in &self.header_files {
+            for (name, value) in header_file::read(path)? {
+                config = config.header(name, value);
+            }
+        }
         if let Some(auth) = self.auth.as_deref().filter(|a| !a.trim().is_empty()) {
+            let auth = expanded(auth, || "--auth".to_owned())?;
             config = config.authorization(auth);
         }
         if let Some(ca) = &self.ca_bundle {
@@ -329,14 +403,11 @@ impl Args {
 ///
 /// Logging is set up once per process; a second call keeps the first call's level.
 pub fn run(args: &Args, runtime: &tokio::runtime::Runtime) -> i32 {
-    if let Some(level) = args.log_filter() {
-        use std::io::IsTerminal;
-        let _ = tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_max_level(level)
-            .with_target(false)
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init();
+    if let Some(level) = args.log_filter()
+        && let Err(e) = logging::init(level, args.log_format, args.log_file.as_deref())
+    {
+        eprintln!("mcp-wrapper: error: {e}");
+        return 2;
     }
     if let Some(command) = &args.command {
         return auth::run_command(command, args, runtime);
@@ -386,6 +457,16 @@ pub fn run(args: &Args, runtime: &tokio::runtime::Runtime) -> i32 {
             1
         }
     }
+}
+
+/// `text` with its `${NAME}`s expanded from the environment; `place` names it in the error.
+fn expanded(text: &str, place: impl FnOnce() -> String) -> Result<String, CliError> {
+    expand::expand_env(text)
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|reason| CliError::Expand {
+            place: place(),
+            reason,
+        })
 }
 
 /// `mcpgateway.wrapper.convert_url`, to the letter: a URL ending in `/mcp` gets a `/`, one

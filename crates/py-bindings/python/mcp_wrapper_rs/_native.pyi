@@ -5,7 +5,7 @@ import datetime
 import os
 from collections.abc import Generator, Iterator, Mapping, MutableMapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Generic, TypeAlias, TypeVar, final
+from typing import Any, Final, Generic, Literal, TypeAlias, TypeVar, final
 
 from typing_extensions import Self
 
@@ -457,6 +457,8 @@ def run_bridge(
     max_message_bytes: int = 67108864,
     proxy: str | None = None,
     log_level: str = "INFO",
+    log_format: Literal["text", "json"] = "text",
+    log_file: str | os.PathLike[str] | None = None,
     oauth: bool = True,
     oauth_client_id: str | None = None,
     oauth_client_secret_file: str | os.PathLike[str] | None = None,
