@@ -51,6 +51,10 @@ venv="$PWD/.venvs/test"
 python3 -m venv .venvs/gateway
 "$PWD/.venvs/gateway/bin/python" -m pip install -q --upgrade pip
 "$PWD/.venvs/gateway/bin/python" -m pip install -q -r python-tests/requirements-gateway.txt
+# The MCP SDK 1.x legacy HTTP+SSE server (python-tests/legacy): its own venv.
+python3 -m venv .venvs/legacy
+"$PWD/.venvs/legacy/bin/python" -m pip install -q --upgrade pip
+"$PWD/.venvs/legacy/bin/python" -m pip install -q -r python-tests/requirements-legacy.txt
 # A real forward proxy (PyPI proxy.py) for the proxy tests: its own venv.
 python3 -m venv .venvs/proxy
 "$PWD/.venvs/proxy/bin/python" -m pip install -q --upgrade pip
@@ -91,15 +95,17 @@ step "python: ruff, mypy, stubtest"
 "$venv/bin/ruff" check crates/py-bindings/python python-tests benches
 (cd crates/py-bindings && "$venv/bin/mypy" python/mcp_wrapper_rs)
 # Three `conftest.py` files: check each tree on its own.
-(cd python-tests && "$venv/bin/mypy" --exclude "^(sdk|gateway)/" . && "$venv/bin/mypy" sdk && "$venv/bin/mypy" gateway)
+(cd python-tests && "$venv/bin/mypy" --exclude "^(sdk|gateway|legacy)/" . && "$venv/bin/mypy" sdk \
+  && "$venv/bin/mypy" gateway && "$venv/bin/mypy" --exclude 'legacy_server\.py$' legacy \
+  && "$venv/bin/mypy" --python-executable ../.venvs/legacy/bin/python legacy/legacy_server.py)
 "$venv/bin/python" -m mypy.stubtest mcp_wrapper_rs._native
 
 step "pytest python-tests (bindings, the sdist, the bridge in Python, the official MCP SDK, ContextForge)"
-# MCP_SDK_REQUIRED=1, MCP_GATEWAY_REQUIRED=1, MCP_OIDC_REQUIRED=1 and MCP_PROXY_REQUIRED=1: a
-# missing `mcp` SDK, a gateway that cannot start, a missing oidc-provider or proxy.py fails
-# the run instead of skipping.
+# MCP_{SDK,GATEWAY,OIDC,PROXY,LEGACY}_REQUIRED=1: a missing `mcp` SDK, a gateway that cannot
+# start, a missing oidc-provider, proxy.py or MCP SDK 1.x fails the run instead of skipping.
 MCP_SDK_REQUIRED=1 MCP_GATEWAY_REQUIRED=1 MCP_OIDC_REQUIRED=1 \
-MCP_PROXY_REQUIRED=1 MCP_PROXY_PYTHON="$PWD/.venvs/proxy/bin/python" MCP_GATEWAY_PYTHON="$PWD/.venvs/gateway/bin/python" \
+MCP_PROXY_REQUIRED=1 MCP_PROXY_PYTHON="$PWD/.venvs/proxy/bin/python" \
+MCP_LEGACY_REQUIRED=1 MCP_LEGACY_PYTHON="$PWD/.venvs/legacy/bin/python" MCP_GATEWAY_PYTHON="$PWD/.venvs/gateway/bin/python" \
 MCP_WRAPPER_BIN="$bins/mcp-wrapper" MCP_TEST_SERVER_BIN="$bins/test-server" \
 MCP_SDIST="${sdist[0]}" MCP_SDIST_PYTHON="$sdist_dir/venv/bin/python" \
   "$venv/bin/python" -m pytest python-tests
