@@ -917,7 +917,8 @@ impl Exchange {
             Via::Legacy(legacy) => {
                 // The answer arrives on the shared stream; this path counts one POST.
                 tally.attempts += 1;
-                match legacy.exchange(self.token, &self.message).await {
+                // Boxed: the legacy path's state stays out of every exchange's future.
+                match Box::pin(legacy.exchange(self.token, &self.message)).await {
                     Ok(()) => tally.outcome = "answered",
                     Err(e) => self.fail(&e, tally),
                 }

@@ -61,9 +61,12 @@ impl Client {
         let client = Self::with_http(http, &config.url)?;
         match &config.sign_in {
             Some(options) if config.authorization.is_none() => {
-                let http = HttpClient::new(&config.for_authorization_server())?;
-                let sign_in = SignIn::new(http, client.url(), options.clone())
-                    .map_err(|e| config_error(format!("sign-in: {}", crate::display_chain(&e))))?;
+                let sign_in = SignIn::with_config(
+                    config.for_authorization_server(),
+                    client.url(),
+                    options.clone(),
+                )
+                .map_err(|e| config_error(format!("sign-in: {}", crate::display_chain(&e))))?;
                 Ok(client.with_sign_in(sign_in))
             }
             _ => Ok(client),
@@ -376,7 +379,15 @@ impl Client {
         loop {
             let url = self.url();
             let token = match &self.inner.sign_in {
-                Some(sign_in) => sign_in.authorization().await.map_err(sign_in_error)?,
+                // The cached header, at the cost of a lock; the slow path (a refresh) is boxed
+                // so that its state does not make every request's future larger (they are
+                // moved on each spawn).
+                Some(sign_in) => match sign_in.ready_authorization() {
+                    Some(ready) => ready,
+                    None => Box::pin(sign_in.authorization())
+                        .await
+                        .map_err(sign_in_error)?,
+                },
                 None => None,
             };
             let mut request = http.request(method.clone(), url.clone()).headers(headers());
@@ -403,9 +414,9 @@ impl Client {
             if status == StatusCode::FORBIDDEN && !step_up {
                 return Ok(response);
             }
-            match sign_in
-                .unauthorized(token.as_ref(), challenge.as_ref(), step_up)
-                .await
+            // Boxed: a sign-in's state (discovery, the callback listener, token requests) is
+            // large and rare.
+            match Box::pin(sign_in.unauthorized(token.as_ref(), challenge.as_ref(), step_up)).await
             {
                 Ok(()) => renewed = true,
                 // The server says nowhere how to sign in: its 401 is the answer.

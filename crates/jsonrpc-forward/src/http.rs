@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue};
+
+use crate::cookies::Cookies;
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::config::ClientConfig;
@@ -86,6 +88,8 @@ struct Inner {
     redirects: Redirects,
     /// The proxies reqwest was given, to name the one that refused a request.
     proxies: Proxies,
+    /// Cookies servers set, sent back to them (see [`crate::cookies`]).
+    cookies: Cookies,
 }
 
 /// Shows the header names, never their values: they may hold secrets.
@@ -149,7 +153,6 @@ impl HttpClient {
             .tcp_nodelay(true)
             .user_agent(user_agent)
             .redirect(redirect)
-            .cookie_store(true)
             .tls_danger_accept_invalid_certs(config.insecure);
         let proxies = Proxies::resolve(config.proxy.as_deref(), &|name| std::env::var(name).ok())?;
         if !proxies.system() {
@@ -200,6 +203,7 @@ impl HttpClient {
                 retry: config.retry,
                 redirects: config.redirects,
                 proxies,
+                cookies: Cookies::default(),
             }),
         })
     }
@@ -292,7 +296,16 @@ impl HttpClient {
         request: reqwest::RequestBuilder,
         timeout: Duration,
     ) -> Result<Response, Error> {
-        match tokio::time::timeout(timeout, request.send()).await {
+        let (client, request) = request.build_split();
+        let mut request = request.map_err(|e| classify_send_error(e, None))?;
+        if let Some(cookie) = self.inner.cookies.header(request.url()) {
+            request.headers_mut().insert(COOKIE, cookie);
+        }
+        let sent = tokio::time::timeout(timeout, client.execute(request)).await;
+        if let Ok(Ok(response)) = &sent {
+            self.inner.cookies.store(response.headers(), response.url());
+        }
+        match sent {
             Err(_) => Err(Error::Timeout(timeout)),
             Ok(Err(e)) => {
                 let proxy = e.url().and_then(|url| self.inner.proxies.for_url(url));

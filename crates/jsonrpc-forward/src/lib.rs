@@ -53,6 +53,7 @@ mod budget;
 pub mod cli;
 mod client;
 mod config;
+mod cookies;
 mod error;
 mod forwarded;
 mod headers;

@@ -15,8 +15,8 @@
 //! Metadata Document URL the server accepts, else the stored registration when its redirect
 //! URI is still the callback's, else a new registration (RFC 7591).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::Url;
@@ -32,6 +32,7 @@ use super::metadata::{AuthorizationServer, ProtectedResource, canonical_resource
 use super::options::OAuthOptions;
 use super::pkce::{self, Pkce};
 use super::store::{Client, Credentials, KeyLock, Store, Tokens};
+use crate::config::ClientConfig;
 use crate::http::HttpClient;
 
 /// A token this close to its expiry is refreshed before it is sent.
@@ -41,7 +42,11 @@ const BROWSER_BREAKER: u64 = 60;
 
 /// The sign-in state of one MCP server. Shared by all its requests (`Arc`).
 pub struct SignIn {
-    http: HttpClient,
+    /// The client for authorization servers, built at the first sign-in or refresh: most
+    /// bridges never need it, and building one loads the system's root certificates.
+    http: OnceLock<HttpClient>,
+    /// What `http` is built from (none when it was given ready).
+    http_config: Option<ClientConfig>,
     server: Url,
     resource: String,
     options: OAuthOptions,
@@ -148,6 +153,30 @@ impl SignIn {
     ///
     /// [`SignInError::Io`] when the credentials directory cannot be made or read.
     pub fn new(http: HttpClient, server: Url, options: OAuthOptions) -> Result<Self, SignInError> {
+        let sign_in = Self::build(None, server, options)?;
+        let _ = sign_in.http.set(http);
+        Ok(sign_in)
+    }
+
+    /// As [`new`](Self::new), with the client for authorization servers built from
+    /// `config` when it is first needed.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_config(
+        config: ClientConfig,
+        server: Url,
+        options: OAuthOptions,
+    ) -> Result<Self, SignInError> {
+        Self::build(Some(config), server, options)
+    }
+
+    fn build(
+        http_config: Option<ClientConfig>,
+        server: Url,
+        options: OAuthOptions,
+    ) -> Result<Self, SignInError> {
         let store = match &options.store_dir {
             Some(dir) => Store::at(dir)?,
             None => Store::from_env()?,
@@ -155,7 +184,8 @@ impl SignIn {
         let resource = canonical_resource(&server);
         let current = store.find(&resource)?;
         Ok(Self {
-            http,
+            http: OnceLock::new(),
+            http_config,
             server,
             resource,
             options,
@@ -166,6 +196,18 @@ impl SignIn {
             rounds: AtomicU64::new(0),
             pending_url: Mutex::new(None),
         })
+    }
+
+    /// The client for authorization servers, built on first use.
+    fn http(&self) -> Result<&HttpClient, SignInError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        let config = self.http_config.as_ref().ok_or_else(|| {
+            SignInError::Unsupported("no client for authorization servers".to_owned())
+        })?;
+        let http = HttpClient::new(config).map_err(|e| SignInError::http("client set-up", e))?;
+        Ok(self.http.get_or_init(|| http))
     }
 
     /// The canonical URI of the server (the `resource` of the tokens).
@@ -196,6 +238,22 @@ impl SignIn {
 
     fn access_token(&self) -> Option<String> {
         self.tokens().map(|t| t.access_token)
+    }
+
+    /// The `Authorization` value to send when no refresh is due first (the per-request
+    /// path: a lock and a reference-count clone): `Some(None)` without a token, `None` when
+    /// [`authorization`](Self::authorization) must run (the token expires within a minute
+    /// and can be refreshed).
+    #[must_use]
+    pub fn ready_authorization(&self) -> Option<Option<HeaderValue>> {
+        let bearer = lock(&self.bearer);
+        let Some(bearer) = bearer.as_ref() else {
+            return Some(None);
+        };
+        let expiring = bearer
+            .expires_at
+            .is_some_and(|at| at <= now().saturating_add(REFRESH_AHEAD));
+        (!expiring || !bearer.refreshable).then(|| Some(bearer.header.clone()))
     }
 
     /// The `Authorization` value to send (`Bearer <access token>`), if a token is held; one
@@ -346,7 +404,7 @@ impl SignIn {
         if self.options.resource {
             form.push(("resource", self.resource.as_str()));
         }
-        let result = endpoints::token(&self.http, &server, client, "token refresh", &form).await;
+        let result = endpoints::token(self.http()?, &server, client, "token refresh", &form).await;
         let mut fresh = match result {
             Ok(fresh) => fresh,
             Err(e) => {
@@ -413,7 +471,7 @@ impl SignIn {
             challenge.and_then(|c| c.resource_metadata.as_deref()),
         ) {
             if let Some(body) =
-                endpoints::get_metadata(&self.http, &url, "protected resource metadata").await?
+                endpoints::get_metadata(self.http()?, &url, "protected resource metadata").await?
             {
                 resource = Some(ProtectedResource::parse(&body, &self.server)?);
                 break;
@@ -466,7 +524,7 @@ impl SignIn {
         })?;
         for url in authorization_server_metadata_urls(&url) {
             if let Some(body) =
-                endpoints::get_metadata(&self.http, &url, "authorization server metadata").await?
+                endpoints::get_metadata(self.http()?, &url, "authorization server metadata").await?
             {
                 return Ok(AuthorizationServer::parse(&body, issuer)?);
             }
@@ -552,7 +610,7 @@ impl SignIn {
             Some(client) => client,
             None => {
                 endpoints::register(
-                    &self.http,
+                    self.http()?,
                     server,
                     Grant::ClientCredentials,
                     None,
@@ -575,7 +633,8 @@ impl SignIn {
         if self.options.resource {
             form.push(("resource", self.resource.as_str()));
         }
-        let tokens = endpoints::token(&self.http, server, &client, "token request", &form).await?;
+        let tokens =
+            endpoints::token(self.http()?, server, &client, "token request", &form).await?;
         Ok((client, tokens))
     }
 
@@ -607,7 +666,7 @@ impl SignIn {
             return Ok(client);
         }
         endpoints::register(
-            &self.http,
+            self.http()?,
             server,
             grant,
             redirect_uri,
@@ -677,7 +736,8 @@ impl SignIn {
         if self.options.resource {
             form.push(("resource", self.resource.as_str()));
         }
-        let tokens = endpoints::token(&self.http, server, &client, "token request", &form).await?;
+        let tokens =
+            endpoints::token(self.http()?, server, &client, "token request", &form).await?;
         Ok((client, tokens))
     }
 
@@ -702,7 +762,8 @@ impl SignIn {
         if self.options.resource {
             form.push(("resource", self.resource.as_str()));
         }
-        let device = endpoints::device_authorization(&self.http, endpoint, &client, &form).await?;
+        let device =
+            endpoints::device_authorization(self.http()?, endpoint, &client, &form).await?;
         let shown = device
             .verification_uri_complete
             .clone()
@@ -730,7 +791,7 @@ impl SignIn {
         }
         loop {
             tokio::time::sleep_until((tokio::time::Instant::now() + interval).min(deadline)).await;
-            match endpoints::token(&self.http, server, &client, "token request", &form).await {
+            match endpoints::token(self.http()?, server, &client, "token request", &form).await {
                 Ok(tokens) => return Ok((client, tokens)),
                 Err(e) => {
                     if endpoints::device_poll(&e, &mut interval).is_none() {
