@@ -125,32 +125,36 @@ impl LegacyServer {
             .collect()
     }
 
-    /// How the bridge got there, from the request log: what it tried before its first
-    /// `GET /sse` ("1 POST to /mcp/ (404), then SSE"), or that it never opened the stream.
+    /// How the bridge got there, from the request log: the POSTs it made elsewhere than the
+    /// legacy message endpoint (its Streamable HTTP tries: "1 POST to /mcp/ (404), then
+    /// SSE"), and whether it then used the legacy transport (a POST to `/messages/`). The
+    /// `GET /sse`s say little: some bridges GET the URL while probing, before any POST.
     fn route(&self) -> String {
         let requests = self.requests();
-        let first_get = requests
+        let mut groups: Vec<(&str, u64, usize)> = Vec::new();
+        for (_, path, status) in requests
             .iter()
-            .position(|(method, path, _)| method == "GET" && path == "/sse");
-        let tries = &requests[..first_get.unwrap_or(requests.len())];
-        // Consecutive tries of one method, path and status count together.
-        let mut groups: Vec<(&str, &str, u64, usize)> = Vec::new();
-        for (method, path, status) in tries {
+            .filter(|(method, path, _)| method == "POST" && path != "/messages/")
+        {
             match groups.last_mut() {
-                Some((m, p, s, n)) if m == method && p == path && s == status => *n += 1,
-                _ => groups.push((method, path, *status, 1)),
+                Some((p, s, n)) if p == path && s == status => *n += 1,
+                _ => groups.push((path, *status, 1)),
             }
         }
         let tried = groups
             .iter()
-            .map(|(method, path, status, n)| format!("{n} {method} to {path} ({status})"))
+            .map(|(path, status, n)| format!("{n} POST to {path} ({status})"))
             .collect::<Vec<_>>()
             .join(", ");
-        match (first_get, tried.is_empty()) {
-            (Some(_), true) => "SSE from the start".to_owned(),
-            (Some(_), false) => format!("{tried}, then SSE"),
-            (None, true) => "no request reached the server".to_owned(),
-            (None, false) => format!("{tried}; never opened the SSE stream"),
+        let used_sse = requests
+            .iter()
+            .any(|(method, path, _)| method == "POST" && path == "/messages/");
+        match (used_sse, tried.is_empty()) {
+            (true, true) => "SSE from the start".to_owned(),
+            (true, false) => format!("{tried}, then SSE"),
+            (false, true) if requests.is_empty() => "no request reached the server".to_owned(),
+            (false, true) => "never posted a message".to_owned(),
+            (false, false) => format!("{tried}; never used the SSE transport"),
         }
     }
 }
