@@ -67,6 +67,34 @@ impl BridgeSpec {
         }
     }
 
+    /// This command with its `--transport VALUE` dropped: the bridge's default transport
+    /// (the matrix commands of `benches/compare/run.sh` pin Streamable HTTP, and the
+    /// legacy-SSE row asks what a bridge finds by itself).
+    pub(crate) fn with_default_transport(&self) -> Self {
+        let mut words = Vec::with_capacity(self.words.len());
+        let mut rest = self.words.iter();
+        while let Some(word) = rest.next() {
+            if word == "--transport" {
+                rest.next();
+            } else if !word.starts_with("--transport=") {
+                words.push(word.clone());
+            }
+        }
+        Self {
+            name: self.name.clone(),
+            words,
+        }
+    }
+
+    /// This command with `extra` words appended, each one argument as it is (a word may hold
+    /// spaces: no splitting, no shell).
+    pub(crate) fn with_words(&self, extra: &[String]) -> Self {
+        Self {
+            name: self.name.clone(),
+            words: self.words.iter().chain(extra).cloned().collect(),
+        }
+    }
+
     pub(crate) fn command(&self, launch: &Launch<'_>) -> Command {
         let fill = |word: &str| {
             word.replace("{url}", launch.url)
@@ -469,6 +497,47 @@ mod tests {
         let command = BridgeSpec::command_only("a=b c").ok();
         assert_eq!(command.map(|b| b.name), Some("a=b".to_owned()));
         assert!(BridgeSpec::parse(" ").is_err());
+    }
+
+    #[test]
+    fn the_default_transport_drops_a_pinned_one_and_extra_words_stay_whole() {
+        let pinned = BridgeSpec::parse(
+            "mcp-proxy=mcp-proxy --transport streamablehttp --log-level ERROR {url}",
+        )
+        .ok();
+        let default = pinned.map(|b| b.with_default_transport());
+        assert_eq!(
+            default.map(|b| b.to_string()),
+            Some("mcp-proxy --log-level ERROR {url}".to_owned())
+        );
+        let eq = BridgeSpec::parse("r=mcp-remote {url} --transport=http-only --silent").ok();
+        assert_eq!(
+            eq.map(|b| b.with_default_transport().words),
+            Some(vec![
+                "mcp-remote".to_owned(),
+                "{url}".to_owned(),
+                "--silent".to_owned()
+            ])
+        );
+        let extra = ["--header".to_owned(), "X-Probe: ${E2E_PROBE}".to_owned()];
+        let with = BridgeSpec::parse("w=mcp-wrapper --url {url}")
+            .ok()
+            .map(|b| b.with_words(&extra));
+        assert_eq!(with.as_ref().map(|b| b.name.as_str()), Some("w"));
+        assert_eq!(
+            with.map(|b| b.words),
+            Some(
+                [
+                    "mcp-wrapper",
+                    "--url",
+                    "{url}",
+                    "--header",
+                    "X-Probe: ${E2E_PROBE}"
+                ]
+                .map(str::to_owned)
+                .to_vec()
+            )
+        );
     }
 
     #[test]

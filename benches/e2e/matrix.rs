@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use test_server::{Scenario, TestServer};
 
 mod oauth;
+mod reach;
 
 use crate::Options;
 use crate::bridge::{BridgeSpec, Launch, initialize_request};
@@ -828,7 +829,8 @@ fn observe(key: &str, spec: &BridgeSpec, options: &Options) -> Result<Cell, Stri
 pub(crate) fn run(options: &Options) -> Result<(), String> {
     let mut cells = Vec::new();
     // `E2E_MATRIX_ONLY=oauth_,ndjson`: only the rows whose key starts with one of these;
-    // `E2E_MATRIX_SKIP=oauth_`: all but those (the sign-in rows need the Python of the tests).
+    // `E2E_MATRIX_SKIP=oauth_,reach_legacy`: all but those (the sign-in rows need the Python
+    // of the tests, the legacy-SSE row the SDK 1.x venv).
     let prefixes = |name: &str| {
         std::env::var(name)
             .unwrap_or_default()
@@ -846,6 +848,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     for (key, title) in SCENARIOS
         .iter()
         .chain(oauth::SCENARIOS.iter())
+        .chain(reach::SCENARIOS.iter())
         .copied()
         .filter(|(key, _)| wanted(key))
     {
@@ -854,6 +857,8 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
             eprintln!("e2e matrix: {key} / {}", spec.name);
             let cell = if key.starts_with("oauth_") {
                 oauth::observe(key, spec)
+            } else if key.starts_with("reach_") {
+                reach::observe(key, spec)
             } else {
                 observe(key, spec, options)
             }
