@@ -3,6 +3,7 @@ its scripted faults. (A module of its own, so tests never import a `conftest`.)"
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -106,3 +107,29 @@ def wrapper_binary() -> Path:
             pytrace=False,
         )
     return path
+
+
+def matrix_rows(only: str, report: Path, **env: str) -> list[dict[str, Any]]:
+    """`e2e matrix` for our bridge alone, only the rows whose key starts with `only` (with
+    `env` added: the Python a row needs), checked to have run; its rows from `report`."""
+    e2e = wrapper_binary().with_name("e2e")
+    if not e2e.is_file():
+        pytest.fail(f"{e2e} missing: `cargo build -p benches --bin e2e`", pytrace=False)
+    run = subprocess.run(
+        [
+            str(e2e),
+            "matrix",
+            "--bridge",
+            f"mcp-wrapper={wrapper_binary()} --url {{url}} --log-level OFF",
+            "--json",
+            str(report),
+        ],
+        env={**os.environ, "E2E_MATRIX_ONLY": only, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    rows: list[dict[str, Any]] = json.loads(report.read_text())["scenarios"]
+    return rows

@@ -34,7 +34,7 @@ from oauth_support import (
     start_sdk_servers,
 )
 
-from support import wrapper_binary
+from support import matrix_rows, wrapper_binary
 
 # Only against hangs: every wait below ends on an observable event long before.
 HANG = 60.0
@@ -424,27 +424,7 @@ async def test_run_bridge_oauth_false_leaves_the_401(sdk: SdkServers, desk: Desk
 def test_the_sign_in_rows_of_the_behaviour_matrix_pass_for_mcp_wrapper(tmp_path: Path) -> None:
     """`e2e matrix`'s sign-in rows (benches/e2e/matrix/oauth.rs) against our bridge: every
     cell as a user wants it. (benches/tests/matrix.rs runs the other rows under cargo.)"""
-    e2e = wrapper_binary().with_name("e2e")
-    if not e2e.is_file():
-        pytest.fail(f"{e2e} missing: `cargo build -p benches --bin e2e`", pytrace=False)
-    report = tmp_path / "matrix.json"
-    run = subprocess.run(
-        [
-            str(e2e),
-            "matrix",
-            "--bridge",
-            f"mcp-wrapper={wrapper_binary()} --url {{url}} --log-level OFF",
-            "--json",
-            str(report),
-        ],
-        env={**os.environ, "E2E_MATRIX_ONLY": "oauth_", "E2E_OAUTH_PYTHON": sys.executable},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    rows = json.loads(report.read_text())["scenarios"]
+    rows = matrix_rows("oauth_", tmp_path / "matrix.json", E2E_OAUTH_PYTHON=sys.executable)
     assert len(rows) == 5, rows
     for row in rows:
         assert row["cells"][0]["good"], row

@@ -8,10 +8,7 @@ falls back once, on the 404 the legacy server gives the `/mcp/` POST.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ from typing import Any
 import pytest
 from legacy_support import LegacyServer, LineBridge, legacy_python, wait_for
 
-from support import wrapper_binary
+from support import matrix_rows, wrapper_binary
 
 TOKEN = "Bearer planted-legacy-secret-4711"
 
@@ -213,28 +210,9 @@ def test_the_legacy_row_of_the_behaviour_matrix_passes_for_mcp_wrapper(tmp_path:
     """`e2e matrix`'s legacy-SSE row (benches/e2e/matrix/reach.rs) against our bridge with its
     default `auto`: answered, after one POST to `/mcp/`. (benches/tests/matrix.rs runs the
     other rows under cargo, before this venv exists.)"""
-    python = legacy_python()
-    e2e = wrapper_binary().with_name("e2e")
-    if not e2e.is_file():
-        pytest.fail(f"{e2e} missing: `cargo build -p benches --bin e2e`", pytrace=False)
-    report = tmp_path / "matrix.json"
-    run = subprocess.run(
-        [
-            str(e2e),
-            "matrix",
-            "--bridge",
-            f"mcp-wrapper={wrapper_binary()} --url {{url}} --log-level OFF",
-            "--json",
-            str(report),
-        ],
-        env={**os.environ, "E2E_MATRIX_ONLY": "reach_legacy", "E2E_LEGACY_PYTHON": str(python)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    rows = matrix_rows(
+        "reach_legacy", tmp_path / "matrix.json", E2E_LEGACY_PYTHON=str(legacy_python())
     )
-    assert run.returncode == 0, run.stderr
-    rows = json.loads(report.read_text())["scenarios"]
     assert [row["key"] for row in rows] == ["reach_legacy_sse"], rows
     cell = rows[0]["cells"][0]
     assert cell["good"], cell

@@ -2,26 +2,8 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mcp-wrapper");
-
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let output = Command::new(BIN)
-        .args(args)
-        .env_remove("MCP_SERVER_URL")
-        .env_remove("MCP_AUTH")
-        .env_remove("MCP_TOOL_CALL_TIMEOUT")
-        .env_remove("CONCURRENCY")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run mcp-wrapper");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    common::wrapper::run_to_end(args, env)
 }
 
 #[test]

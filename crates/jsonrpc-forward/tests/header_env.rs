@@ -5,31 +5,16 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::wrapper::{BIN, Wrapper};
+use common::wrapper::Wrapper;
 use serde_json::json;
 use test_server::{RecordedRequest, Scenario, TestServer};
 
 const T: Duration = Duration::from_secs(10);
 
-/// Runs the binary to completion (stdin closed at once): exit code, stdout, stderr.
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let output = Command::new(BIN)
-        .args(args)
-        .env_remove("MCP_SERVER_URL")
-        .env_remove("MCP_AUTH")
-        .env_remove("MCP_HEADER_FILE")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run mcp-wrapper");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    common::wrapper::run_to_end(args, env)
 }
 
 /// A file under Cargo's temporary directory for integration tests, with `text` in it.

@@ -9,11 +9,11 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::wrapper::{Wrapper, read_lines};
+use common::wrapper::Wrapper;
 use serde_json::{Value, json};
 use test_server::{Scenario, TestServer};
 
@@ -36,24 +36,8 @@ fn bridge(url: &str, args: &[&str], env: &[(&str, &str)]) -> Wrapper {
     for name in PROXY_VARIABLES.iter().chain(&["MCP_PROXY"]) {
         command.env_remove(name);
     }
-    command
-        .arg("--url")
-        .arg(url)
-        .args(["--timeout", "2"])
-        .args(args)
-        .env("MCP_WRAPPER_LOG_LEVEL", "OFF")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("spawn mcp-wrapper");
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take().expect("stdout");
-    Wrapper {
-        lines: read_lines(stdout),
-        child,
-        stdin,
-    }
+    let args: Vec<&str> = ["--timeout", "2"].iter().chain(args).copied().collect();
+    Wrapper::spawn(command, url, &args, env)
 }
 
 /// Sends `tools/list` and returns the answer.

@@ -22,7 +22,12 @@ impl Wrapper {
     }
 
     pub fn start_with(url: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(BIN);
+        Self::spawn(Command::new(BIN), url, extra, env)
+    }
+
+    /// Starts `command` (the binary, maybe with variables removed) on `url` with `extra`
+    /// arguments and `env` added, logs off, all three pipes.
+    pub fn spawn(mut command: Command, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         command
             .arg("--url")
             .arg(url)
@@ -150,4 +155,25 @@ pub fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
         }
     });
     rx
+}
+
+/// Runs the binary to completion (stdin closed at once) without the variables that would
+/// configure it from the test's own environment: exit code, stdout, stderr.
+pub fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .env_remove("MCP_SERVER_URL")
+        .env_remove("MCP_AUTH")
+        .env_remove("MCP_HEADER_FILE")
+        .env_remove("MCP_TOOL_CALL_TIMEOUT")
+        .env_remove("CONCURRENCY")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mcp-wrapper");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
