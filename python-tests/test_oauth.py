@@ -369,6 +369,22 @@ async def test_a_redirect_with_a_wrong_state_is_rejected(sdk: SdkServers, desk: 
     assert grants(sdk.records(), "authorization_code") == [], "no code reached the token endpoint"
 
 
+async def test_a_sign_in_nobody_finishes_opens_one_browser_a_minute(
+    sdk: SdkServers, tmp_path: Path
+) -> None:
+    """The breaker: a user who never signs in (a laptop asleep) gets one tab, not one per
+    request; the URL is still printed and each request is answered with it."""
+    desk = Desk(tmp_path / "auth", browser_env(tmp_path, action="ignore"), tmp_path)
+    async with desk.bridge(sdk.rs_url, "--oauth-timeout", "1") as bridge:
+        first = await bridge.initialize()
+        second = await bridge.initialize()
+        await bridge.wait_for_log("not opening another")
+    for answer in (first, second):
+        assert "sign in at http://127.0.0.1:" in answer["error"]["message"], answer
+    assert len(desk.browser.entries()) == 1
+    assert len(sdk.records()["authorizations"]) == 0, "nobody followed the URL"
+
+
 async def test_login_ahead_of_time_then_the_bridge_needs_no_browser(
     sdk: SdkServers, desk: Desk
 ) -> None:
