@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from support import REPO_ROOT, Server, request, wrapper_binary
+from support import REPO_ROOT, Server, request, stop_process, wrapper_binary
 
 HERE = Path(__file__).resolve().parent
 PROXY_VARIABLES = (
@@ -74,29 +73,24 @@ class Proxy:
     def seen(self) -> list[str]:
         return self.record.read_text().splitlines() if self.record.exists() else []
 
-    def wait_seen(self, line: str) -> None:
-        """Waits until the proxy has recorded `line`."""
-        deadline = time.monotonic() + DEADLINE
-        while line not in self.seen():
-            assert time.monotonic() < deadline, f"the proxy never saw {line!r}: {self.seen()}"
-            time.sleep(0.01)
+    def assert_seen(self, line: str) -> None:
+        """The proxy recorded `line`. Its recorder writes before it forwards a request, so
+        once the bridge has its answer (or has exited) the line is there if it ever will be."""
+        assert line in self.seen(), (line, self.seen())
 
 
 def start_proxy(directory: Path, basic_auth: str | None = None) -> Proxy:
     """proxy.py on an ephemeral loopback port, ready to accept connections."""
     python = proxy_python()
     directory.mkdir(parents=True, exist_ok=True)
-    port_file, record = directory / "port", directory / "record"
+    record = directory / "record"
     argv = [
         str(python),
-        "-m",
-        "proxy",
+        str(HERE / "proxy_launch.py"),
         "--hostname",
         "127.0.0.1",
         "--port",
         "0",
-        "--port-file",
-        str(port_file),
         "--num-workers",
         "1",
         "--num-acceptors",
@@ -111,21 +105,15 @@ def start_proxy(directory: Path, basic_auth: str | None = None) -> Proxy:
     env = {**os.environ, "PYTHONPATH": str(HERE), "MCP_PROXY_RECORD": str(record)}
     for name in PROXY_VARIABLES:
         env.pop(name, None)
-    log = open(directory / "proxy.log", "wb")  # noqa: SIM115 (closed with the process)
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
-    log.close()
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        assert process.poll() is None, (directory / "proxy.log").read_text()
-        assert time.monotonic() < deadline, "proxy.py did not start"
-        text = port_file.read_text().strip() if port_file.exists() else ""
-        if text.isdigit():
-            try:
-                socket.create_connection(("127.0.0.1", int(text)), timeout=1).close()
-                return Proxy(process, int(text), record)
-            except OSError:
-                pass
-        time.sleep(0.01)
+    with open(directory / "proxy.log", "wb") as log:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env
+        )
+    assert process.stdout is not None
+    # One line once it listens (proxy_launch.py); nothing if it could not start.
+    line = process.stdout.readline().decode().strip()
+    assert line.isdigit(), (directory / "proxy.log").read_text()
+    return Proxy(process, int(line), record)
 
 
 @pytest.fixture
@@ -143,12 +131,10 @@ def auth_proxy(tmp_path: Path) -> Iterator[Proxy]:
 
 
 def stop(running: Proxy) -> None:
-    running.process.terminate()
-    try:
-        running.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        running.process.kill()
-        running.process.wait()
+    # proxy_launch.py stops when its stdin closes.
+    if running.process.stdin:
+        running.process.stdin.close()
+    stop_process(running.process, terminate=False)
 
 
 @dataclass
@@ -204,7 +190,7 @@ def assert_answered(run: Run) -> None:
 def test_http_is_forwarded_through_the_http_proxy(mcp_server: Server, proxy: Proxy) -> None:
     run = run_bridge(mcp_server, env={"HTTP_PROXY": proxy.url})
     assert_answered(run)
-    proxy.wait_seen(f"POST 127.0.0.1:{mcp_server.port}")
+    proxy.assert_seen(f"POST 127.0.0.1:{mcp_server.port}")
     assert not any(line.startswith("CONNECT") for line in proxy.seen()), proxy.seen()
 
 
@@ -212,7 +198,7 @@ def test_https_goes_through_a_connect_tunnel(tls_server: Server, proxy: Proxy) -
     # Lower case, as most shells export it.
     run = run_bridge(tls_server, env={"https_proxy": proxy.url})
     assert_answered(run)
-    proxy.wait_seen(f"CONNECT 127.0.0.1:{tls_server.port}")
+    proxy.assert_seen(f"CONNECT 127.0.0.1:{tls_server.port}")
 
 
 def test_all_proxy_and_the_proxy_option(tls_server: Server, proxy: Proxy) -> None:
@@ -250,7 +236,7 @@ def test_proxy_credentials_from_the_url_are_accepted(
     with_credentials = f"http://{USER}:{PASSWORD}@127.0.0.1:{auth_proxy.port}"
     run = run_bridge(server, "--proxy", with_credentials)
     assert_answered(run)
-    auth_proxy.wait_seen(f"{'CONNECT' if tls else 'POST'} 127.0.0.1:{server.port}")
+    auth_proxy.assert_seen(f"{'CONNECT' if tls else 'POST'} 127.0.0.1:{server.port}")
     assert PASSWORD not in run.stdout + run.stderr
 
 

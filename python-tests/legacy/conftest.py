@@ -25,13 +25,9 @@ def legacy_server(tmp_path: Path) -> Iterator[LegacyServer]:
     try:
         yield server
     finally:
-        server.kill()
+        server.close()
         print(f"--- legacy server stderr ---\n{server.stderr_path.read_text(errors='replace')}")
-        print(
-            f"--- legacy server requests ---\n{server.log_path.read_text(errors='replace')}"
-            if server.log_path.exists()
-            else ""
-        )
+        print(f"--- legacy server requests ---\n{server.requests()}")
 
 
 @pytest.fixture

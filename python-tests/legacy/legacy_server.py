@@ -6,12 +6,15 @@ The official MCP Python SDK 1.x (`mcp<2`, see python-tests/requirements-legacy.t
 in its own venv (the other suites have SDK 2.x, which has no SSE server), so this file imports
 nothing from the test suite.
 
-    python legacy_server.py [--port N] [--request-log PATH]
+    python legacy_server.py [--port N | --fd FD] [--request-log PATH] [--echo-log]
 
-Binds 127.0.0.1 (port 0: any free one), prints exactly `READY <port>` once it accepts
-connections, and serves until killed. Every HTTP request is appended to the request log as
-one JSON line when its answer starts: method, path, status, and for a JSON-RPC POST its
-`rpc` method, id and tool name, so a test can count what the server saw.
+Binds 127.0.0.1 (port 0: any free one), or serves the listening socket FD it inherited (a
+test keeps one socket across restarts, so a restart never races the port's release), prints
+exactly `READY <port>` once it accepts connections, and serves until killed. Every HTTP
+request is logged as one JSON line when its answer starts: method, path, status, and for a
+JSON-RPC POST its `rpc` method, id and tool name, so a test can count what the server saw;
+appended to the request log, and with `--echo-log` also printed on stdout after READY (a test
+waits for those lines instead of polling a file).
 """
 
 from __future__ import annotations
@@ -70,12 +73,13 @@ async def block() -> str:
 class RequestLog:
     """ASGI middleware: one JSON line per request, written when its answer starts."""
 
-    def __init__(self, app: Any, path: Path | None) -> None:
+    def __init__(self, app: Any, path: Path | None, echo: bool) -> None:
         self.app = app
         self.path = path
+        self.echo = echo
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or self.path is None:
+        if scope["type"] != "http" or (self.path is None and not self.echo):
             await self.app(scope, receive, send)
             return
         entry: dict[str, Any] = {
@@ -107,9 +111,14 @@ class RequestLog:
         async def send_logged(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
-                assert self.path is not None
-                with self.path.open("a", encoding="utf-8") as log:
-                    log.write(json.dumps(entry) + "\n")
+                line = json.dumps(entry) + "\n"
+                if self.path is not None:
+                    with self.path.open("a", encoding="utf-8") as log:
+                        log.write(line)
+                if self.echo:
+                    # After READY, one line per request: a test reads them as events.
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
             await send(message)
 
         await self.app(scope, receive, send_logged)
@@ -130,14 +139,18 @@ def rpc_summary(body: bytes) -> dict[str, Any] | None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--fd", type=int)
     parser.add_argument("--request-log", type=Path)
+    parser.add_argument("--echo-log", action="store_true")
     args = parser.parse_args()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # A restart binds the port of the process it replaces.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
-    sock.listen(128)
-    app = RequestLog(mcp.sse_app(), args.request_log)
+    if args.fd is not None:
+        sock = socket.socket(fileno=args.fd)
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", args.port))
+        sock.listen(128)
+    app = RequestLog(mcp.sse_app(), args.request_log, args.echo_log)
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     # Connections queue in the listening socket's backlog until uvicorn accepts them.

@@ -7,13 +7,13 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -53,56 +53,61 @@ def legacy_python() -> Path:
     return python
 
 
-def wait_for(predicate: Callable[[], bool], what: str, seconds: float = WAIT) -> None:
-    """Polls state another process writes (a log file), up to a deadline."""
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
-        time.sleep(0.02)
-
-
 class LegacyServer:
-    """One `legacy_server.py` process; can be killed and started again on the same port."""
+    """One `legacy_server.py` process; can be killed and started again on the same port.
+
+    The listening socket belongs to the test (each process serves it, inherited): a restart
+    never races the release of the port, and connections made while no process runs wait in
+    its backlog. The server prints each request it answers on stdout; a thread collects
+    them, and `wait_until` waits for them."""
 
     def __init__(self, python: Path, workdir: Path) -> None:
         self.python = python
-        self.log_path = workdir / "requests.jsonl"
         self.stderr_path = workdir / "server.log"
-        self.port = 0
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.port: int = self.listener.getsockname()[1]
         self.proc: subprocess.Popen[bytes] | None = None
+        self._requests: list[dict[str, Any]] = []
+        self._logged = threading.Condition()
 
     @property
     def sse_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/sse"
 
     def start(self) -> None:
-        argv = [str(self.python), str(SERVER_SCRIPT), "--request-log", str(self.log_path)]
-        argv += ["--port", str(self.port)]
-        deadline = time.monotonic() + WAIT
-        while True:
-            with open(self.stderr_path, "ab") as err:
-                proc = subprocess.Popen(
-                    argv, stdout=subprocess.PIPE, stderr=err, start_new_session=True
-                )
-            assert proc.stdout is not None
-            line = proc.stdout.readline().decode().strip()
-            if line.startswith("READY "):
-                self.proc, self.port = proc, int(line.split()[1])
-                return
+        fd = self.listener.fileno()
+        argv = [str(self.python), str(SERVER_SCRIPT), "--fd", str(fd), "--echo-log"]
+        with open(self.stderr_path, "ab") as err:
+            proc = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=err, start_new_session=True, pass_fds=(fd,)
+            )
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode().strip()
+        if not line.startswith("READY "):
             self._reap(proc)
-            # A restart on a fixed port can race the old socket's release: try again.
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"legacy server did not start: {self.stderr_path.read_text()}")
-            time.sleep(0.2)
+            raise RuntimeError(f"legacy server did not start: {self.stderr_path.read_text()}")
+        self.proc = proc
+        threading.Thread(target=self._collect, args=(proc.stdout,), daemon=True).start()
+
+    def _collect(self, stdout: IO[bytes]) -> None:
+        with stdout:
+            for raw in stdout:
+                with self._logged:
+                    self._requests.append(json.loads(raw))
+                    self._logged.notify_all()
+
+    def wait_until(self, predicate: Callable[[], bool], what: str) -> None:
+        """Waits until the requests logged so far satisfy `predicate` (each logged request
+        wakes it; the bound is only against a hang)."""
+        with self._logged:
+            if not self._logged.wait_for(predicate, timeout=WAIT):
+                raise AssertionError(f"no {what} after {WAIT} s: {self._requests}")
 
     @staticmethod
     def _reap(proc: subprocess.Popen[bytes]) -> None:
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
     def kill(self) -> None:
         """SIGKILL: its sessions and streams are gone at once."""
@@ -110,11 +115,13 @@ class LegacyServer:
         if proc is not None:
             self._reap(proc)
 
+    def close(self) -> None:
+        self.kill()
+        self.listener.close()
+
     def requests(self) -> list[dict[str, Any]]:
-        if not self.log_path.exists():
-            return []
-        text = self.log_path.read_text(encoding="utf-8")
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        with self._logged:
+            return list(self._requests)
 
     def posts(self, path: str) -> list[dict[str, Any]]:
         return [r for r in self.requests() if r["method"] == "POST" and r["path"] == path]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from legacy_support import LegacyServer, LineBridge, legacy_python, wait_for
+from legacy_support import LegacyServer, LineBridge, legacy_python
 
 from support import matrix_rows, wrapper_binary
 
@@ -92,7 +92,7 @@ def test_sse_cancel_drops_the_pending_request(
     bridge = open_bridge("--transport", "sse", "--url", legacy_server.sse_url, "--concurrency", "1")
     bridge.initialize()
     bridge.send(call(7, "block"))
-    wait_for(lambda: len(legacy_server.calls("block")) == 1, "the block call to arrive")
+    legacy_server.wait_until(lambda: len(legacy_server.calls("block")) == 1, "block call")
     cancel = {"requestId": 7, "reason": "user"}
     bridge.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancel})
     # Its permit is free again (--concurrency 1): the next request runs and is answered,
@@ -108,7 +108,7 @@ def test_sse_shutdown_answers_pending(legacy_server: LegacyServer, open_bridge: 
     bridge = open_bridge("--transport", "sse", "--url", legacy_server.sse_url)
     bridge.initialize()
     bridge.send(call(9, "block"))
-    wait_for(lambda: len(legacy_server.calls("block")) == 1, "the block call to arrive")
+    legacy_server.wait_until(lambda: len(legacy_server.calls("block")) == 1, "block call")
     bridge.proc.send_signal(signal.SIGTERM)
     answer = bridge.answer(9)
     assert answer["error"]["code"] == -32000
@@ -123,14 +123,14 @@ def test_sse_server_restart(legacy_server: LegacyServer, open_bridge: OpenBridge
     bridge = open_bridge("--transport", "sse", "--url", legacy_server.sse_url)
     bridge.initialize()
     bridge.send(call(10, "block"))
-    wait_for(lambda: len(legacy_server.calls("block")) == 1, "the block call to arrive")
+    legacy_server.wait_until(lambda: len(legacy_server.calls("block")) == 1, "block call")
     gets_before = len(legacy_server.gets("/sse"))
     legacy_server.kill()
     answer = bridge.answer(10)
     assert answer["error"]["code"] == -32000, answer
     assert "closed the stream" in answer["error"]["message"], answer
     legacy_server.start()
-    wait_for(lambda: len(legacy_server.gets("/sse")) > gets_before, "the bridge to reconnect")
+    legacy_server.wait_until(lambda: len(legacy_server.gets("/sse")) > gets_before, "reconnect")
     bridge.send(call(11, "echo", {"text": "again"}))
     assert text(bridge.answer(11)) == "again"
     inits = [r for r in legacy_server.posts("/messages/") if r["rpc"]["method"] == "initialize"]
