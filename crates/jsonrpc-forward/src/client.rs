@@ -61,12 +61,8 @@ impl Client {
         let client = Self::with_http(http, &config.url)?;
         match &config.sign_in {
             Some(options) if config.authorization.is_none() => {
-                let sign_in = SignIn::with_config(
-                    config.for_authorization_server(),
-                    client.url(),
-                    options.clone(),
-                )
-                .map_err(|e| config_error(format!("sign-in: {}", crate::display_chain(&e))))?;
+                let sign_in = SignIn::new(&config, client.url(), options.clone())
+                    .map_err(|e| config_error(format!("sign-in: {}", crate::display_chain(&e))))?;
                 Ok(client.with_sign_in(sign_in))
             }
             _ => Ok(client),

@@ -45,8 +45,8 @@ pub struct SignIn {
     /// The client for authorization servers, built at the first sign-in or refresh: most
     /// bridges never need it, and building one loads the system's root certificates.
     http: OnceLock<HttpClient>,
-    /// What `http` is built from (none when it was given ready).
-    http_config: Option<ClientConfig>,
+    /// What `http` is built from.
+    http_config: ClientConfig,
     server: Url,
     resource: String,
     options: OAuthOptions,
@@ -146,34 +146,15 @@ impl From<&Credentials> for Status {
 
 impl SignIn {
     /// The sign-in of the MCP server at `server`, starting from what the store holds for it.
-    /// `http` must carry none of the MCP server's headers: it talks to authorization
-    /// servers.
+    /// `config` is the MCP server's: its TLS, timeouts and proxy are used for authorization
+    /// servers, never its headers (see [`ClientConfig::sign_in`]); that client is built at the
+    /// first sign-in or refresh.
     ///
     /// # Errors
     ///
-    /// [`SignInError::Io`] when the credentials directory cannot be made or read.
-    pub fn new(http: HttpClient, server: Url, options: OAuthOptions) -> Result<Self, SignInError> {
-        let sign_in = Self::build(None, server, options)?;
-        let _ = sign_in.http.set(http);
-        Ok(sign_in)
-    }
-
-    /// As [`new`](Self::new), with the client for authorization servers built from
-    /// `config` when it is first needed.
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new).
-    pub fn with_config(
-        config: ClientConfig,
-        server: Url,
-        options: OAuthOptions,
-    ) -> Result<Self, SignInError> {
-        Self::build(Some(config), server, options)
-    }
-
-    fn build(
-        http_config: Option<ClientConfig>,
+    /// [`SignInError::Io`] when the credentials directory cannot be read.
+    pub fn new(
+        config: &ClientConfig,
         server: Url,
         options: OAuthOptions,
     ) -> Result<Self, SignInError> {
@@ -185,7 +166,7 @@ impl SignIn {
         let current = store.find(&resource)?;
         Ok(Self {
             http: OnceLock::new(),
-            http_config,
+            http_config: config.for_authorization_server(),
             server,
             resource,
             options,
@@ -203,10 +184,8 @@ impl SignIn {
         if let Some(http) = self.http.get() {
             return Ok(http);
         }
-        let config = self.http_config.as_ref().ok_or_else(|| {
-            SignInError::Unsupported("no client for authorization servers".to_owned())
-        })?;
-        let http = HttpClient::new(config).map_err(|e| SignInError::http("client set-up", e))?;
+        let http = HttpClient::new(&self.http_config)
+            .map_err(|e| SignInError::http("client set-up", e))?;
         Ok(self.http.get_or_init(|| http))
     }
 

@@ -229,13 +229,6 @@ fn login(args: &super::Args, force: bool, runtime: &tokio::runtime::Runtime) -> 
             return 2;
         }
     };
-    let http = match crate::HttpClient::new(&config.for_authorization_server()) {
-        Ok(http) => http,
-        Err(e) => {
-            eprintln!("mcp-wrapper: error: {}", crate::display_chain(&e));
-            return 2;
-        }
-    };
     let url = match reqwest::Url::parse(&config.url) {
         Ok(url) => url,
         Err(e) => {
@@ -243,8 +236,8 @@ fn login(args: &super::Args, force: bool, runtime: &tokio::runtime::Runtime) -> 
             return 2;
         }
     };
-    let result =
-        SignIn::new(http, url, options).and_then(|sign_in| runtime.block_on(sign_in.login(force)));
+    let result = SignIn::new(&config, url, options)
+        .and_then(|sign_in| runtime.block_on(sign_in.login(force)));
     match result {
         Ok(status) => {
             println!("signed in: {}", describe(&status));
