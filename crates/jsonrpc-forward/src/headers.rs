@@ -118,21 +118,26 @@ pub(crate) fn post_headers(
     };
     insert_str(&mut headers, MCP_PROTOCOL_VERSION, version);
     insert_str(&mut headers, MCP_METHOD, message.method());
-    if matches!(
-        message.method(),
-        Some("tools/call" | "resources/read" | "prompts/get")
-    ) {
-        match message.name() {
-            Some(name) if name.len() > MAX_MCP_NAME_BYTES => tracing::debug!(
-                header = %MCP_NAME,
-                bytes = name.len(),
-                limit = MAX_MCP_NAME_BYTES,
-                "header left out: longer than servers accept"
-            ),
-            name => insert_str(&mut headers, MCP_NAME, name),
-        }
+    match mcp_name(message) {
+        Some(name) if name.len() > MAX_MCP_NAME_BYTES => tracing::debug!(
+            header = %MCP_NAME,
+            bytes = name.len(),
+            limit = MAX_MCP_NAME_BYTES,
+            "header left out: longer than servers accept"
+        ),
+        name => insert_str(&mut headers, MCP_NAME, name),
     }
     headers
+}
+
+/// What `Mcp-Name` names: `params.name` of `tools/call` and `prompts/get`, `params.uri` of
+/// `resources/read`; nothing for other methods. Shared by both eras, which name the same
+/// thing and differ only in how a value that is not header-safe goes out.
+pub(crate) fn mcp_name(message: &Outgoing) -> Option<&str> {
+    match message.method() {
+        Some("tools/call" | "resources/read" | "prompts/get") => message.name(),
+        _ => None,
+    }
 }
 
 /// `Last-Event-ID`: where a resumed SSE stream picks up.
