@@ -36,6 +36,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -57,6 +58,10 @@ use crate::stdio::{
     Line, Output, async_stdin, async_stdout, queue_bytes, spawn_async_reader, spawn_async_writer,
     spawn_reader, spawn_writer,
 };
+use crate::era::Protocol;
+use crate::era_cache::EraCache;
+use crate::modern::{self, Eras, Mode, Routed};
+use crate::mrtr::is_input_required;
 use crate::tools::ToolFilter;
 
 /// The default number of requests in flight.
@@ -91,6 +96,10 @@ pub struct Bridge {
     transport: Transport,
     /// The SSE URL of the legacy HTTP+SSE transport (see [`Bridge::with_transport`]).
     sse: Option<Client>,
+    /// The era spoken to the server (see [`Bridge::protocol`]).
+    protocol: Protocol,
+    /// Where server-era verdicts are kept between runs; `None`: probe at every start.
+    era_cache: Option<PathBuf>,
 }
 
 impl Bridge {
@@ -107,7 +116,21 @@ impl Bridge {
             keep_alive: None,
             transport: Transport::StreamableHttp,
             sse: None,
+            protocol: Protocol::Legacy,
+            era_cache: None,
         }
+    }
+
+    /// Which protocol era the bridge speaks to the server (see [`Protocol`]); `cache` is the
+    /// directory where the server's era is kept between runs (`eras.json`; `None`: probe at
+    /// every start). A bridge made by [`Bridge::new`] speaks [`Protocol::Legacy`] (the
+    /// 2025 era, no probe) until this is called; the `mcp-wrapper` command defaults to
+    /// [`Protocol::Auto`] with the sign-in credentials directory as the cache.
+    #[must_use]
+    pub fn protocol(mut self, protocol: Protocol, cache: Option<PathBuf>) -> Self {
+        self.protocol = protocol;
+        self.era_cache = cache;
+        self
     }
 
     /// Shows the host only the tools `filter` allows (see [`ToolFilter`]); `None` (the
@@ -239,7 +262,13 @@ impl Bridge {
             ))
         });
         let transport = Arc::new(Transports::new(self.transport, legacy));
+        let eras = Arc::new(Eras::new(
+            self.protocol,
+            self.era_cache.clone().map(EraCache::at),
+            &self.client.url(),
+        ));
         let ctx = Context {
+            eras: Arc::clone(&eras),
             client: self.client.clone(),
             session: Arc::clone(&session),
             headers,
@@ -288,6 +317,7 @@ impl Bridge {
             keep_alive.abort();
         }
         transport.stop();
+        eras.stop();
         match exit {
             Exit::Shutdown => {
                 tracing::info!("shutting down: answering pending requests");
@@ -479,13 +509,13 @@ impl Pending {
     }
 
     /// Answers every id of this message still owed with `error`; returns the bytes written.
-    fn fail(&self, token: u64, error: &Error) -> usize {
+    pub(crate) fn fail(&self, token: u64, error: &Error) -> usize {
         self.fail_with(token, |id| JsonLine::error(error, Some(id.raw())))
     }
 
     /// The client gave up on `id` (`notifications/cancelled`): it is owed nothing more, and
     /// a message with nothing left owed is stopped.
-    fn cancel(&self, id: &IdKey) {
+    pub(crate) fn cancel(&self, id: &IdKey) {
         let mut owed = lock(&self.owed);
         let mut emptied = Vec::new();
         for (token, entry) in owed.iter_mut() {
@@ -535,11 +565,13 @@ impl Pending {
 /// What every part of a running bridge shares.
 #[derive(Clone)]
 pub(crate) struct Context {
-    client: Client,
+    pub(crate) client: Client,
+    /// Which era each side speaks, and cases B and C.
+    pub(crate) eras: Arc<Eras>,
     pub(crate) session: Arc<Session>,
     /// The session's current headers, read anew by every attempt of a message.
     headers: HeaderSource,
-    pending: Arc<Pending>,
+    pub(crate) pending: Arc<Pending>,
     pub(crate) output: Output,
     tasks: TaskTracker,
     /// The tools the host may see; `None`: all.
@@ -612,6 +644,8 @@ impl Context {
 /// A request waiting for a permit.
 struct Queued {
     message: Outgoing,
+    /// Set when the message goes to a 2026-era server.
+    modern: Option<Box<Leg>>,
     token: u64,
     cancel: CancellationToken,
     /// Its share of the read-ahead budget, given back once it is sent.
@@ -642,6 +676,7 @@ async fn launch(
             token: request.token,
             cancel: request.cancel,
             message: request.message,
+            modern: request.modern,
             _permit: permit,
         };
         ctx.tasks.spawn(exchange.run());
@@ -715,7 +750,18 @@ impl Dispatcher {
             self.ctx.output.write_small(answer);
             return;
         }
-        self.ctx.session.on_send(&message);
+        let mut modern = None;
+        let message = match self.ctx.eras.route(&self.ctx, message).await {
+            Routed::Legacy(message) => message,
+            Routed::Done => return,
+            Routed::Modern(message, leg) => {
+                modern = Some(Box::new(leg));
+                message
+            }
+        };
+        if modern.is_none() {
+            self.ctx.session.on_send(&message);
+        }
         if message.owed().is_empty() {
             self.send_unanswered(message).await;
             return;
@@ -731,6 +777,7 @@ impl Dispatcher {
                 token,
                 cancel,
                 message,
+                modern,
                 _permit: permit,
             };
             self.ctx.tasks.spawn(exchange.run());
@@ -739,6 +786,7 @@ impl Dispatcher {
         self.waiting.fetch_add(1, Ordering::AcqRel);
         let queued = Queued {
             message,
+            modern,
             token,
             cancel,
             charge,
@@ -851,7 +899,17 @@ struct Exchange {
     /// Cancelled when the client cancels the request, or at shutdown.
     cancel: CancellationToken,
     message: Outgoing,
+    /// Set when the message goes to a 2026-era server (cases B and C).
+    modern: Option<Box<Leg>>,
     _permit: OwnedSemaphorePermit,
+}
+
+/// How an exchange with a 2026-era server goes.
+pub(crate) struct Leg {
+    pub(crate) mode: Mode,
+    /// Case B: the host's request as it sent it, before the envelope (what an MRTR retry
+    /// is made from).
+    pub(crate) original: Option<Outgoing>,
 }
 
 /// Answers what is still owed if an exchange ends without doing so (a panic inside the
@@ -912,6 +970,10 @@ impl Exchange {
     }
 
     async fn forward(&self, tally: &mut Tally) {
+        if let Some(leg) = &self.modern {
+            // Boxed: the 2026 path's state stays out of every 2025 exchange's future.
+            return Box::pin(self.forward_modern(leg, tally)).await;
+        }
         let ctx = &self.ctx;
         let response = match ctx.via(&self.message, &mut tally.attempts).await {
             Via::Legacy(legacy) => {
@@ -956,6 +1018,81 @@ impl Exchange {
                     ctx.recover_later(&e, &self.message);
                     return self.fail(&e, tally);
                 }
+            }
+        }
+        tally.outcome = "answered";
+    }
+
+    /// Cases B and C: one request to a 2026-era server. Its `tools/list` answers fill the
+    /// schema cache (tools with invalid annotations dropped), an `input_required` answer in
+    /// case B is driven to its end ([`modern::input_required`]), and a `tools/call` rejected
+    /// with a pre-dispatch `-32020` for a tool never listed is sent once more after listing
+    /// them (case B).
+    async fn forward_modern(&self, leg: &Leg, tally: &mut Tally) {
+        let mode = leg.mode;
+        let ctx = &self.ctx;
+        let eras = &ctx.eras;
+        let mut response = eras
+            .send(&ctx.client, &self.message, &mut tally.attempts)
+            .await;
+        if mode == Mode::Translate
+            && let Err(e) = &response
+            && eras.needs_relist(e, &self.message)
+        {
+            tracing::info!("-32020 for a tool never listed: listing the tools, then sending once more");
+            eras.relist_tools(&ctx.client).await;
+            response = eras
+                .send(&ctx.client, &self.message, &mut tally.attempts)
+                .await;
+        }
+        let mut response = match response {
+            Ok(response) => response,
+            Err(e) => return self.fail(&e, tally),
+        };
+        tally.status = Some(response.status().as_u16());
+        let messages = response.messages();
+        while let Some(item) = messages.next_routed().await {
+            match item {
+                Ok(routed) if routed.answers.is_empty() => {
+                    let len = routed.line.len();
+                    if !ctx.output.write(routed.line).await {
+                        tally.outcome = "output closed";
+                        return;
+                    }
+                    tally.bytes += len;
+                }
+                Ok(routed) => {
+                    let mut line = routed.line;
+                    if routed.answers.iter().any(|id| self.message.lists_tools(id))
+                        && let Some(kept) = eras.schemas.record_list(line.bytes())
+                    {
+                        line = JsonLine::new(kept);
+                    }
+                    if mode == Mode::Translate
+                        && matches!(
+                            self.message.method(),
+                            Some("tools/call" | "prompts/get" | "resources/read")
+                        )
+                        && is_input_required(line.bytes())
+                        && let Some(translation) = eras.translation()
+                        && let Some(original) = &leg.original
+                    {
+                        line = Box::pin(modern::input_required(
+                            ctx,
+                            &translation,
+                            original,
+                            line,
+                            &mut tally.attempts,
+                        ))
+                        .await;
+                    }
+                    let line = self.filter_tools(&routed.answers, line);
+                    let len = line.len();
+                    if ctx.pending.answer(self.token, &routed.answers, line).await {
+                        tally.bytes += len;
+                    }
+                }
+                Err(e) => return self.fail(&e, tally),
             }
         }
         tally.outcome = "answered";

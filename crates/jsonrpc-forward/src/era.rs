@@ -32,6 +32,60 @@ pub enum Era {
     Modern,
 }
 
+/// Which era the bridge speaks to the server: `--protocol` (env `MCP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// Ask the server with one `server/discover` probe (its verdict cached on disk), then
+    /// translate a 2025-era host to a 2026-era server, pass a 2026-era host through, and
+    /// turn a 2026-era host back to `initialize` when the server is 2025-era.
+    #[default]
+    Auto,
+    /// The server speaks the 2025 era: no probe; a 2026-era host's `server/discover` is
+    /// answered `-32601`, so that it falls back to `initialize`.
+    Legacy,
+    /// The server speaks 2026-07-28: a 2025-era host is always translated; a server that
+    /// turns out not to is an error, never a fallback.
+    Modern,
+}
+
+impl Protocol {
+    /// The name used on the command line and in `MCP_PROTOCOL`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Auto => "auto",
+            Protocol::Legacy => "legacy",
+            Protocol::Modern => "modern",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A protocol name that is none of `auto`, `legacy`, `modern`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown protocol {0:?}: expected auto, legacy or modern")]
+#[non_exhaustive]
+pub struct UnknownProtocol(pub String);
+
+impl std::str::FromStr for Protocol {
+    type Err = UnknownProtocol;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Protocol::Auto),
+            "legacy" | "2025" | "2025-11-25" => Ok(Protocol::Legacy),
+            "modern" | "2026" | "2026-07-28" => Ok(Protocol::Modern),
+            _ => Err(UnknownProtocol(s.to_owned())),
+        }
+    }
+}
+
 /// The era a host's message shows, if it shows one: `initialize` is legacy; `server/discover`,
 /// or any request whose `params._meta` carries [`PROTOCOL_VERSION_META`], is modern. A
 /// notification, a response, or a request with neither (`ping`, say) shows nothing.

@@ -8,6 +8,7 @@
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use crate::message::Outgoing;
+use crate::modern_headers::header_safe;
 
 /// `Mcp-Session-Id`.
 pub const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
@@ -117,6 +118,16 @@ pub(crate) fn post_headers(
         }
     };
     insert_str(&mut headers, MCP_PROTOCOL_VERSION, version);
+    if message.protocol_version().is_some() {
+        // The 2026 era checks these against the body and requires them: a value that is not
+        // header-safe goes base64-encoded between the sentinels, and a long name is sent.
+        for (name, value) in [(MCP_METHOD, message.method()), (MCP_NAME, mcp_name(message))] {
+            if let Some(value) = value {
+                insert_str(&mut headers, name, Some(&header_safe(value)));
+            }
+        }
+        return headers;
+    }
     insert_str(&mut headers, MCP_METHOD, message.method());
     match mcp_name(message) {
         Some(name) if name.len() > MAX_MCP_NAME_BYTES => tracing::debug!(
@@ -239,6 +250,23 @@ mod tests {
         assert_eq!(h[MCP_PROTOCOL_VERSION], "2026-07-28");
         assert!(h.get(MCP_SESSION_ID).is_none());
         assert!(h.get(MCP_NAME).is_none(), "tools/list names nothing");
+    }
+
+    #[test]
+    fn enveloped_names_go_base64_and_long_ones_are_sent() {
+        let long = "a".repeat(MAX_MCP_NAME_BYTES + 10);
+        let m = Outgoing::new(Bytes::from(format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{long}","_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}}}}"#
+        )))
+        .expect("valid message");
+        let h = post_headers(&HeaderMap::new(), &m, &ctx());
+        assert_eq!(h[MCP_NAME], long.as_str());
+        assert_eq!(h[MCP_METHOD], "tools/call");
+        let m = outgoing(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"Hello, 世界","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+        );
+        let h = post_headers(&HeaderMap::new(), &m, &ctx());
+        assert_eq!(h[MCP_NAME], "=?base64?SGVsbG8sIOS4lueVjA==?=");
     }
 
     #[test]

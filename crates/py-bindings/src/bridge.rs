@@ -41,9 +41,10 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
 /// `--oauth-no-resource`, `oauth_browser=False` is `--oauth-no-browser`). `proxy` is
 /// `--proxy` (`"none"`: direct); with `proxy=None` the proxy variables (`HTTPS_PROXY`,
 /// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`) are read, as `--proxy` unset does. `transport` is
-/// `--transport`: `"auto"`, `"streamable-http"` or `"sse"`.
+/// `--transport`: `"auto"`, `"streamable-http"` or `"sse"`. `protocol` is `--protocol`:
+/// `"auto"`, `"legacy"` or `"modern"`.
 ///
-/// Raises `ValueError` naming the argument for an unknown `transport`, a timeout that is not a positive finite
+/// Raises `ValueError` naming the argument for an unknown `transport` or `protocol`, a timeout that is not a positive finite
 /// number of seconds, a zero `concurrency` or `max_message_bytes`, or `client_cert` without
 /// `client_key` (or the reverse), before stdin is touched.
 #[pyfunction]
@@ -79,6 +80,7 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     deny_tools = None,
     keep_alive = None,
     transport = "auto",
+    protocol = "auto",
 ), text_signature = "(url, *, auth=None, timeout=60.0, concurrency=10, headers=None, \
                      connect_timeout=15.0, insecure=None, ca_bundle=None, client_cert=None, \
                      client_key=None, max_message_bytes=67108864, proxy=None, log_level='INFO', \
@@ -87,7 +89,8 @@ pub(crate) fn run_bridge_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
                      oauth_client_metadata_url=None, oauth_scope=None, oauth_params=None, \
                      oauth_resource=True, oauth_callback_port=None, oauth_browser=True, \
                      oauth_client_credentials=False, oauth_timeout=300.0, \
-                     allow_tools=None, deny_tools=None, keep_alive=None, transport='auto')")]
+                     allow_tools=None, deny_tools=None, keep_alive=None, transport='auto', \
+                     protocol='auto')")]
 #[allow(clippy::too_many_arguments)] // One keyword argument per CLI option.
 pub(crate) fn run_bridge(
     py: Python<'_>,
@@ -121,7 +124,11 @@ pub(crate) fn run_bridge(
     deny_tools: Option<Vec<String>>,
     keep_alive: Option<f64>,
     transport: &str,
+    protocol: &str,
 ) -> PyResult<i32> {
+    let protocol: jsonrpc_forward::era::Protocol = protocol
+        .parse()
+        .map_err(|e: jsonrpc_forward::era::UnknownProtocol| PyValueError::new_err(e.to_string()))?;
     let transport: jsonrpc_forward::Transport = transport
         .parse()
         .map_err(|e: jsonrpc_forward::UnknownTransport| PyValueError::new_err(e.to_string()))?;
@@ -157,6 +164,7 @@ pub(crate) fn run_bridge(
     let args = Args {
         url: Some(url),
         transport,
+        protocol,
         // Values from Python are literal: `${NAME}` expansion is for the command line.
         auth: auth.map(|auth| escape(&auth)),
         timeout,

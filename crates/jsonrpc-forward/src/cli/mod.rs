@@ -20,6 +20,7 @@ use clap::Parser;
 
 use crate::bridge::DEFAULT_CONCURRENCY;
 use crate::config::ClientConfig;
+use crate::era::Protocol;
 use crate::legacy::Transport;
 use crate::redact::{header_name_shown, redact_url};
 
@@ -68,6 +69,23 @@ pub struct Args {
     /// `/mcp/`), is the event stream, and messages go to the endpoint it names.
     #[arg(long, env = "MCP_TRANSPORT", default_value = "auto", value_parser = parse_transport)]
     pub transport: Transport,
+
+    /// MCP protocol era spoken to the server: auto, legacy or modern.
+    ///
+    /// `auto` asks the server once with `server/discover` (the 2026-07-28 way) and keeps the
+    /// answer in `eras.json` next to the sign-in credentials, so later starts cost no round
+    /// trip (a 2025-era verdict is re-checked after a day). A host that opens with
+    /// `initialize` (2025 era) is then translated when the server speaks 2026-07-28: the
+    /// bridge answers `initialize`, `ping`, `logging/setLevel` and `resources/subscribe`
+    /// itself, adds the 2026 `_meta` and headers to each request, turns the server's
+    /// requests for input into ordinary requests to the host and listens for changes with
+    /// `subscriptions/listen`. A host that opens with `server/discover` (2026 era) is passed
+    /// through to a 2026 server; against a 2025-era server its `server/discover` gets
+    /// `-32601`, so that it falls back to `initialize`. `legacy`: no probe, the 2025 wire as
+    /// the host speaks it. `modern`: always translate; a server that is not 2026-07-28 is an
+    /// error.
+    #[arg(long, env = "MCP_PROTOCOL", default_value = "auto", value_parser = parse_protocol)]
+    pub protocol: Protocol,
 
     /// Authorization header value, e.g. `"Bearer <token>"` or `"Bearer ${TOKEN}"` (never logged).
     #[arg(long, env = "MCP_AUTH", hide_env_values = true)]
@@ -267,6 +285,7 @@ impl std::fmt::Debug for Args {
         f.debug_struct("Args")
             .field("url", &self.url.as_deref().map(redact_url))
             .field("transport", &self.transport)
+            .field("protocol", &self.protocol)
             .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
             .field("timeout", &self.timeout)
             .field("log_level", &self.log_level)
@@ -429,11 +448,15 @@ pub fn run(args: &Args, runtime: &tokio::runtime::Runtime) -> i32 {
             return 2;
         }
     };
-    tracing::info!(url = %redact_url(client.url().as_str()), transport = %args.transport, "starting mcp-wrapper");
+    tracing::info!(url = %redact_url(client.url().as_str()), transport = %args.transport, protocol = %args.protocol, "starting mcp-wrapper");
+    let era_cache = crate::auth::store::Store::from_env()
+        .ok()
+        .map(|store| store.dir().to_path_buf());
     let bridge = match args.sse_url() {
         Ok(sse_url) => crate::Bridge::new(client, args.concurrency)
             .tool_filter(tools)
             .keep_alive(args.keep_alive.map(Duration::from_secs_f64))
+            .protocol(args.protocol, era_cache)
             .with_transport(args.transport, &sse_url),
         Err(e) => {
             eprintln!("mcp-wrapper: error: {e}");
@@ -508,6 +531,12 @@ fn at_least_one(value: &str) -> Result<usize, String> {
             "expected a whole number of at least 1, got {value:?}"
         )),
     }
+}
+
+fn parse_protocol(value: &str) -> Result<Protocol, String> {
+    value
+        .parse()
+        .map_err(|e: crate::era::UnknownProtocol| e.to_string())
 }
 
 fn parse_transport(value: &str) -> Result<Transport, String> {

@@ -9,6 +9,11 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-wrapper");
 
+/// A credentials (and era cache) directory for this test process alone, never the user's.
+pub fn scratch_auth_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mcp-wrapper-test-auth-{}", std::process::id()))
+}
+
 /// A running bridge: write lines to it, read its lines with a deadline.
 pub struct Wrapper {
     pub child: Child,
@@ -33,6 +38,11 @@ impl Wrapper {
             .arg(url)
             .args(extra)
             .env("MCP_WRAPPER_LOG_LEVEL", "OFF")
+            // These suites test the 2025 wire (case A): no `server/discover` probe ahead of
+            // `initialize`, which would take a scripted fault meant for it. tests/eras.rs
+            // covers `--protocol auto`. Era verdicts go to a directory of this process's own.
+            .env("MCP_PROTOCOL", "legacy")
+            .env("MCP_WRAPPER_AUTH_DIR", scratch_auth_dir())
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
