@@ -54,11 +54,18 @@ pub mod cli;
 mod client;
 mod config;
 mod cookies;
+// Case B (legacy host, modern server; §4.2) building blocks, not wired into the bridge yet.
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "used by the bridge's case B once integrated")
+)]
+pub(crate) mod envelope;
 pub mod era;
 mod error;
 mod forwarded;
 mod headers;
 mod http;
+mod json_object;
 mod keepalive;
 mod legacy;
 pub mod message;
