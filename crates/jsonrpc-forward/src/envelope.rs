@@ -306,6 +306,38 @@ fn splice_meta(meta: &str, envelope: &Envelope) -> Result<String, EnvelopeError>
     ))
 }
 
+/// What [`splice`] does, done on a parsed tree: the reference of the proptests.
+#[cfg(test)]
+pub(crate) fn splice_reference(value: &mut Value, envelope: &Envelope) {
+    use serde_json::json;
+    let Value::Object(top) = value else {
+        panic!("not an object");
+    };
+    let params = top.entry("params").or_insert(json!({}));
+    if params.is_null() {
+        *params = json!({});
+    }
+    let Value::Object(params) = params else {
+        panic!("params not an object");
+    };
+    let meta = params.entry("_meta").or_insert(json!({}));
+    if meta.is_null() {
+        *meta = json!({});
+    }
+    let Value::Object(meta) = meta else {
+        panic!("_meta not an object");
+    };
+    let ours: Value =
+        serde_json::from_str(&format!("{{{}}}", envelope.meta_members())).expect("JSON");
+    for (key, value) in ours.as_object().expect("object") {
+        if key == PROTOCOL_VERSION_META {
+            meta.insert(key.clone(), value.clone());
+        } else {
+            meta.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,32 +576,7 @@ mod tests {
     /// The reference: the request parsed, with the envelope put in the tree.
     fn reference(request: &str, envelope: &Envelope) -> Value {
         let mut value: Value = serde_json::from_str(request).expect("generated JSON");
-        let Value::Object(top) = &mut value else {
-            panic!("generated an object");
-        };
-        let params = top.entry("params").or_insert(json!({}));
-        if params.is_null() {
-            *params = json!({});
-        }
-        let Value::Object(params) = params else {
-            panic!("generated object params");
-        };
-        let meta = params.entry("_meta").or_insert(json!({}));
-        if meta.is_null() {
-            *meta = json!({});
-        }
-        let Value::Object(meta) = meta else {
-            panic!("generated object _meta");
-        };
-        let ours: Value =
-            serde_json::from_str(&format!("{{{}}}", envelope.meta_members())).expect("JSON");
-        for (key, value) in ours.as_object().expect("object") {
-            if key == PROTOCOL_VERSION_META {
-                meta.insert(key.clone(), value.clone());
-            } else {
-                meta.entry(key.clone()).or_insert_with(|| value.clone());
-            }
-        }
+        splice_reference(&mut value, envelope);
         value
     }
 
