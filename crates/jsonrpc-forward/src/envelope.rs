@@ -14,7 +14,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::era::PROTOCOL_VERSION_META;
-use crate::json_object::{Edit, JsonObject};
+use crate::json_object::{Edit, JsonObject, replace_at};
 
 /// The `params._meta` key of the client's capabilities (§1.2).
 pub(crate) const CLIENT_CAPABILITIES_META: &str = "io.modelcontextprotocol/clientCapabilities";
@@ -242,17 +242,6 @@ pub(crate) fn splice(request: &[u8], envelope: &Envelope) -> Result<Bytes, Envel
         }
     };
     Ok(Bytes::from(out))
-}
-
-/// The edit that puts `value` (once) in place of member `at`.
-fn replace_at(index: usize, at: usize, value: &mut Option<String>) -> Edit {
-    match value.take() {
-        Some(value) if index == at => Edit::Value(value),
-        taken => {
-            *value = taken;
-            Edit::Keep
-        }
-    }
 }
 
 /// `params` (an object's text) with the envelope in its `_meta`.

@@ -54,6 +54,18 @@ pub(crate) enum Edit {
     Value(String),
 }
 
+/// The edit of member `index` that puts `value` in place of member `at`'s value, once: for
+/// [`JsonObject::rebuild`] when one member changes.
+pub(crate) fn replace_at(index: usize, at: usize, value: &mut Option<String>) -> Edit {
+    match value.take() {
+        Some(value) if index == at => Edit::Value(value),
+        taken => {
+            *value = taken;
+            Edit::Keep
+        }
+    }
+}
+
 /// JSON's insignificant whitespace.
 fn is_json_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')

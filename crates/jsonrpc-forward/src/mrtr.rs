@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 
 use crate::envelope::{Envelope, EnvelopeError, splice};
 use crate::error::display_chain;
-use crate::json_object::{Edit, JsonObject};
+use crate::json_object::{Edit, JsonObject, replace_at};
 use crate::message::error_response;
 
 /// The most input requests one `input_required` result may carry (§4.7): each becomes a
@@ -403,12 +403,9 @@ pub(crate) fn retry_request(
             let mut params = Some(params);
             top.rebuild(
                 None,
-                |i, m| match params.take() {
-                    Some(params) if i == at => Edit::Value(params),
-                    taken => {
-                        params = taken;
-                        id_or_keep(m)
-                    }
+                |i, m| match replace_at(i, at, &mut params) {
+                    Edit::Keep => id_or_keep(m),
+                    edit => edit,
                 },
                 &[],
             )

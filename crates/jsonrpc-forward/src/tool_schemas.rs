@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::json_object::{Edit, JsonObject};
+use crate::json_object::{JsonObject, replace_at};
 use crate::modern_headers::{AnnotationError, ParamHeader, param_headers};
 
 /// The `Mcp-Param-*` headers of each listed tool, by tool name. Shared between the tasks of
@@ -92,8 +92,9 @@ impl ToolSchemas {
             }
         }
         let mut tools = Some(format!("[{}]", kept.join(",")));
-        let mut result = Some(result.rebuild(None, |i, _| take_at(i, tools_at, &mut tools), &[]));
-        let answer = answer.rebuild(None, |i, _| take_at(i, result_at, &mut result), &[]);
+        let mut result =
+            Some(result.rebuild(None, |i, _| replace_at(i, tools_at, &mut tools), &[]));
+        let answer = answer.rebuild(None, |i, _| replace_at(i, result_at, &mut result), &[]);
         Some(Bytes::from(answer))
     }
 
@@ -114,17 +115,6 @@ impl ToolSchemas {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .contains_key(tool)
-    }
-}
-
-/// The edit that puts `value` (once) in place of member `at`.
-fn take_at(index: usize, at: usize, value: &mut Option<String>) -> Edit {
-    match value.take() {
-        Some(value) if index == at => Edit::Value(value),
-        taken => {
-            *value = taken;
-            Edit::Keep
-        }
     }
 }
 
