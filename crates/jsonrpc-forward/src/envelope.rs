@@ -151,6 +151,7 @@ impl Envelope {
     }
 
     /// The protocol version every request carries.
+    #[cfg(test)]
     pub(crate) fn version(&self) -> &str {
         &self.version
     }
@@ -161,6 +162,7 @@ impl Envelope {
     }
 
     /// The log level set by the host's `logging/setLevel`, if any.
+    #[cfg(test)]
     pub(crate) fn log_level(&self) -> Option<&str> {
         self.log_level.as_deref()
     }

@@ -3,7 +3,7 @@
 //! A host opens with `initialize` each time it starts the bridge, and the bridge must know
 //! the server's era before it can answer. Probing costs one round trip, so each verdict is
 //! kept per server URL in `eras.json`, next to the sign-in credentials (the directory of
-//! [`crate::auth::store::Store::from_env`]): a modern verdict, with the server's `DiscoverResult`
+//! `Store::from_env` in `auth::store`): a modern verdict, with the server's `DiscoverResult`
 //! (the synthesised `InitializeResult` is made from it), costs no round trip at start-up; a
 //! legacy verdict is trusted for a day only, because a stale one would keep a server that
 //! moved to 2026-07-28 on the old wire forever without an error.
@@ -58,14 +58,6 @@ impl EraCache {
     /// The cache in `dir` (created, mode 0700, by the first write).
     pub(crate) fn at(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
-    }
-
-    /// The cache next to the sign-in credentials; `None` when no directory can be named
-    /// (no `HOME`): then every start probes.
-    pub(crate) fn from_env() -> Option<Self> {
-        crate::auth::store::Store::from_env()
-            .ok()
-            .map(|store| Self::at(store.dir()))
     }
 
     fn path(&self) -> PathBuf {

@@ -55,10 +55,6 @@ mod client;
 mod config;
 mod cookies;
 // Case B (legacy host, modern server; §4.2) building blocks, not wired into the bridge yet.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "used by the bridge's case B once integrated")
-)]
 pub(crate) mod envelope;
 pub mod era;
 mod era_cache;
@@ -70,11 +66,9 @@ mod json_object;
 mod keepalive;
 mod legacy;
 pub mod message;
+mod modern;
+mod modern_listen;
 pub mod modern_headers;
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "used by the bridge's case B once integrated")
-)]
 pub(crate) mod mrtr;
 pub mod peek;
 mod probe;
@@ -84,10 +78,6 @@ mod response;
 pub mod retry;
 mod session;
 mod stdio;
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "used by the bridge's case B once integrated")
-)]
 pub(crate) mod tool_schemas;
 mod tools;
 

@@ -36,7 +36,7 @@ use crate::headers::RequestHeaders;
 use crate::message::{JsonLine, Outgoing, error_response};
 use crate::modern_headers::modern_headers;
 use crate::mrtr::{
-    InputRequired, MAX_ROUNDS, host_request, is_input_required, retry_request, state_only_delay,
+    InputRequired, MAX_ROUNDS, MrtrError, host_request, is_input_required, retry_request, state_only_delay,
     with_id,
 };
 use crate::modern_listen::{ListenFilter, Listener, MakeListen, notifications_param};
@@ -80,8 +80,6 @@ pub(crate) enum Routed {
 pub(crate) struct Translation {
     /// The envelope of every request (its log level changes with `logging/setLevel`).
     envelope: Mutex<Arc<Envelope>>,
-    /// The capabilities the host declared at `initialize` (MRTR asks only for these).
-    pub(crate) capabilities: serde_json::Value,
     /// The server's `DiscoverResult`.
     discover: Arc<str>,
 }
@@ -311,12 +309,12 @@ impl Eras {
             return Ok(server);
         }
         let fail = |message: String, status: Option<u16>| {
-            let data = status.map(|status| serde_json::json!({ "status": status }).to_string());
+            let data = status.map(|status| serde_json::json!({ "status": status }));
             JsonLine::new(error_response(
                 initialize.id(),
                 -32603,
                 &message,
-                data.as_deref(),
+                data.as_ref(),
             ))
         };
         let envelope = Envelope::from_initialize(initialize.bytes(), MODERN_VERSION)
@@ -352,13 +350,12 @@ impl Eras {
                 let cause = probed
                     .error
                     .as_ref()
-                    .map_or_else(|| "no usable answer".to_owned(), display_chain);
+                    .map_or_else(|| "no usable answer".to_owned(), |e| display_chain(e));
                 Err(fail(
                     format!("could not tell which MCP protocol era the server speaks: {cause}"),
                     status,
                 ))
             }
-            _ => Err(fail("unexpected probe verdict".to_owned(), None)),
         }
     }
 
@@ -371,10 +368,9 @@ impl Eras {
                 return Routed::Done;
             }
         };
-        let (version, capabilities) = initialize_facts(initialize.bytes());
+        let version = host_version(initialize.bytes());
         let translation = Arc::new(Translation {
             envelope: Mutex::new(Arc::new(envelope)),
-            capabilities,
             discover: Arc::clone(&discover),
         });
         {
@@ -414,15 +410,14 @@ impl Eras {
         }
         match message.method() {
             Some("initialize") => {
-                let (version, _) = initialize_facts(message.bytes());
+                let version = host_version(message.bytes());
                 answer_result(ctx, &message, &initialize_result(&translation.discover, version.as_deref()));
             }
             Some("ping") => answer_result(ctx, &message, b"{}"),
             Some("logging/setLevel") => {
-                let level = log_level(message.bytes());
-                {
+                if let Some(level) = log_level(message.bytes()) {
                     let mut envelope = lock(&translation.envelope);
-                    *envelope = Arc::new(envelope.with_log_level(level));
+                    *envelope = Arc::new(Envelope::clone(envelope.as_ref()).with_log_level(&level));
                 }
                 answer_result(ctx, &message, b"{}");
             }
@@ -637,12 +632,15 @@ fn is_discover(message: &Outgoing) -> bool {
 /// which every dual-era client falls back to `initialize` (§4.4; not `-32022` with a legacy
 /// list, on which rmcp errors instead).
 fn answer_legacy_discover(ctx: &Context, message: &Outgoing) {
-    let data = r#"{"reason":"the server speaks only 2025-era MCP; send initialize","legacyVersions":["2025-11-25","2025-06-18","2025-03-26","2024-11-05"]}"#;
+    let data = serde_json::json!({
+        "reason": "the server speaks only 2025-era MCP; send initialize",
+        "legacyVersions": ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"],
+    });
     ctx.output.write_small(JsonLine::new(error_response(
         message.id(),
         -32601,
         "Method not found: server/discover (the server speaks 2025-era MCP)",
-        Some(data),
+        Some(&data),
     )));
 }
 
@@ -662,23 +660,20 @@ fn answer_result(ctx: &Context, message: &Outgoing, result: &[u8]) {
     ctx.output.write_small(JsonLine::new(Bytes::from(line)));
 }
 
-/// The `protocolVersion` and `capabilities` of an `initialize` request.
-fn initialize_facts(bytes: &[u8]) -> (Option<String>, serde_json::Value) {
-    #[derive(Deserialize, Default)]
+/// The `protocolVersion` an `initialize` request asks for.
+fn host_version(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
     struct Request {
-        #[serde(default)]
         params: Params,
     }
-    #[derive(Deserialize, Default)]
+    #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Params {
-        #[serde(default)]
         protocol_version: Option<String>,
-        #[serde(default)]
-        capabilities: serde_json::Value,
     }
-    let request: Request = serde_json::from_slice(bytes).unwrap_or_default();
-    (request.params.protocol_version, request.params.capabilities)
+    serde_json::from_slice::<Request>(bytes)
+        .ok()
+        .and_then(|request| request.params.protocol_version)
 }
 
 fn log_level(bytes: &[u8]) -> Option<String> {
@@ -772,11 +767,12 @@ pub(crate) async fn input_required(
         if round > MAX_ROUNDS {
             break;
         }
+        let envelope = translation.envelope();
         let input = match InputRequired::parse(answer.bytes())
-            .and_then(|input| input.check(&translation.capabilities).map(|()| input))
+            .and_then(|input| input.check(envelope.capabilities()).map(|()| input))
         {
             Ok(input) => input,
-            Err(e) => return fail(&format!("the server asked for input the bridge cannot get: {e}")),
+            Err(e) => return JsonLine::new(e.to_response(Some(host_id))),
         };
         let mut responses = Vec::with_capacity(input.requests.len());
         if input.requests.is_empty() {
@@ -850,7 +846,7 @@ pub(crate) async fn input_required(
             None => return fail("the server sent no answer to the retried request"),
         }
     }
-    fail(&format!("input_required exceeded {MAX_ROUNDS} rounds"))
+    JsonLine::new(MrtrError::TooManyRounds.to_response(Some(host_id)))
 }
 
 /// The `result` of a host's answer, raw; `Err` for an error answer (or no result).

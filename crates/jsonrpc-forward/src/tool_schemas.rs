@@ -37,11 +37,6 @@ enum Listed {
 }
 
 impl ToolSchemas {
-    /// An empty cache.
-    pub(crate) fn new() -> Self {
-        Self::default()
-    }
-
     /// Reads `answer_line`, the answer to a `tools/list` request: records the `Mcp-Param-*`
     /// headers of each tool in `result.tools` under its name (replacing what an earlier page
     /// or list said of that name), and removes the tools whose `x-mcp-header` annotations
@@ -178,7 +173,7 @@ mod tests {
 
     #[test]
     fn valid_lists_are_recorded_and_passed_on_as_they_are() {
-        let schemas = ToolSchemas::new();
+        let schemas = ToolSchemas::default();
         assert!(!schemas.is_known("regional"));
         assert!(
             schemas
@@ -198,7 +193,7 @@ mod tests {
 
     #[test]
     fn invalid_tools_are_dropped_and_the_rest_kept_byte_exact() {
-        let schemas = ToolSchemas::new();
+        let schemas = ToolSchemas::default();
         for invalid in INVALID {
             let answer = format!(
                 r#"{{"jsonrpc":"2.0", "id":3,"result":{{"tools":[ {ECHO}, {invalid} ,{REGIONAL}],"nextCursor":"c" }} }}"#
@@ -223,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_later_list_replaces_what_an_earlier_one_said() {
-        let schemas = ToolSchemas::new();
+        let schemas = ToolSchemas::default();
         schemas.record_list(list(&[REGIONAL]).as_bytes());
         let plain = r#"{"name":"regional","inputSchema":{"type":"object"}}"#;
         schemas.record_list(list(&[plain]).as_bytes());
@@ -236,7 +231,7 @@ mod tests {
 
     #[test]
     fn other_answers_are_left_alone() {
-        let schemas = ToolSchemas::new();
+        let schemas = ToolSchemas::default();
         for line in [
             r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"x"}}"#,
             r#"{"jsonrpc":"2.0","id":3,"result":{"prompts":[]}}"#,
@@ -256,7 +251,7 @@ mod tests {
     fn the_cache_is_shared_across_threads() {
         fn shared<T: Send + Sync>() {}
         shared::<ToolSchemas>();
-        let schemas = Arc::new(ToolSchemas::new());
+        let schemas = Arc::new(ToolSchemas::default());
         let writer = Arc::clone(&schemas);
         std::thread::spawn(move || writer.record_list(list(&[REGIONAL]).as_bytes()))
             .join()
@@ -280,7 +275,7 @@ mod tests {
                 .map(|(&p, space)| format!("{space}{}{space}", pool[p]))
                 .collect();
             let line = list(&tools.iter().map(String::as_str).collect::<Vec<_>>());
-            let schemas = ToolSchemas::new();
+            let schemas = ToolSchemas::default();
             let out = schemas.record_list(line.as_bytes());
             let valid: Vec<Value> = picks
                 .iter()
