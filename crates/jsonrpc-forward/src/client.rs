@@ -12,7 +12,7 @@ use crate::body::{BodyDecoder, BodyFormat};
 use crate::config::ClientConfig;
 use crate::error::{Error, MAX_ERROR_BODY, StatusError};
 use crate::forwarded::HeaderSource;
-use crate::forwarded::{Forwarded, ListenStream};
+use crate::forwarded::{BodyWatch, Forwarded, ListenStream};
 use crate::headers::{RequestHeaders, get_headers, post_headers, session_headers};
 use crate::http::{HttpClient, config_error};
 use crate::message::Outgoing;
@@ -225,6 +225,29 @@ impl Client {
             response,
             started,
             attempt,
+        ))
+    }
+
+    /// POSTs a message whose answer is a long-lived stream (`subscriptions/listen`, §1.6):
+    /// sent as [`forward_with`](Self::forward_with) sends (resent only as the retry policy
+    /// allows while no response head came, which waits at most the idle timeout: a server
+    /// acknowledges a listen at once), then its body is read with no idle timeout and never
+    /// resumed or resent ([`BodyWatch::LongLived`], §4.6).
+    pub(crate) async fn forward_long_lived(
+        &self,
+        message: Outgoing,
+        headers: HeaderSource,
+    ) -> Result<Forwarded, Error> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        let response = self.send(&message, &headers, started, &mut attempt).await?;
+        Ok(Forwarded::watched(
+            self.clone(),
+            message,
+            headers,
+            response,
+            (started, attempt),
+            BodyWatch::LongLived,
         ))
     }
 

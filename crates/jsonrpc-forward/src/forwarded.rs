@@ -24,6 +24,20 @@ use crate::redact::redacted;
 /// Where a forwarded message reads the conversation's headers, for each attempt.
 pub(crate) type HeaderSource = Arc<dyn Fn() -> RequestHeaders + Send + Sync>;
 
+/// How the body of a forwarded message is watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum BodyWatch {
+    /// An ordinary request: the client's idle timeout; a stream that breaks is resumed
+    /// (`Last-Event-ID`) or resent as [`crate::retry`] allows.
+    #[default]
+    Request,
+    /// A `subscriptions/listen` stream (§1.6): no idle timeout, since a server may stay silent
+    /// for hours and keep-alive comments are only "encouraged" (§4.6), and no resumption or
+    /// resend, since a 2026 server has neither GET nor `Last-Event-ID` and the stream's owner
+    /// reopens it itself, counting and pacing the opens.
+    LongLived,
+}
+
 /// A 2xx response to a forwarded message, with its messages as they arrive.
 pub struct Forwarded {
     status: StatusCode,
@@ -53,13 +67,37 @@ impl Forwarded {
         started: Instant,
         attempt: u32,
     ) -> Self {
+        Self::watched(
+            client,
+            message,
+            headers,
+            response,
+            (started, attempt),
+            BodyWatch::Request,
+        )
+    }
+
+    /// As [`new`](Self::new), its body watched as `watch` says.
+    pub(crate) fn watched(
+        client: Client,
+        message: Outgoing,
+        headers: HeaderSource,
+        response: Response,
+        (started, attempt): (Instant, u32),
+        watch: BodyWatch,
+    ) -> Self {
         Self {
             status: response.status(),
             version: response.version(),
             headers: response.headers().clone(),
             messages: Messages {
                 stream: Box::pin(message_stream(
-                    client, message, headers, response, started, attempt,
+                    client,
+                    message,
+                    headers,
+                    response,
+                    (started, attempt),
+                    watch,
                 )),
             },
         }
@@ -319,17 +357,19 @@ fn route(message: Inbound, owed: &[OwedId], answered: &mut [bool], single: bool)
 /// id seen on any of its streams, as often as the server closes it, for as long as the
 /// request's idle timeout has not run out (every byte received restarts it). A request safe
 /// to resend whose body broke before anything was handed on is resent. Every attempt reads
-/// the conversation's headers anew.
+/// the conversation's headers anew. A [`BodyWatch::LongLived`] body has no idle timeout
+/// and is neither resumed nor resent: its end or failure is the last item.
 fn message_stream(
     client: Client,
     message: Outgoing,
     headers: HeaderSource,
     first: Response,
-    started: Instant,
-    mut attempt: u32,
+    (started, mut attempt): (Instant, u32),
+    watch: BodyWatch,
 ) -> impl Stream<Item = Result<Routed, Error>> + Send {
     async_stream::stream! {
         let idle = client.idle_timeout();
+        let long_lived = watch == BodyWatch::LongLived;
         let limit = client.max_message_bytes();
         let mut answered = vec![false; message.owed().len()];
         let single = !message.is_batch();
@@ -344,7 +384,12 @@ fn message_stream(
             let format = BodyFormat::from_content_type(content_type);
             let mut body = BodyDecoder::new(format, limit, response.content_length());
             let failure = 'body: loop {
-                let chunk = match tokio::time::timeout(idle, response.chunk()).await {
+                let next = if long_lived {
+                    Ok(response.chunk().await)
+                } else {
+                    tokio::time::timeout(idle, response.chunk()).await
+                };
+                let chunk = match next {
                     Err(_) => break 'body Some(Error::Timeout(idle)),
                     Ok(Err(e)) => break 'body Some(Error::Read(redacted(e))),
                     Ok(Ok(chunk)) => chunk,
@@ -403,6 +448,10 @@ fn message_stream(
                 }
                 Some(e) => e,
             };
+            if long_lived {
+                yield Err(error);
+                return;
+            }
             if let Some(resume_from) = &last_event_id
                 && matches!(error, Error::Transport(_) | Error::Read(_) | Error::StreamEnded)
             {
