@@ -63,6 +63,7 @@ mod keepalive;
 mod legacy;
 pub mod message;
 pub mod modern_headers;
+mod modern_listen;
 pub mod peek;
 mod proxy;
 mod redact;

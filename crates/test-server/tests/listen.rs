@@ -68,7 +68,7 @@ impl Stream {
     }
 
     /// Reads to the end; `Err` when the connection was reset.
-    async fn to_end(&mut self) -> Result<(), std::io::Error> {
+    async fn read_to_end(&mut self) -> Result<(), std::io::Error> {
         let mut buf = [0u8; 4096];
         loop {
             // The body of a kept-alive HTTP/1.1 answer ends with its last chunk.
@@ -122,7 +122,7 @@ async fn the_ack_grants_the_filter_then_bumps_arrive_tagged_and_complete_ends_it
         assert!(!text.contains("prompts"), "only what was asked");
 
         assert_eq!(server.listen_end(ListenEnd::Complete), 1);
-        stream.to_end().await.expect("a clean end");
+        stream.read_to_end().await.expect("a clean end");
         let messages = stream.messages();
         let last = messages.last().expect("messages");
         assert_eq!(last["id"], "l-1");
@@ -161,13 +161,13 @@ async fn resources_can_be_denied_and_a_drop_ends_without_the_result() {
                 .contains(r#""notifications":{"toolsListChanged":true}"#)
         );
         server.listen_end(ListenEnd::Eof);
-        stream.to_end().await.expect("a clean end of body");
+        stream.read_to_end().await.expect("a clean end of body");
         assert!(!stream.text().contains("result"), "a drop has no result");
 
         let mut reset = Stream::open(server.addr(), &listen_body("l-3", &asked)).await;
         reset.until(ACK).await;
         server.listen_end(ListenEnd::Reset);
-        let ended = reset.to_end().await;
+        let ended = reset.read_to_end().await;
         assert!(
             ended.is_err() || !reset.text().ends_with("\r\n0\r\n\r\n"),
             "no clean end after a reset: {}",
@@ -185,7 +185,7 @@ async fn end_after_ack_and_refusal() {
     bounded(async {
         let asked = json!({"promptsListChanged": true});
         let mut stream = Stream::open(server.addr(), &listen_body("l-4", &asked)).await;
-        stream.to_end().await.expect("a clean end");
+        stream.read_to_end().await.expect("a clean end");
         let text = stream.text();
         let ack = text.find(ACK).expect("ack");
         let result = text.find(r#""resultType":"complete""#).expect("result");
