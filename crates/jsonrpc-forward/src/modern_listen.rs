@@ -19,7 +19,8 @@
 //!   5 streams in a row that each lived under 30 s the listener gives up with a WARN (§4.6).
 //!   Failed opens (no connection, 5xx, 429) are retried on the same backoff, without limit:
 //!   a server that is down comes back, and its other requests fail loudly meanwhile.
-//! - After a drop, the first ack of the new stream is followed by a synthetic
+//! - After a drop (or failed opens that followed a stream), the first ack of the new stream
+//!   is followed by a synthetic
 //!   `notifications/{tools,prompts,resources}/list_changed` (for what the filter asks) and
 //!   `notifications/resources/updated` for each subscribed URI, so that the host re-lists
 //!   and re-reads what it may have missed while no stream was open [i].
@@ -280,8 +281,10 @@ async fn run(run: Run, mut filters: watch::Receiver<ListenFilter>) {
     // Young streams in a row, and failed opens in a row: each paces its own backoff.
     let mut young: u32 = 0;
     let mut failures: u32 = 0;
-    // A stream dropped: the next ack is followed by the synthetic notifications.
+    // A stream dropped (or a stream was open before opens began to fail): the next ack is
+    // followed by the synthetic notifications.
     let mut missed = false;
+    let mut streamed = false;
     loop {
         let filter = filters.borrow_and_update().clone();
         if filter.is_empty() {
@@ -318,6 +321,8 @@ async fn run(run: Run, mut filters: watch::Receiver<ListenFilter>) {
                 return;
             }
             Ended::OpenFailed(e) => {
+                // No stream while the server is unreachable: what changed meanwhile is missed.
+                missed |= streamed;
                 failures = failures.saturating_add(1);
                 let wait = run.timing.delay(failures);
                 if failures == 1 {
@@ -328,6 +333,7 @@ async fn run(run: Run, mut filters: watch::Receiver<ListenFilter>) {
                 wait
             }
             Ended::Closed | Ended::Dropped(_) => {
+                streamed = true;
                 failures = 0;
                 young = if lived < run.timing.short_lived {
                     young.saturating_add(1)
@@ -884,6 +890,25 @@ mod tests {
             "mwr:listen:2",
             "no result and no catch-up before the new stream's notification: {next}"
         );
+    }
+
+    #[tokio::test]
+    async fn failed_opens_after_a_stream_are_retried_and_the_host_told_to_relist() {
+        let server = TestServer::start(Scenario::default()).expect("a server");
+        let never = |c: ClientConfig| c.retry_policy(crate::retry::RetryPolicy::never());
+        let (_listener, mut host) = start(client(&server, never), filter(true, false, false, &[]));
+        opened(&server, 1).await;
+        server.listen_fail_next(2);
+        assert_eq!(server.listen_end(ListenEnd::Complete), 1);
+        // Two opens refused with 503, then a stream.
+        opened(&server, 4).await;
+        assert_eq!(
+            host.next().await,
+            json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+            "no stream was open for a while"
+        );
+        server.listen_bump();
+        assert_eq!(subscription(&host.next().await), "mwr:listen:4");
     }
 
     #[tokio::test]

@@ -69,6 +69,8 @@ pub(crate) struct Listens {
     requests: Mutex<Vec<RecordedRequest>>,
     /// Streams answered 200 and still being served (the client has not gone).
     live: Arc<AtomicU64>,
+    /// Listens still to be refused with `503`.
+    fail_next: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -93,6 +95,17 @@ impl Listens {
 
     pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.requests).clone()
+    }
+
+    pub(crate) fn fail_next(&self, n: u64) {
+        self.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Takes one of the failures [`fail_next`](Self::fail_next) asked for.
+    fn take_failure(&self) -> bool {
+        self.fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     pub(crate) fn live(&self) -> u64 {
@@ -175,6 +188,10 @@ pub(crate) fn answer(
 fn open(message: &Value, state: &State, killer: Arc<Killer>) -> Response<ResponseBody> {
     let listens = &state.listens;
     let id = message["id"].clone();
+    if listens.take_failure() {
+        let answer = error(id, -32000, "listen unavailable");
+        return json_response(StatusCode::SERVICE_UNAVAILABLE, &answer);
+    }
     if state.scenario.listen_refused {
         let answer = error(id, -32601, "Method not found");
         return json_response(StatusCode::NOT_FOUND, &answer);

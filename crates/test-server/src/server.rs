@@ -160,6 +160,12 @@ impl TestServer {
         self.state.listens.requests()
     }
 
+    /// Answers the next `n` `subscriptions/listen` POSTs with `503` (a `-32000` body): a
+    /// server that is briefly unavailable.
+    pub fn listen_fail_next(&self, n: u64) {
+        self.state.listens.fail_next(n);
+    }
+
     /// How many `subscriptions/listen` streams are being served now: answered, and neither
     /// ended by the server nor closed by the client.
     #[must_use]

@@ -208,6 +208,21 @@ async fn end_after_ack_and_refusal() {
 }
 
 #[tokio::test]
+async fn fail_next_refuses_that_many_listens_with_503() {
+    let server = TestServer::start(Scenario::default()).expect("server starts");
+    server.listen_fail_next(1);
+    let body = listen_body("l-7", &json!({"toolsListChanged": true}));
+    let reply = bounded(post(server.addr(), &body)).await.expect("answer");
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    bounded(async {
+        let mut stream = Stream::open(server.addr(), &body).await;
+        stream.until(ACK).await;
+    })
+    .await;
+    assert_eq!(server.listen_requests().len(), 2);
+}
+
+#[tokio::test]
 async fn a_listen_without_a_filter_is_invalid_and_other_methods_are_unchanged() {
     let server = TestServer::start(Scenario::default()).expect("server starts");
     let body = request(json!(1), "subscriptions/listen", json!({}));
