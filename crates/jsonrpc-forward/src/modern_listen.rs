@@ -30,7 +30,6 @@
 //!   and keep-alive comments are only "encouraged" (§1.6, §4.6).
 
 // The bridge wires this in (issue 16); until then only the tests use it.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use crate::body::{Cuts, Gzip, ResponseBody, Segment, SegmentIter, pump};
 use crate::conn::Killer;
 use crate::fault::{BodyFormat, ErrorBody, FAULT_META_KEY, Fault};
+use crate::listen;
 use crate::mcp::{self, Step, error, id_text, is_request};
 use crate::record::RecordedRequest;
 use crate::render::{Renderer, Segments};
@@ -95,6 +96,14 @@ async fn post(
     }
     for message in messages.iter().filter(|m| mcp::is_response(m)) {
         state.replied(&id_text(&message["id"]));
+    }
+    // A 2026-07-28 listen has no session: it is answered before any session check.
+    if let [message] = messages.as_slice()
+        && !batch
+        && is_request(message)
+        && message["method"] == listen::LISTEN
+    {
+        return listen::answer(parts, body, message, state, killer);
     }
     let initialize = messages
         .iter()

@@ -18,7 +18,9 @@
 //! `-32601`. Tools: `echo` (its arguments as JSON text), `stream` (`{count, interval_ms,
 //! event_bytes}`: an SSE answer with `count` `notifications/progress`, each padded to
 //! `event_bytes` if given, then the result), `sleep` (`{ms}`),
-//! `fault` (its arguments are a [`Fault`] for this answer). Notifications and client
+//! `fault` (its arguments are a [`Fault`] for this answer). A 2026-07-28
+//! `subscriptions/listen` request gets a scripted listen stream (see [`ListenEnd`] and
+//! [`TestServer::listen_bump`]), whatever the session settings. Notifications and client
 //! responses get 202 with an empty body; answers are `application/json` unless a stream is
 //! needed. A body that is not JSON gets 400 with a `-32700` error.
 //!
@@ -53,6 +55,7 @@ mod body;
 mod conn;
 mod fault;
 mod handler;
+mod listen;
 mod mcp;
 mod record;
 mod render;
@@ -63,6 +66,7 @@ mod tls;
 use std::net::{Ipv4Addr, SocketAddr};
 
 pub use fault::{BodyFormat, ErrorBody, FAULT_META_KEY, Fault, LineEnding, http_date};
+pub use listen::ListenEnd;
 pub use mcp::{LATEST_PROTOCOL_VERSION, PROTOCOL_VERSIONS};
 pub use record::RecordedRequest;
 pub use scenario::Scenario;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Fault;
+use crate::{Fault, ListenEnd};
 
 /// How a [`TestServer`](crate::TestServer) behaves. A builder; [`Scenario::default()`] is a
 /// plain-HTTP, session-less server with no GET stream and no script, that stops after 10
@@ -34,6 +34,9 @@ pub struct Scenario {
     pub(crate) listen_failures: u32,
     pub(crate) listen_empty_streams: u32,
     pub(crate) set_cookie: Option<String>,
+    pub(crate) listen_refused: bool,
+    pub(crate) listen_deny_resources: bool,
+    pub(crate) listen_end_after_ack: Option<ListenEnd>,
 }
 
 impl Default for Scenario {
@@ -53,6 +56,9 @@ impl Default for Scenario {
             listen_failures: 0,
             listen_empty_streams: 0,
             set_cookie: None,
+            listen_refused: false,
+            listen_deny_resources: false,
+            listen_end_after_ack: None,
         }
     }
 }
@@ -148,6 +154,31 @@ impl Scenario {
     #[must_use]
     pub fn listen_events_per_stream(mut self, per_stream: Option<u64>) -> Self {
         self.listen_events_per_stream = per_stream;
+        self
+    }
+
+    /// Answer every 2026-07-28 `subscriptions/listen` with `404` and `-32601` (method not
+    /// found), as a server that does not serve it (default off: a listen stream).
+    #[must_use]
+    pub fn listen_refused(mut self, on: bool) -> Self {
+        self.listen_refused = on;
+        self
+    }
+
+    /// Grant no resource notifications on `subscriptions/listen`: the ack leaves out
+    /// `resourcesListChanged` and `resourceSubscriptions` whatever was asked (default off:
+    /// everything asked is granted).
+    #[must_use]
+    pub fn listen_deny_resources(mut self, on: bool) -> Self {
+        self.listen_deny_resources = on;
+        self
+    }
+
+    /// End every `subscriptions/listen` stream right after its ack, as `how` says (default
+    /// `None`: streams stay open until [`TestServer::listen_end`](crate::TestServer::listen_end)).
+    #[must_use]
+    pub fn listen_end_after_ack(mut self, how: Option<ListenEnd>) -> Self {
+        self.listen_end_after_ack = how;
         self
     }
 

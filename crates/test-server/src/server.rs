@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
+use crate::listen::{ListenEnd, Listens};
 use crate::record::RecordedRequest;
 use crate::tls::{self, TlsMaterial};
 use crate::{Fault, Scenario, conn};
@@ -134,6 +135,42 @@ impl TestServer {
     /// Adds a fault at the end of the script (see [`Scenario::script`]).
     pub fn push_script(&self, fault: Fault) {
         lock(&self.state.script).push_back(fault);
+    }
+
+    /// Sends every open `subscriptions/listen` stream the notifications it was granted:
+    /// `notifications/{tools,prompts,resources}/list_changed` and one
+    /// `notifications/resources/updated` per subscribed URI, each carrying the
+    /// `io.modelcontextprotocol/subscriptionId`. Returns how many streams were open.
+    pub fn listen_bump(&self) -> usize {
+        self.state.listens.bump()
+    }
+
+    /// Ends every open `subscriptions/listen` stream as `how` says; returns how many were
+    /// open.
+    pub fn listen_end(&self, how: ListenEnd) -> usize {
+        self.state.listens.end(how)
+    }
+
+    /// Every `subscriptions/listen` POST received, in arrival order (kept even when
+    /// [`Scenario::record_requests`] is off). A listen is recorded once its stream is open:
+    /// a [`TestServer::listen_bump`] after it is seen here reaches that stream, after its
+    /// ack.
+    #[must_use]
+    pub fn listen_requests(&self) -> Vec<RecordedRequest> {
+        self.state.listens.requests()
+    }
+
+    /// Answers the next `n` `subscriptions/listen` POSTs with `503` (a `-32000` body): a
+    /// server that is briefly unavailable.
+    pub fn listen_fail_next(&self, n: u64) {
+        self.state.listens.fail_next(n);
+    }
+
+    /// How many `subscriptions/listen` streams are being served now: answered, and neither
+    /// ended by the server nor closed by the client.
+    #[must_use]
+    pub fn live_listens(&self) -> u64 {
+        self.state.listens.live()
     }
 
     /// The test CA's certificate (PEM), to verify the server with.
@@ -261,6 +298,8 @@ pub(crate) struct State {
     next_poll: AtomicU64,
     /// GETs of the listen stream answered so far.
     listen_opens: AtomicU64,
+    /// The 2026-07-28 `subscriptions/listen` streams.
+    pub(crate) listens: Listens,
 }
 
 impl State {
@@ -280,6 +319,7 @@ impl State {
             polls: Mutex::default(),
             next_poll: AtomicU64::new(1),
             listen_opens: AtomicU64::new(0),
+            listens: Listens::default(),
         }
     }
 
