@@ -452,7 +452,10 @@ fn message_stream(
                 yield Err(error);
                 return;
             }
+            // A request carrying the 2026 envelope is never resumed: that era has no GET
+            // and no `Last-Event-ID` (§4.5 of protocol-2026.md).
             if let Some(resume_from) = &last_event_id
+                && message.protocol_version().is_none()
                 && matches!(error, Error::Transport(_) | Error::Read(_) | Error::StreamEnded)
             {
                 let wait = retry.unwrap_or(Duration::ZERO);

@@ -514,7 +514,9 @@ impl Eras {
             listen_filter(&translation.discover, &state.subscribed)
         };
         let mut listener = lock(&self.listener);
-        if let Some(listener) = listener.as_ref() {
+        // A listener that gave up (refused, or too many short streams) stays stopped; a new
+        // subscription from the host is worth one more try.
+        if let Some(listener) = listener.as_ref().filter(|listener| !listener.is_stopped()) {
             listener.set_filter(filter);
             return;
         }

@@ -235,6 +235,7 @@ impl Listener {
     }
 
     /// Waits until the listener has stopped (see [`is_stopped`](Self::is_stopped)).
+    #[cfg(test)]
     pub(crate) async fn stopped(&self) {
         let mut done = self.done.clone();
         // An error means the task is gone, which is stopped too.
