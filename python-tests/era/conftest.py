@@ -19,12 +19,20 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from era_support import LineDriver, ServerProcess, bridge_argv, bridge_env, wrapper_binary
+from era_support import (
+    HostRecord,
+    LineDriver,
+    ServerProcess,
+    bridge_argv,
+    bridge_env,
+)
+
+from support import wrapper_binary
 
 if os.environ.get("MCP_SDK_REQUIRED", "") not in ("", "0"):
     for module in ("mcp.server.mcpserver", "mcp.client.client"):
@@ -84,11 +92,11 @@ def line_driver(
 
     @asynccontextmanager
     async def _open(
-        url: str, *extra: str, auth: Path | None = None
+        url: str, *extra: str, auth: Path | None = None, env: dict[str, str] | None = None
     ) -> AsyncIterator[LineDriver]:
         log_path = bridge_logs / f"line-{next(counter)}.log"
         driver = await LineDriver.start(
-            bridge_argv(url, *extra), bridge_env(auth or auth_dir), log_path
+            bridge_argv(url, *extra), {**bridge_env(auth or auth_dir), **(env or {})}, log_path
         )
         try:
             yield driver
@@ -96,46 +104,6 @@ def line_driver(
             await driver.close()
 
     return _open
-
-
-@dataclass
-class HostRecord:
-    """What an SDK host saw besides results: callbacks, notifications, late answers."""
-
-    elicitations: list[Any] = field(default_factory=list)
-    notifications: list[Any] = field(default_factory=list)
-    exceptions: list[BaseException] = field(default_factory=list)
-    progress: list[tuple[float, float | None, str | None]] = field(default_factory=list)
-    dropped_responses: list[str] = field(default_factory=list)
-    elicitation_reply: dict[str, Any] = field(default_factory=lambda: {"name": "Ada"})
-
-    def of_type(self, cls: type) -> list[Any]:
-        return [n for n in self.notifications if isinstance(n, cls)]
-
-    async def on_elicit(self, context: Any, params: Any) -> Any:
-        import mcp_types as types
-
-        self.elicitations.append(params)
-        return types.ElicitResult(action="accept", content=self.elicitation_reply)
-
-    async def on_message(self, message: Any) -> None:
-        if isinstance(message, BaseException):
-            self.exceptions.append(message)
-        else:
-            self.notifications.append(message)
-
-    async def on_progress(self, progress: float, total: float | None, message: str | None) -> None:
-        self.progress.append((progress, total, message))
-
-    async def wait_for(self, predicate: Callable[[], bool], what: str, seconds: float = 30) -> None:
-        import anyio
-
-        with anyio.move_on_after(seconds):
-            # Polling: the state comes from callbacks run by the session's own task.
-            while not predicate():  # noqa: ASYNC110
-                await anyio.sleep(0.02)
-            return
-        raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
 class _DroppedResponses(logging.Handler):
@@ -174,18 +142,21 @@ class Host:
     client: Any
     record: HostRecord
     log_path: Path
+    initialized: Any = None
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def _stdio_params(url: str, extra: tuple[str, ...], auth: Path, cwd: Path) -> Any:
+def _stdio_params(
+    url: str, extra: tuple[str, ...], auth: Path, cwd: Path, env: dict[str, str] | None
+) -> Any:
     from mcp.client.stdio import StdioServerParameters
 
     return StdioServerParameters(
         command=str(wrapper_binary()),
         args=["--url", url, *extra],
-        env=bridge_env(auth),
+        env={**bridge_env(auth), **(env or {})},
         cwd=str(cwd),
     )
 
@@ -199,7 +170,9 @@ def legacy_host(
     counter = iter(range(1, 1000))
 
     @asynccontextmanager
-    async def _open(url: str, *extra: str, auth: Path | None = None) -> AsyncIterator[Host]:
+    async def _open(
+        url: str, *extra: str, auth: Path | None = None, env: dict[str, str] | None = None
+    ) -> AsyncIterator[Host]:
         import anyio
         import mcp_types as types
         from mcp.client.session import ClientSession
@@ -207,7 +180,7 @@ def legacy_host(
 
         record = HostRecord()
         log_path = bridge_logs / f"legacy-host-{next(counter)}.log"
-        params = _stdio_params(url, extra, auth or auth_dir, bridge_logs)
+        params = _stdio_params(url, extra, auth or auth_dir, bridge_logs, env)
         # stdio_client needs a real file for the child's stderr.
         with open(log_path, "w", encoding="utf-8") as errlog:  # noqa: ASYNC230
             async with (
@@ -223,8 +196,8 @@ def legacy_host(
                 ) as session,
             ):
                 with anyio.fail_after(40):
-                    await session.initialize()
-                yield Host(session, record, log_path)
+                    initialized = await session.initialize()
+                yield Host(session, record, log_path, initialized)
 
     return _open
 
@@ -240,7 +213,11 @@ def modern_host(
 
     @asynccontextmanager
     async def _open(
-        url: str, *extra: str, mode: str = "auto", auth: Path | None = None
+        url: str,
+        *extra: str,
+        mode: str = "auto",
+        auth: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> AsyncIterator[Host]:
         import mcp_types as types
         from mcp.client.client import Client
@@ -248,7 +225,7 @@ def modern_host(
 
         record = HostRecord()
         log_path = bridge_logs / f"modern-host-{next(counter)}.log"
-        params = _stdio_params(url, extra, auth or auth_dir, bridge_logs)
+        params = _stdio_params(url, extra, auth or auth_dir, bridge_logs, env)
         with open(log_path, "w", encoding="utf-8") as errlog:  # noqa: ASYNC230
             client = Client(
                 stdio_client(params, errlog=errlog),

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,46 @@ def start_server(argv: list[str], workdir: Path, name: str) -> ServerProcess:
     return ServerProcess(argv, workdir, name)
 
 
+@dataclass
+class HostRecord:
+    """What an SDK host saw besides results: callbacks, notifications, late answers."""
+
+    elicitations: list[Any] = field(default_factory=list)
+    notifications: list[Any] = field(default_factory=list)
+    exceptions: list[BaseException] = field(default_factory=list)
+    progress: list[tuple[float, float | None, str | None]] = field(default_factory=list)
+    dropped_responses: list[str] = field(default_factory=list)
+    elicitation_reply: dict[str, Any] = field(default_factory=lambda: {"name": "Ada"})
+
+    def of_type(self, cls: type) -> list[Any]:
+        return [n for n in self.notifications if isinstance(n, cls)]
+
+    async def on_elicit(self, context: Any, params: Any) -> Any:
+        import mcp_types as types
+
+        self.elicitations.append(params)
+        return types.ElicitResult(action="accept", content=self.elicitation_reply)
+
+    async def on_message(self, message: Any) -> None:
+        if isinstance(message, BaseException):
+            self.exceptions.append(message)
+        else:
+            self.notifications.append(message)
+
+    async def on_progress(self, progress: float, total: float | None, message: str | None) -> None:
+        self.progress.append((progress, total, message))
+
+    async def wait_for(self, predicate: Callable[[], bool], what: str, seconds: float = 30) -> None:
+        import anyio
+
+        with anyio.move_on_after(seconds):
+            # Polling: the state comes from callbacks run by the session's own task.
+            while not predicate():  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+            return
+        raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
 # --- the bridge ----------------------------------------------------------------------------
 
 
@@ -268,7 +309,7 @@ class LineDriver:
 
     @classmethod
     async def start(cls, argv: list[str], env: dict[str, str], log_path: Path) -> LineDriver:
-        with open(log_path, "wb") as err:
+        with open(log_path, "wb") as err:  # noqa: ASYNC230 (a local file, before any IO)
             proc = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.PIPE,

@@ -13,10 +13,10 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import HostRecord
 from era_support import (
     MODERN,
     RESOURCE_URI,
+    HostRecord,
     ServerProcess,
     era_server_argv,
     legacy_server_argv,
@@ -164,7 +164,7 @@ async def test_era_server_records_a_cancel_by_closed_stream(
             group.start_soon(client.call_tool, "slowmark", {})
             await server.wait(lambda: server.runs("slowmark") == 1, "slowmark start")
             group.cancel_scope.cancel()
-        await server.wait(lambda: server.tool_events("slowmark", "cancelled"), "cancelled")
+        await server.wait(lambda: bool(server.tool_events("slowmark", "cancelled")), "cancelled")
     server.assert_modern_wire()
 
 
