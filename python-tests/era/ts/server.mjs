@@ -7,10 +7,10 @@
 // node's http server on 127.0.0.1, endpoint /mcp/ (the path the bridge normalises URLs to);
 // prints exactly `READY <port>` once it listens. Tools: `echo` (returns `text`) and `bump`
 // (tools list changed + `file:///x.txt` updated, on `subscriptions/listen` streams). With
-// `--request-log`, one JSON line per HTTP request when its answer starts: method, path,
-// status, the `mcp-*` and `accept` headers and the body's JSON-RPC method and id, as the
-// Python servers' wire recorder writes them (`phase` "arrived" once the body is read,
-// "answered" with the status when the answer starts).
+// `--request-log`, the Python servers' wire record (wire_recorder.py): for each HTTP request one
+// JSON line with `phase` "arrived" once its body is read and one with `phase` "answered" and the
+// `status` when the answer starts: method, path, the `mcp-*` and `accept` headers, and the body's
+// JSON-RPC method, id, name and `params._meta` keys.
 import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
@@ -53,6 +53,18 @@ function record(req, body, phase, status) {
     if (message && typeof message === 'object' && !Array.isArray(message)) {
       if ('method' in message) entry.rpc_method = message.method;
       if ('id' in message) entry.rpc_id = message.id;
+      if ('result' in message || 'error' in message) entry.rpc_kind = 'response';
+      const params = message.params;
+      if (params && typeof params === 'object') {
+        const meta = params._meta;
+        if (meta && typeof meta === 'object') {
+          entry.meta_keys = Object.keys(meta).sort();
+          const version = meta['io.modelcontextprotocol/protocolVersion'];
+          if (version !== undefined) entry.meta_version = version;
+        }
+        if ('name' in params) entry.rpc_name = params.name;
+        if ('requestState' in params) entry.request_state = params.requestState;
+      }
     }
   } catch {
     // Not JSON (or empty): nothing more to record.
