@@ -1,0 +1,498 @@
+"""The bridge across protocol eras (issue 16, protocol-2026.md §4): which era each side speaks,
+and what reaches the server in each case.
+
+- A: legacy host + legacy server, or `--protocol legacy`: today's behaviour (§4.1);
+- B: legacy host + modern or dual server under `auto`: the bridge translates (§4.2, §4.7);
+- C: modern host + modern server: pass-through with headers derived from each body (§4.3);
+- D: modern host + legacy-only server: the host's `server/discover` gets `-32601` and the host
+  falls back to `initialize` (§4.4);
+- probe faults (§2.5).
+
+Every scenario asserts from the server's wire record how many POSTs of each JSON-RPC method
+reached it and how many times each tool body ran (no duplicates), and the raw-driver scenarios
+that the host got exactly one answer per request id (none for a cancelled one). Each test runs
+the bridge with a fresh era cache (MCP_WRAPPER_AUTH_DIR).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from era_support import (
+    LEGACY,
+    MODERN,
+    RESOURCE_URI,
+    LineDriver,
+    ServerProcess,
+    assert_one_answer_each,
+    era_server_argv,
+    legacy_server_argv,
+    stub_server_argv,
+    ts_server_argv,
+)
+
+pytest.importorskip("mcp.client.client")
+
+Servers = Callable[[list[str], str], ServerProcess]
+
+# Case B servers: the dual-era mcp 2.3 server in its three shapes, the same behind the
+# modern-only gate, and the TS SDK v2 server (body-routed, `legacy: 'reject'`).
+MODERN_SERVERS = {
+    "dual-sse": lambda: era_server_argv(),
+    "dual-json": lambda: era_server_argv("--json-response"),
+    "dual-stateless": lambda: era_server_argv("--stateless"),
+    "gated": lambda: era_server_argv("--gate", "modern-only"),
+    "ts": ts_server_argv,
+}
+
+
+@pytest.fixture(params=["dual-sse", "gated"])
+def modern_server(request: pytest.FixtureRequest, servers: Servers) -> ServerProcess:
+    """An mcp 2.3 server that serves 2026-07-28 (dual-era, or modern-only behind the gate)."""
+    name: str = request.param
+    return servers(MODERN_SERVERS[name](), name)
+
+
+def text(result: Any) -> str:
+    import mcp_types as types
+
+    assert not result.is_error, f"tool returned an error: {result.content}"
+    return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+def subscribe(session: Any, uri: str) -> Any:
+    """`session.subscribe_resource(uri)` minus its deprecation warning (the call is right for
+    the 2025 host under test); returns the coroutine."""
+    from mcp.shared.exceptions import MCPDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+        return session.subscribe_resource(uri)
+
+
+async def call_and_cancel(call: Callable[[], Any], server: ServerProcess) -> None:
+    """Starts `call` (a `slowmark` call), waits until the tool body runs, cancels the call,
+    then waits until the server recorded the cancellation."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(call)
+        await server.wait(lambda: server.runs("slowmark") == 1, "slowmark start")
+        group.cancel_scope.cancel()
+    await server.wait(
+        lambda: bool(server.tool_events("slowmark", "cancelled")), "slowmark cancelled"
+    )
+
+
+# --- case A ---------------------------------------------------------------------------------
+
+
+async def test_case_a_legacy_host_and_legacy_server(servers: Servers, legacy_host: Any) -> None:
+    server = servers(legacy_server_argv(), "legacy")
+    async with legacy_host(server.url) as host:
+        assert host.initialized.protocol_version == LEGACY
+        assert text(await host.client.call_tool("echo", {"text": "hi"})) == "hi"
+    counts = server.post_counts()
+    assert counts["server/discover"] == 1  # the probe, refused: legacy
+    assert counts["initialize"] == 1
+    assert counts["tools/call"] == 1
+    assert server.runs("echo") == 1
+    after_init = [e for e in server.posts() if e.get("rpc_method") not in ("initialize", None)]
+    assert all("mcp-session-id" in e for e in after_init if e["rpc_method"] != "server/discover")
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+async def test_case_a_protocol_legacy_forwards_initialize(
+    servers: Servers, legacy_host: Any, how: str
+) -> None:
+    server = servers(era_server_argv(), "dual")
+    extra, env = (
+        (("--protocol", "legacy"), None) if how == "flag" else ((), {"MCP_PROTOCOL": "legacy"})
+    )
+    async with legacy_host(server.url, *extra, env=env) as host:
+        assert text(await host.client.call_tool("echo", {"text": "hi"})) == "hi"
+    counts = server.post_counts()
+    assert counts["server/discover"] == 0
+    assert counts["initialize"] == 1
+    assert counts["tools/call"] == 1
+    assert server.runs("echo") == 1
+    session_posts = [e for e in server.posts() if e.get("rpc_method") != "initialize"]
+    assert session_posts
+    assert all("mcp-session-id" in e for e in session_posts)
+
+
+# --- case B ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(MODERN_SERVERS))
+async def test_case_b_bridge_answers_initialize(
+    servers: Servers, legacy_host: Any, name: str
+) -> None:
+    server = servers(MODERN_SERVERS[name](), name)
+    async with legacy_host(server.url) as host:
+        init = host.initialized
+        assert init.protocol_version == LEGACY  # the host's own version
+        assert init.server_info.name in ("era-test-server", "era-ts-server")
+        assert init.capabilities.tools is not None
+        tools = await host.client.list_tools()
+        assert {"echo", "bump"} <= {t.name for t in tools.tools}
+        assert text(await host.client.call_tool("echo", {"text": "hi"})) == "hi"
+        await host.client.send_ping()
+    counts = server.post_counts()
+    assert counts["server/discover"] == 1
+    assert counts["initialize"] == 0
+    assert counts["tools/list"] == 1
+    assert counts["tools/call"] == 1
+    assert counts["ping"] == 0
+    server.assert_modern_wire()
+
+
+async def test_case_b_param_header_for_annotated_argument(
+    modern_server: ServerProcess, legacy_host: Any
+) -> None:
+    server = modern_server
+    async with legacy_host(server.url) as host:
+        await host.client.list_tools()
+        got = text(await host.client.call_tool("regional", {"region": "eu"}))
+        assert got == "region=eu header=eu"
+    calls = server.posts("tools/call")
+    assert len(calls) == 1
+    assert calls[0]["mcp-name"] == "regional"
+    assert calls[0]["mcp-param-region"] == "eu"
+    assert server.runs("regional") == 1
+    server.assert_modern_wire()
+
+
+async def test_case_b_elicitation_through_mrtr(
+    modern_server: ServerProcess, legacy_host: Any
+) -> None:
+    server = modern_server
+    async with legacy_host(server.url) as host:
+        assert text(await host.client.call_tool("who", {})) == "hello Ada"
+        assert len(host.record.elicitations) == 1
+        assert not host.record.dropped_responses
+    calls = server.posts("tools/call")
+    assert len(calls) == 2  # the first leg and one retry (§4.7)
+    first, retry = calls
+    assert "request_state" not in first
+    assert retry["request_state"].startswith("v1.")
+    assert retry["rpc_id"] != first["rpc_id"]
+    assert server.runs("who") == 1
+    server.assert_modern_wire()
+
+
+async def test_case_b_hand_rolled_input_required(
+    modern_server: ServerProcess, legacy_host: Any
+) -> None:
+    server = modern_server
+    async with legacy_host(server.url) as host:
+        got = text(await host.client.call_tool("ask", {}))
+        assert got == 'got {"name": "Ada"} state=st-1'
+        assert len(host.record.elicitations) == 1
+    assert server.post_counts()["tools/call"] == 2
+    assert [e["event"] for e in server.tool_events("ask")] == [
+        "start",
+        "input_required",
+        "start",
+        "done",
+    ]
+    server.assert_modern_wire()
+
+
+async def test_case_b_progress_reaches_the_host(
+    modern_server: ServerProcess, legacy_host: Any
+) -> None:
+    server = modern_server
+    async with legacy_host(server.url) as host:
+        result = await host.client.call_tool(
+            "prog", {"count": 3}, progress_callback=host.record.on_progress
+        )
+        assert text(result) == "done 3"
+        assert [p[0] for p in host.record.progress] == [1, 2, 3]
+    assert server.post_counts()["tools/call"] == 1
+    assert server.runs("prog") == 1
+    server.assert_modern_wire()
+
+
+async def test_case_b_subscribe_and_list_changed_through_listen(
+    modern_server: ServerProcess, legacy_host: Any
+) -> None:
+    import mcp_types as types
+
+    server = modern_server
+    async with legacy_host(server.url) as host:
+        await subscribe(host.client, RESOURCE_URI)
+        await server.wait(
+            lambda: any(
+                e.get("rpc_method") == "subscriptions/listen" and e.get("status") == 200
+                for e in server.answered()
+            ),
+            "a listen stream with the subscription",
+        )
+        assert text(await host.client.call_tool("bump", {})) == "bumped"
+        record = host.record
+        await record.wait_for(
+            lambda: (
+                bool(record.of_type(types.ResourceUpdatedNotification))
+                and bool(record.of_type(types.ToolListChangedNotification))
+            ),
+            "resources/updated and tools/list_changed",
+        )
+        updated = record.of_type(types.ResourceUpdatedNotification)
+        assert [n.params.uri for n in updated] == [RESOURCE_URI]
+    counts = server.post_counts()
+    assert counts["resources/subscribe"] == 0
+    assert counts["subscriptions/listen"] >= 1
+    assert server.runs("bump") == 1
+    server.assert_modern_wire()
+
+
+async def test_case_b_sdk_host_cancel_closes_the_exchange(
+    modern_server: ServerProcess, legacy_host: Any
+) -> None:
+    server = modern_server
+    async with legacy_host(server.url) as host:
+        await call_and_cancel(lambda: host.client.call_tool("slowmark", {}), server)
+        # The bridge is still there, and the cancelled call got no late answer.
+        assert text(await host.client.call_tool("echo", {"text": "after"})) == "after"
+        assert not host.record.dropped_responses
+    counts = server.post_counts()
+    assert counts["notifications/cancelled"] == 0
+    assert counts["tools/call"] == 2
+    assert server.runs("slowmark") == 1
+    server.assert_modern_wire()
+
+
+async def test_case_b_raw_cancel_gets_no_answer(
+    modern_server: ServerProcess, line_driver: Any
+) -> None:
+    server = modern_server
+    async with line_driver(server.url) as driver:
+        init = await driver.initialize(0)
+        assert init["result"]["protocolVersion"] == LEGACY
+        call = {"name": "slowmark", "arguments": {}}
+        await driver.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": call})
+        await server.wait(lambda: server.runs("slowmark") == 1, "slowmark start")
+        cancel = {"requestId": 5, "reason": "user"}
+        await driver.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancel})
+        await server.wait(lambda: bool(server.tool_events("slowmark", "cancelled")), "cancelled")
+        echo = await driver.request(6, "tools/call", {"name": "echo", "arguments": {"text": "x"}})
+        assert echo["result"]["content"][0]["text"] == "x"
+    # The bridge has exited: every line it ever wrote is in `driver.lines`.
+    assert driver.answers(5) == []
+    assert_one_answer_each(driver, [0, 6])
+    counts = server.post_counts()
+    assert counts["notifications/cancelled"] == 0
+    assert counts["tools/call"] == 2
+    assert server.runs("slowmark") == 1
+    assert server.runs("echo") == 1
+    server.assert_modern_wire()
+
+
+async def test_case_b_retired_requests_answered_locally(
+    modern_server: ServerProcess, line_driver: Any
+) -> None:
+    server = modern_server
+    async with line_driver(server.url) as driver:
+        await driver.initialize(0)
+        assert (await driver.request(1, "ping"))["result"] == {}
+        assert (await driver.request(2, "logging/setLevel", {"level": "info"}))["result"] == {}
+        subscribed = await driver.request(3, "resources/subscribe", {"uri": RESOURCE_URI})
+        assert subscribed["result"] == {}
+        again = await driver.initialize(4)  # a repeated initialize is answered locally too
+        assert again["result"]["protocolVersion"] == LEGACY
+    assert_one_answer_each(driver, [0, 1, 2, 3, 4])
+    counts = server.post_counts()
+    assert counts["server/discover"] == 1
+    for method in ("initialize", "ping", "logging/setLevel", "resources/subscribe"):
+        assert counts[method] == 0, method
+    server.assert_modern_wire()
+
+
+async def test_case_b_modern_verdict_cached_across_runs(
+    modern_server: ServerProcess, line_driver: Any, auth_dir: Path
+) -> None:
+    """§2.5: the verdict is kept in MCP_WRAPPER_AUTH_DIR, so a second run sends no probe."""
+    server = modern_server
+    for run in (1, 2):
+        async with line_driver(server.url, auth=auth_dir) as driver:
+            init = await driver.initialize(0)
+            assert init["result"]["serverInfo"]["name"] == "era-test-server"
+            echo = await driver.request(
+                1, "tools/call", {"name": "echo", "arguments": {"text": "c"}}
+            )
+            assert echo["result"]["content"][0]["text"] == "c"
+        assert_one_answer_each(driver, [0, 1])
+        assert server.post_counts()["server/discover"] == 1, f"after run {run}"
+    assert server.post_counts()["initialize"] == 0
+    assert server.runs("echo") == 2
+    server.assert_modern_wire()
+
+
+# --- case C ---------------------------------------------------------------------------------
+
+
+async def test_case_c_modern_host_auto_passes_through(
+    modern_server: ServerProcess, modern_host: Any
+) -> None:
+    server = modern_server
+    async with modern_host(server.url) as host:
+        client = host.client
+        assert client.protocol_version == MODERN
+        assert client.server_info.name == "era-test-server"  # the discover answer, unchanged
+        assert text(await client.call_tool("echo", {"text": "hi"})) == "hi"
+        assert text(await client.call_tool("regional", {"region": "eu"})) == "region=eu header=eu"
+        assert text(await client.call_tool("who", {})) == "hello Ada"
+        assert len(host.record.elicitations) == 1
+    counts = server.post_counts()
+    assert counts["server/discover"] == 1  # the host's own, which is also the probe
+    assert counts["initialize"] == 0
+    regional = [e for e in server.posts("tools/call") if e.get("rpc_name") == "regional"]
+    assert [e.get("mcp-param-region") for e in regional] == ["eu"]
+    assert server.runs("echo") == server.runs("regional") == server.runs("who") == 1
+    server.assert_modern_wire()
+
+
+async def test_case_c_pinned_modern_host(modern_server: ServerProcess, modern_host: Any) -> None:
+    server = modern_server
+    async with modern_host(server.url, mode=MODERN) as host:
+        assert text(await host.client.call_tool("echo", {"text": "hi"})) == "hi"
+    counts = server.post_counts()
+    assert counts["initialize"] == 0
+    assert counts["server/discover"] <= 1  # the host sends none; the bridge may probe once
+    assert counts["tools/call"] == 1
+    assert server.runs("echo") == 1
+    server.assert_modern_wire()
+
+
+async def test_case_c_cancel_closes_the_stream(
+    modern_server: ServerProcess, modern_host: Any
+) -> None:
+    server = modern_server
+    async with modern_host(server.url) as host:
+        await call_and_cancel(lambda: host.client.call_tool("slowmark", {}), server)
+        assert text(await host.client.call_tool("echo", {"text": "after"})) == "after"
+        assert not host.record.dropped_responses
+    counts = server.post_counts()
+    assert counts["notifications/cancelled"] == 0
+    assert server.runs("slowmark") == 1
+    server.assert_modern_wire()
+
+
+# --- case D ---------------------------------------------------------------------------------
+
+
+async def test_case_d_modern_host_falls_back_on_legacy_server(
+    servers: Servers, modern_host: Any
+) -> None:
+    server = servers(legacy_server_argv(), "legacy")
+    async with modern_host(server.url) as host:
+        assert host.client.protocol_version != MODERN
+        assert text(await host.client.call_tool("echo", {"text": "hi"})) == "hi"
+    counts = server.post_counts()
+    assert counts["server/discover"] == 1
+    assert counts["initialize"] == 1
+    assert counts["tools/call"] == 1
+    assert server.runs("echo") == 1
+
+
+async def test_case_d_discover_answered_method_not_found(
+    servers: Servers, line_driver: Any
+) -> None:
+    server = servers(legacy_server_argv(), "legacy")
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    async with line_driver(server.url) as driver:
+        answer = await driver.request("d", "server/discover", {"_meta": meta})
+        assert answer["error"]["code"] == -32601
+        init = await driver.initialize(1)
+        assert init["result"]["serverInfo"]["name"] == "legacy-http-test-server"
+        echo = await driver.request(2, "tools/call", {"name": "echo", "arguments": {"text": "d"}})
+        assert echo["result"]["content"][0]["text"] == "d"
+    assert_one_answer_each(driver, ["d", 1, 2])
+    counts = server.post_counts()
+    assert counts["initialize"] == 1
+    assert counts["server/discover"] == 1
+    assert server.runs("echo") == 1
+
+
+# --- probe faults ---------------------------------------------------------------------------
+
+
+async def one_failed_initialize(line_driver: Any, url: str, auth: Path) -> dict[str, Any]:
+    async with line_driver(url, auth=auth) as driver:
+        answer = await driver.initialize(0)
+    assert_one_answer_each(driver, [0])
+    assert "error" in answer, answer
+    error: dict[str, Any] = answer["error"]
+    return error
+
+
+async def test_probe_5xx_fails_initialize_and_caches_nothing(
+    servers: Servers, line_driver: Any, auth_dir: Path
+) -> None:
+    server = servers(stub_server_argv("status-500"), "stub-500")
+    first = await one_failed_initialize(line_driver, server.url, auth_dir)
+    assert "500" in str(first)
+    assert not (-32099 <= first["code"] <= -32020), first  # spec-reserved range (§1.8)
+    second = await one_failed_initialize(line_driver, server.url, auth_dir)
+    assert "500" in str(second)
+    counts = server.post_counts()
+    assert counts["server/discover"] == 2  # nothing cached: the second run probed again
+    assert counts["initialize"] == 0
+
+
+async def test_probe_401_names_the_status(
+    servers: Servers, line_driver: Any, auth_dir: Path
+) -> None:
+    server = servers(stub_server_argv("status-401"), "stub-401")
+    error = await one_failed_initialize(line_driver, server.url, auth_dir)
+    assert "401" in str(error)
+    assert server.post_counts()["initialize"] == 0
+
+
+async def test_probe_timeout_fails_initialize(
+    servers: Servers, line_driver: Any, auth_dir: Path
+) -> None:
+    server = servers(stub_server_argv("hang"), "stub-hang")
+    await one_failed_initialize(line_driver, server.url, auth_dir)
+    counts = server.post_counts()
+    assert counts["server/discover"] == 1
+    assert counts["initialize"] == 0
+
+
+async def test_probe_carries_the_modern_headers(
+    servers: Servers, line_driver: Any, auth_dir: Path
+) -> None:
+    """§1.10: mcp 2.3 routes by header, so a header-less probe would read a modern server as
+    legacy; the stub answers like it."""
+    server = servers(stub_server_argv("header-routed"), "stub-routed")
+    async with line_driver(server.url) as driver:
+        init = await driver.initialize(0)
+        assert init["result"]["serverInfo"]["name"] == "era-stub"
+        listed = await driver.request(1, "tools/list")
+        assert listed["result"]["tools"] == []
+    assert_one_answer_each(driver, [0, 1])
+    probes = server.posts("server/discover")
+    assert len(probes) == 1
+    assert probes[0]["mcp-protocol-version"] == MODERN
+    assert probes[0]["mcp-method"] == "server/discover"
+    assert server.post_counts()["initialize"] == 0
+
+
+async def test_line_driver_records_every_line(servers: Servers, line_driver: Any) -> None:
+    """The raw driver itself, against today's bridge on a legacy server (case A)."""
+    server = servers(legacy_server_argv(), "legacy")
+    async with line_driver(server.url) as driver:
+        assert isinstance(driver, LineDriver)
+        await driver.initialize(0)
+        echo = await driver.request(1, "tools/call", {"name": "echo", "arguments": {"text": "r"}})
+        assert echo["result"]["content"][0]["text"] == "r"
+    assert_one_answer_each(driver, [0, 1])
+    assert len(driver.lines) == len(driver.raw) >= 2
+    assert server.runs("echo") == 1
