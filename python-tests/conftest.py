@@ -38,6 +38,15 @@ def find_test_server() -> Path:
     )
 
 
+@pytest.fixture(autouse=True)
+def _own_auth_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's bridges keep sign-in credentials and protocol-era verdicts (`eras.json`)
+    in a directory of that test's own: never the user's, and no verdict cached for one
+    server reaches another that a later test starts on the same loopback port."""
+    if "MCP_WRAPPER_AUTH_DIR" not in os.environ:
+        monkeypatch.setenv("MCP_WRAPPER_AUTH_DIR", str(tmp_path / "mcp-wrapper-auth"))
+
+
 @pytest.fixture(scope="session")
 def mcp_server() -> Iterator[Server]:
     """A plain `test-server` (no sessions, no TLS)."""

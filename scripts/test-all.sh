@@ -63,6 +63,8 @@ python3 -m venv .venvs/proxy
 step "node: oidc-provider for the sign-in tests (npm ci from python-tests/oidc/package-lock.json)"
 command -v npm >/dev/null || { echo "npm (Node 20 or newer) is needed for the sign-in tests" >&2; exit 1; }
 npm ci --prefix python-tests/oidc --no-audit --no-fund
+step "node: the TS SDK v2 modern-only MCP server for the era tests (npm ci from python-tests/era/ts/package-lock.json)"
+npm ci --prefix python-tests/era/ts --no-audit --no-fund
 
 step "python: build the mcp-wrapper-rs wheel into the venv (maturin develop)"
 cargo build -p test-server -p jsonrpc-forward -p benches --bins --locked
@@ -95,15 +97,17 @@ step "python: ruff, mypy, stubtest"
 "$venv/bin/ruff" check crates/py-bindings/python python-tests benches
 (cd crates/py-bindings && "$venv/bin/mypy" python/mcp_wrapper_rs)
 # Three `conftest.py` files: check each tree on its own.
-(cd python-tests && "$venv/bin/mypy" --exclude "^(sdk|gateway|legacy)/" . && "$venv/bin/mypy" sdk \
+(cd python-tests && "$venv/bin/mypy" --exclude "^(sdk|gateway|legacy|era)/" . && "$venv/bin/mypy" sdk \
   && "$venv/bin/mypy" gateway && "$venv/bin/mypy" --exclude 'legacy_server\.py$' legacy \
-  && "$venv/bin/mypy" --python-executable ../.venvs/legacy/bin/python legacy/legacy_server.py)
+  && "$venv/bin/mypy" --python-executable ../.venvs/legacy/bin/python legacy/legacy_server.py \
+  && "$venv/bin/mypy" --exclude 'legacy_http_server\.py$' era \
+  && "$venv/bin/mypy" --python-executable ../.venvs/legacy/bin/python era/legacy_http_server.py)
 "$venv/bin/python" -m mypy.stubtest mcp_wrapper_rs._native
 
 step "pytest python-tests (bindings, the sdist, the bridge in Python, the official MCP SDK, ContextForge)"
 # MCP_{SDK,GATEWAY,OIDC,PROXY,LEGACY}_REQUIRED=1: a missing `mcp` SDK, a gateway that cannot
 # start, a missing oidc-provider, proxy.py or MCP SDK 1.x fails the run instead of skipping.
-MCP_SDK_REQUIRED=1 MCP_GATEWAY_REQUIRED=1 MCP_OIDC_REQUIRED=1 \
+MCP_SDK_REQUIRED=1 MCP_GATEWAY_REQUIRED=1 MCP_OIDC_REQUIRED=1 MCP_ERA_TS_REQUIRED=1 \
 MCP_PROXY_REQUIRED=1 MCP_PROXY_PYTHON="$PWD/.venvs/proxy/bin/python" \
 MCP_LEGACY_REQUIRED=1 MCP_LEGACY_PYTHON="$PWD/.venvs/legacy/bin/python" MCP_GATEWAY_PYTHON="$PWD/.venvs/gateway/bin/python" \
 MCP_WRAPPER_BIN="$bins/mcp-wrapper" MCP_TEST_SERVER_BIN="$bins/test-server" \

@@ -166,6 +166,47 @@ async def test_case_b_param_header_for_annotated_argument(
     server.assert_modern_wire()
 
 
+async def test_case_b_unlisted_annotated_tool_is_sent_once_more_after_32020(
+    modern_server: ServerProcess, line_driver: Any
+) -> None:
+    """A call of a tool the bridge never saw listed goes without `Mcp-Param-Region`; the
+    server refuses it with -32020 before it runs anything (§1.9), so the bridge lists the
+    tools and sends the call once more, with the header: the tool runs once."""
+    server = modern_server
+    async with line_driver(server.url) as driver:
+        await driver.initialize(0)
+        params = {"name": "regional", "arguments": {"region": "eu"}}
+        answer = await driver.request(3, "tools/call", params)
+        assert answer["result"]["content"][0]["text"] == "region=eu header=eu", answer
+    assert_one_answer_each(driver, [0, 3])
+    calls = server.posts("tools/call")
+    assert len(calls) == 2
+    assert "mcp-param-region" not in calls[0]
+    assert calls[1]["mcp-param-region"] == "eu"
+    assert server.post_counts()["tools/list"] == 1
+    assert server.runs("regional") == 1
+    server.assert_modern_wire()
+
+
+async def test_case_b_param_header_values_stay_out_of_the_logs(
+    modern_server: ServerProcess, line_driver: Any, bridge_logs: Path
+) -> None:
+    """An `x-mcp-header` argument travels as a header (maybe a tenant key): the bridge's
+    DEBUG log never shows it, sent or answered."""
+    server = modern_server
+    secret = "tenant-9f3a2c-secret"
+    async with line_driver(server.url) as driver:
+        await driver.initialize(0)
+        await driver.request(2, "tools/list")
+        params = {"name": "regional", "arguments": {"region": secret}}
+        answer = await driver.request(3, "tools/call", params)
+        assert secret in answer["result"]["content"][0]["text"]
+    assert server.posts("tools/call")[0]["mcp-param-region"] == secret
+    logs = [log.read_text(encoding="utf-8") for log in bridge_logs.glob("*.log")]
+    assert logs and all("DEBUG" in log for log in logs)
+    assert not any(secret in log for log in logs)
+
+
 async def test_case_b_elicitation_through_mrtr(
     modern_server: ServerProcess, legacy_host: Any
 ) -> None:

@@ -525,6 +525,9 @@ def open_bridge(bridge_log_dir: Path) -> Callable[..., Any]:
                 "MCP_WRAPPER_LOG_LEVEL": os.environ.get("MCP_WRAPPER_LOG_LEVEL", "DEBUG"),
                 "RUST_BACKTRACE": "1",
                 "NO_PROXY": "127.0.0.1,localhost",
+                # stdio_client passes only a few variables through: the test's own credentials
+                # and era directory (see the root conftest).
+                "MCP_WRAPPER_AUTH_DIR": os.environ["MCP_WRAPPER_AUTH_DIR"],
             },
             cwd=str(bridge_log_dir),
         )

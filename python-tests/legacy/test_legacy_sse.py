@@ -8,6 +8,7 @@ falls back once, on the 404 the legacy server gives the `/mcp/` POST.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -142,8 +143,9 @@ def test_sse_server_restart(legacy_server: LegacyServer, open_bridge: OpenBridge
 
 
 def test_auto_falls_back_once(legacy_server: LegacyServer, open_bridge: OpenBridge) -> None:
-    """The default `auto`: the first initialize POST goes to `/mcp/` (the URL as
-    `convert_url` makes it) and gets 404; the bridge GETs the URL as given and stays there."""
+    """The default `auto`: the protocol-era probe (`server/discover`, `--protocol auto`) and
+    the first initialize POST go to `/mcp/` (the URL as `convert_url` makes it) and get 404;
+    the bridge GETs the URL as given and stays there."""
     bridge = open_bridge("--url", legacy_server.sse_url)
     init = bridge.initialize()
     assert "result" in init, init
@@ -152,9 +154,8 @@ def test_auto_falls_back_once(legacy_server: LegacyServer, open_bridge: OpenBrid
     bridge.request(2, "tools/list")
     assert bridge.close() == 0
     mcp_posts = legacy_server.posts("/mcp/")
-    assert len(mcp_posts) == 1, mcp_posts
-    assert mcp_posts[0]["rpc"]["method"] == "initialize"
-    assert mcp_posts[0]["status"] == 404
+    assert [post["rpc"]["method"] for post in mcp_posts] == ["server/discover", "initialize"]
+    assert [post["status"] for post in mcp_posts] == [404, 404]
     assert len(legacy_server.gets("/sse")) >= 1
     assert not legacy_server.gets("/mcp/")
 
@@ -181,7 +182,10 @@ async def test_sdk_2_client_through_the_fallback(
     params = StdioServerParameters(
         command=str(wrapper_binary()),
         args=["--url", legacy_server.sse_url],
-        env={"MCP_WRAPPER_LOG_LEVEL": "DEBUG"},
+        env={
+            "MCP_WRAPPER_LOG_LEVEL": "DEBUG",
+            "MCP_WRAPPER_AUTH_DIR": os.environ["MCP_WRAPPER_AUTH_DIR"],
+        },
     )
     with open(tmp_path / "bridge.log", "w", encoding="utf-8") as errlog:  # noqa: ASYNC230
         async with (
@@ -203,12 +207,14 @@ async def test_sdk_2_client_through_the_fallback(
                     "hello Grace"
                 ]
     assert progressed == [1, 2]
-    assert len(legacy_server.posts("/mcp/")) == 1
+    # The protocol-era probe and the first initialize, each answered 404.
+    assert len(legacy_server.posts("/mcp/")) == 2
 
 
 def test_the_legacy_row_of_the_behaviour_matrix_passes_for_mcp_wrapper(tmp_path: Path) -> None:
     """`e2e matrix`'s legacy-SSE row (benches/e2e/matrix/reach.rs) against our bridge with its
-    default `auto`: answered, after one POST to `/mcp/`. (benches/tests/matrix.rs runs the
+    default `auto`: answered, after two POSTs to `/mcp/` (the protocol-era probe and
+    `initialize`). (benches/tests/matrix.rs runs the
     other rows under cargo, before this venv exists.)"""
     rows = matrix_rows(
         "reach_legacy", tmp_path / "matrix.json", E2E_LEGACY_PYTHON=str(legacy_python())
@@ -216,4 +222,4 @@ def test_the_legacy_row_of_the_behaviour_matrix_passes_for_mcp_wrapper(tmp_path:
     assert [row["key"] for row in rows] == ["reach_legacy_sse"], rows
     cell = rows[0]["cells"][0]
     assert cell["good"], cell
-    assert cell["text"] == "answered; 1 POST to /mcp/ (404), then SSE", cell
+    assert cell["text"] == "answered; 2 POST to /mcp/ (404), then SSE", cell

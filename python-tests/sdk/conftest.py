@@ -407,6 +407,13 @@ def open_bridge(bridge_log_dir: Path) -> Callable[..., Any]:
             env={
                 "MCP_WRAPPER_LOG_LEVEL": os.environ.get("MCP_WRAPPER_LOG_LEVEL", "DEBUG"),
                 "RUST_BACKTRACE": "1",
+                # This suite tests the 2025 wire (sessions, the GET stream, resumption, server
+                # requests on the POST stream) against the dual-era SDK server: `auto` would
+                # translate to 2026-07-28, which python-tests/era covers.
+                "MCP_PROTOCOL": "legacy",
+                # stdio_client passes only a few variables of ours through: the test's own
+                # credentials and era directory (see the root conftest).
+                "MCP_WRAPPER_AUTH_DIR": os.environ["MCP_WRAPPER_AUTH_DIR"],
             },
             cwd=str(bridge_log_dir),
         )

@@ -262,8 +262,14 @@ impl Bridge {
             ))
         });
         let transport = Arc::new(Transports::new(self.transport, legacy));
+        // The legacy HTTP+SSE transport is 2024-11-05: nothing to probe.
+        let protocol = if self.transport == Transport::Sse {
+            Protocol::Legacy
+        } else {
+            self.protocol
+        };
         let eras = Arc::new(Eras::new(
-            self.protocol,
+            protocol,
             self.era_cache.clone().map(EraCache::at),
             &self.client.url(),
         ));
@@ -1047,7 +1053,10 @@ impl Exchange {
         }
         let mut response = match response {
             Ok(response) => response,
-            Err(e) => return self.fail(&e, tally),
+            Err(e) => {
+                eras.doubt(&e);
+                return self.fail(&e, tally);
+            }
         };
         tally.status = Some(response.status().as_u16());
         let messages = response.messages();
@@ -1091,6 +1100,11 @@ impl Exchange {
                     if ctx.pending.answer(self.token, &routed.answers, line).await {
                         tally.bytes += len;
                     }
+                }
+                Err(_) if mode == Mode::Modern && modern::is_listen(&self.message) => {
+                    modern::end_listen(ctx, &self.message);
+                    tally.outcome = "listen ended";
+                    return;
                 }
                 Err(e) => return self.fail(&e, tally),
             }

@@ -30,7 +30,7 @@ use crate::client::Client;
 use crate::envelope::{Envelope, splice};
 use crate::era::{self, DISCOVER, Era, MODERN_VERSION, ProbeVerdict, Protocol};
 use crate::era_cache::{Cached, EraCache};
-use crate::error::{Error, display_chain};
+use crate::error::Error;
 use crate::forwarded::{Forwarded, HeaderSource};
 use crate::headers::RequestHeaders;
 use crate::message::{JsonLine, Outgoing, error_response};
@@ -112,6 +112,9 @@ pub(crate) struct Eras {
     next_id: AtomicU64,
     listener: Mutex<Option<Listener>>,
 }
+
+/// Why a probe that got an answer gave no era.
+const UNUSABLE: &str = "the server's answer to server/discover was not usable";
 
 /// The prefix of the ids of the bridge's own messages (probe, MRTR legs, listen).
 pub(crate) const OWN_ID_PREFIX: &str = "mwr:";
@@ -338,24 +341,23 @@ impl Eras {
                 self.remember(&ServerEra::Legacy);
                 Ok(ServerEra::Legacy)
             }
-            ProbeVerdict::SignIn { status } => Err(fail(
-                format!("the server refused the protocol probe with HTTP {status}: check --auth or sign in"),
-                Some(status),
-            )),
-            ProbeVerdict::Reprobe { .. } => Err(fail(
-                "the server supports none of the protocol versions the bridge speaks".to_owned(),
-                None,
-            )),
-            ProbeVerdict::Unavailable { status } => {
-                let cause = probed
-                    .error
-                    .as_ref()
-                    .map_or_else(|| "no usable answer".to_owned(), |e| display_chain(e));
-                Err(fail(
-                    format!("could not tell which MCP protocol era the server speaks: {cause}"),
-                    status,
-                ))
-            }
+            // No era: the host gets the error its `initialize` would have met (a status
+            // the sign-in could not meet, a proxy's refusal, an outage, silence).
+            verdict => Err(match &probed.error {
+                Some(e) => JsonLine::error(e, initialize.id()),
+                None => {
+                    let (text, status) = match verdict {
+                        ProbeVerdict::Reprobe { .. } => (
+                            "the server supports none of the protocol versions the bridge speaks",
+                            None,
+                        ),
+                        ProbeVerdict::SignIn { status } => (UNUSABLE, Some(status)),
+                        ProbeVerdict::Unavailable { status } => (UNUSABLE, status),
+                        _ => (UNUSABLE, None),
+                    };
+                    fail(text.to_owned(), status)
+                }
+            }),
         }
     }
 
@@ -565,7 +567,35 @@ impl Eras {
         // -32602 instead of taking the request for a 2025-era one (§4.3).
         let ctx = RequestHeaders::new(None, Some(MODERN_VERSION.to_owned())).with_extra(extra);
         let headers: HeaderSource = Arc::new(move || ctx.clone());
+        if is_listen(message) {
+            // A host's own listen (case C) stays open as long as the server keeps it: no
+            // idle timeout, never resent (§4.6).
+            *attempts += 1;
+            return client.forward_long_lived(message.clone(), headers).await;
+        }
         client.forward_with(message.clone(), headers, attempts).await
+    }
+
+    /// A request to the server we took for 2026-era drew `error`: a 400, 404 or 405 with no
+    /// JSON-RPC error in it is what a 2025-era server says to an enveloped request, so a
+    /// cached modern verdict is dropped and the next start probes again (§2.5). This run
+    /// keeps its road: the host sees the errors, and a restart of the host fixes it.
+    pub(crate) fn doubt(&self, error: &Error) {
+        let Error::Status(status) = error else { return };
+        if !matches!(status.status.as_u16(), 400 | 404 | 405)
+            || crate::message::readdress_error(&status.body, None).is_some()
+        {
+            return;
+        }
+        if let Some(cache) = &self.cache
+            && cache.get(&self.key, SystemTime::now()).is_some()
+        {
+            tracing::warn!(
+                status = status.status.as_u16(),
+                "the server answered like a 2025-era server: its cached 2026 verdict is dropped"
+            );
+            cache.put(&self.key, None, SystemTime::now());
+        }
     }
 
     /// Whether a `tools/call` that drew `error` should be sent once more after re-listing
@@ -624,6 +654,25 @@ fn modern_leg(message: Outgoing) -> Routed {
             original: None,
         },
     )
+}
+
+/// A `subscriptions/listen` request.
+pub(crate) fn is_listen(message: &Outgoing) -> bool {
+    message.method() == Some("subscriptions/listen")
+}
+
+/// Case C: a host's listen stream broke without the server's closing result. The stdio way
+/// for a server to end a subscription is `notifications/cancelled` for the listen's id, on
+/// which the host may listen again (§4.3); the listen gets no error answer.
+pub(crate) fn end_listen(ctx: &Context, message: &Outgoing) {
+    let Some(id) = message.id() else { return };
+    let line = format!(
+        r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{id},"reason":"the server's listen stream ended"}}}}"#
+    );
+    if let Some(owed) = message.owed().first() {
+        ctx.pending.cancel(owed.key());
+    }
+    ctx.output.write_small(JsonLine::new(Bytes::from(line)));
 }
 
 fn is_discover(message: &Outgoing) -> bool {
