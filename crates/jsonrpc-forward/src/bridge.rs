@@ -301,6 +301,7 @@ impl Bridge {
             permits,
             queue,
             waiting,
+            routing: Mutex::default(),
         };
         let (stop_reading, stop_rx) = watch::channel(false);
         let mut reading = tokio::spawn(dispatcher.run(lines, stop_rx));
@@ -696,6 +697,9 @@ struct Dispatcher {
     queue: mpsc::UnboundedSender<Queued>,
     /// Requests in `queue`: while any wait, a new one queues behind them.
     waiting: Arc<AtomicUsize>,
+    /// The message being routed while the protocol era is still undecided (its route may
+    /// wait for a probe): a shutdown meanwhile answers it like the lines not yet read.
+    routing: Mutex<Option<Outgoing>>,
 }
 
 impl Dispatcher {
@@ -719,7 +723,7 @@ impl Dispatcher {
                 _ = stop.wait_for(|stop| *stop) => break,
             }
         }
-        let mut unread = Vec::new();
+        let mut unread: Vec<Outgoing> = lock(&self.routing).take().into_iter().collect();
         while let Ok(line) = lines.try_recv() {
             if let Line::Message(bytes, _) = line
                 && let Ok(message) = Outgoing::new(bytes)
@@ -757,7 +761,17 @@ impl Dispatcher {
             return;
         }
         let mut modern = None;
-        let message = match self.ctx.eras.route(&self.ctx, message).await {
+        let undecided = self.ctx.eras.undecided();
+        if undecided {
+            *lock(&self.routing) = Some(message.clone());
+        }
+        let routed = self.ctx.eras.route(&self.ctx, message).await;
+        if undecided {
+            // Taken before any other await: from here the message is in the pending table,
+            // answered, or dropped.
+            lock(&self.routing).take();
+        }
+        let message = match routed {
             Routed::Legacy(message) => message,
             Routed::Done => return,
             Routed::Modern(message, leg) => {

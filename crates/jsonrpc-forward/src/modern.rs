@@ -16,7 +16,7 @@
 //! the 2026 cancellation), and a 404 is never a session expiry.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -92,9 +92,7 @@ impl Translation {
 
 #[derive(Default)]
 struct State {
-    host: Option<Era>,
     server: Option<ServerEra>,
-    mode: Option<Mode>,
     translation: Option<Arc<Translation>>,
     subscribed: BTreeSet<String>,
 }
@@ -104,6 +102,8 @@ pub(crate) struct Eras {
     protocol: Protocol,
     cache: Option<EraCache>,
     key: String,
+    /// The [`Mode`] decided (`MODE_*`), read by every message.
+    mode: AtomicU8,
     state: Mutex<State>,
     /// The `x-mcp-header` annotations of every tool listed so far (B and C).
     pub(crate) schemas: ToolSchemas,
@@ -112,6 +112,11 @@ pub(crate) struct Eras {
     next_id: AtomicU64,
     listener: Mutex<Option<Listener>>,
 }
+
+const MODE_UNDECIDED: u8 = 0;
+const MODE_LEGACY: u8 = 1;
+const MODE_TRANSLATE: u8 = 2;
+const MODE_MODERN: u8 = 3;
 
 /// Why a probe that got an answer gave no era.
 const UNUSABLE: &str = "the server's answer to server/discover was not usable";
@@ -125,6 +130,7 @@ impl Eras {
             protocol,
             cache,
             key: EraCache::key(url),
+            mode: AtomicU8::new(MODE_UNDECIDED),
             state: Mutex::default(),
             schemas: ToolSchemas::default(),
             host_requests: Mutex::default(),
@@ -142,14 +148,9 @@ impl Eras {
     /// The road of `message`, deciding the eras on the way when this is the first message
     /// that shows one (a probe may go out first).
     pub(crate) async fn route(&self, ctx: &Context, message: Outgoing) -> Routed {
-        let (mode, server) = {
-            let mut state = lock(&self.state);
-            state.host = era::host_era_after(state.host, &message);
-            (state.mode, state.server.clone())
-        };
-        match mode {
+        match self.mode() {
             Some(Mode::Translate) => self.translate(ctx, message),
-            Some(Mode::Modern) => match server {
+            Some(Mode::Modern) => match self.server() {
                 // A host that probed and then sends `initialize` anyway (§3): translated.
                 Some(ServerEra::Modern(discover))
                     if message.initialize().is_some() && !message.is_batch() =>
@@ -167,8 +168,33 @@ impl Eras {
         }
     }
 
+    /// The road decided, if it is: read on every message, so without a lock.
+    fn mode(&self) -> Option<Mode> {
+        match self.mode.load(Ordering::Acquire) {
+            MODE_LEGACY => Some(Mode::Legacy),
+            MODE_TRANSLATE => Some(Mode::Translate),
+            MODE_MODERN => Some(Mode::Modern),
+            _ => None,
+        }
+    }
+
+    /// Whether the road is still to be decided: the message being routed may wait for a
+    /// probe (the dispatcher keeps it, so that a shutdown meanwhile still answers it).
+    pub(crate) fn undecided(&self) -> bool {
+        self.mode.load(Ordering::Acquire) == MODE_UNDECIDED
+    }
+
     fn set_mode(&self, mode: Mode) {
-        lock(&self.state).mode = Some(mode);
+        let value = match mode {
+            Mode::Legacy => MODE_LEGACY,
+            Mode::Translate => MODE_TRANSLATE,
+            Mode::Modern => MODE_MODERN,
+        };
+        self.mode.store(value, Ordering::Release);
+    }
+
+    fn server(&self) -> Option<ServerEra> {
+        lock(&self.state).server.clone()
     }
 
     fn set_server(&self, server: ServerEra) {
@@ -375,11 +401,8 @@ impl Eras {
             envelope: Mutex::new(Arc::new(envelope)),
             discover: Arc::clone(&discover),
         });
-        {
-            let mut state = lock(&self.state);
-            state.mode = Some(Mode::Translate);
-            state.translation = Some(Arc::clone(&translation));
-        }
+        lock(&self.state).translation = Some(Arc::clone(&translation));
+        self.set_mode(Mode::Translate);
         tracing::info!(session = "new", "translating a 2025-era host to a 2026-07-28 server");
         let result = initialize_result(&discover, version.as_deref());
         answer_result(ctx, initialize, &result);

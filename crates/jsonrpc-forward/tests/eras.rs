@@ -215,3 +215,27 @@ fn a_pinned_2026_host_against_a_known_2025_server_gets_an_error_per_request() {
     finish(w);
     assert!(posted_methods(&server).is_empty());
 }
+
+/// A signal while the probe is out still answers the host's `initialize` (exactly one
+/// answer per request), at once.
+#[test]
+fn a_signal_during_the_probe_answers_initialize() {
+    let server = TestServer::start(Scenario::default().script(vec![Fault {
+        delay_headers_ms: 60_000,
+        ..Fault::default()
+    }]))
+    .expect("server");
+    let dir = auth_dir("signal");
+    let mut w = start(&server, &dir, "auto");
+    w.send_json(&initialize(1));
+    common::wrapper::wait_until(T, "the probe reached the server", || {
+        posted_methods(&server) == ["server/discover"]
+    });
+    w.signal("TERM");
+    let answer = w.recv(T);
+    assert_eq!(answer["id"], 1, "{answer}");
+    assert_eq!(answer["error"]["message"], "Bridge shutting down", "{answer}");
+    assert_eq!(w.wait(T), 0);
+    assert!(w.recv_all(Duration::from_millis(200)).is_empty(), "one answer only");
+    assert!(!dir.join("eras.json").exists());
+}
