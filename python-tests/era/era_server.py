@@ -20,7 +20,8 @@ sees what the gate refuses.
 Tools: `echo`; `regional` (an argument annotated `x-mcp-header: Region`, §1.9; answers with
 the argument and the `Mcp-Param-Region` header it saw); `who` (`Resolve(Elicit[...])`: an
 `input_required` result at 2026-07-28, a classic `elicitation/create` at 2025, §1.7); `ask` (a
-hand-rolled `input_required` result with `requestState` "st-1", 2026-07-28 only); `prog`
+hand-rolled `input_required` result with `requestState` "st-1", 2026-07-28 only); `pair`
+(two input requests in one round); `prog`
 (`count` progress notifications); `slowmark` (waits until cancelled, records `cancelled`);
 `bump` (tools list changed + resource updated for `file:///x.txt`, on `subscriptions/listen`
 and, at 2025, on the session). Resource `file:///x.txt`.
@@ -111,6 +112,32 @@ def build_server() -> MCPServer:
         content = answer.content if isinstance(answer, types.ElicitResult) else None
         LOG.tool("ask", "done")
         return f"got {json.dumps(content, sort_keys=True)} state={ctx.request_state}"
+
+    @mcp.tool()
+    def pair(ctx: Context[Any, Any]) -> str | types.InputRequiredResult:
+        """Two input requests in one `input_required` round (keys "a" and "b", §4.7)."""
+        LOG.tool("pair", "start")
+        responses = ctx.input_responses or {}
+        if "a" not in responses or "b" not in responses:
+            LOG.tool("pair", "input_required")
+            schema = {"type": "object", "properties": {"v": {"type": "string"}}}
+            requests: dict[
+                str, types.CreateMessageRequest | types.ListRootsRequest | types.ElicitRequest
+            ] = {
+                key: types.ElicitRequest(
+                    params=types.ElicitRequestFormParams(
+                        message=f"value {key}?", requested_schema=schema
+                    )
+                )
+                for key in ("a", "b")
+            }
+            return types.InputRequiredResult(input_requests=requests)
+        got = {
+            key: answer.content if isinstance(answer, types.ElicitResult) else None
+            for key, answer in sorted(responses.items())
+        }
+        LOG.tool("pair", "done")
+        return f"got {json.dumps(got, sort_keys=True)}"
 
     @mcp.tool()
     async def prog(count: int, ctx: Context[Any, Any]) -> str:

@@ -202,8 +202,9 @@ async def test_case_b_param_header_values_stay_out_of_the_logs(
         answer = await driver.request(3, "tools/call", params)
         assert secret in answer["result"]["content"][0]["text"]
     assert server.posts("tools/call")[0]["mcp-param-region"] == secret
-    logs = [log.read_text(encoding="utf-8") for log in bridge_logs.glob("*.log")]
-    assert logs and all("DEBUG" in log for log in logs)
+    logs = [log.read_text(encoding="utf-8") for log in bridge_logs.glob("*.log")]  # noqa: ASYNC240
+    assert logs
+    assert all("DEBUG" in log for log in logs)
     assert not any(secret in log for log in logs)
 
 
@@ -240,6 +241,130 @@ async def test_case_b_hand_rolled_input_required(
         "start",
         "done",
     ]
+    server.assert_modern_wire()
+
+
+async def test_case_b_input_requests_go_to_the_host_at_once(
+    modern_server: ServerProcess, line_driver: Any
+) -> None:
+    """Both input requests of one round reach the host before it answers either (§4.7: sent
+    concurrently, unlike mcp-remote); the answers are never POSTed; the call is retried once
+    under a fresh id and answered once under the host's id."""
+    server = modern_server
+    async with line_driver(server.url) as driver:
+        await driver.initialize(0)
+        await driver.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 7,
+                "method": "tools/call",
+                "params": {"name": "pair", "arguments": {}},
+            }
+        )
+
+        def asked() -> list[dict[str, Any]]:
+            return [m for m in driver.lines if m.get("method") == "elicitation/create"]
+
+        # Both requests arrive while neither is answered.
+        await driver.wait_line(lambda _: len(asked()) == 2, "both input requests")
+        first, second = asked()
+        assert first["id"] != second["id"]
+        for message in (second, first):
+            value = message["params"]["message"].split()[1].rstrip("?")
+            await driver.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": message["id"],
+                    "result": {"action": "accept", "content": {"v": value}},
+                }
+            )
+        answer = await driver.answer(7)
+        got = answer["result"]["content"][0]["text"]
+        assert got == 'got {"a": {"v": "a"}, "b": {"v": "b"}}', answer
+    assert_one_answer_each(driver, [0, 7])
+    calls = server.posts("tools/call")
+    assert len(calls) == 2
+    assert calls[0]["rpc_id"] == 7
+    assert calls[1]["rpc_id"] != 7
+    assert [e["event"] for e in server.tool_events("pair")] == [
+        "start",
+        "input_required",
+        "start",
+        "done",
+    ]
+    server.assert_modern_wire()
+
+
+async def test_case_b_host_error_to_an_input_request_ends_the_call(
+    modern_server: ServerProcess, line_driver: Any
+) -> None:
+    """The host refuses an input request with an error: the call gets that error, once, and
+    is not retried upstream."""
+    server = modern_server
+    async with line_driver(server.url) as driver:
+        await driver.initialize(0)
+        await driver.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 8,
+                "method": "tools/call",
+                "params": {"name": "who", "arguments": {}},
+            }
+        )
+        ask = await driver.wait_line(lambda m: m.get("method") == "elicitation/create", "ask")
+        await driver.send(
+            {
+                "jsonrpc": "2.0",
+                "id": ask["id"],
+                "error": {"code": -32001, "message": "user walked away"},
+            }
+        )
+        answer = await driver.answer(8)
+        assert answer["error"] == {"code": -32001, "message": "user walked away"}, answer
+    assert_one_answer_each(driver, [0, 8])
+    assert server.post_counts()["tools/call"] == 1
+    assert server.runs("who") == 0
+    server.assert_modern_wire()
+
+
+async def test_case_b_cancel_while_the_host_is_asked(
+    modern_server: ServerProcess, line_driver: Any
+) -> None:
+    """The host cancels a call while the bridge waits for its answer to an input request:
+    the bridge cancels that input request (notifications/cancelled to the host), the call
+    gets no answer, and a late answer to the input request goes nowhere."""
+    server = modern_server
+    async with line_driver(server.url) as driver:
+        await driver.initialize(0)
+        await driver.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 9,
+                "method": "tools/call",
+                "params": {"name": "who", "arguments": {}},
+            }
+        )
+        ask = await driver.wait_line(lambda m: m.get("method") == "elicitation/create", "ask")
+        await driver.send(
+            {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}}
+        )
+        cancelled = await driver.wait_line(
+            lambda m: m.get("method") == "notifications/cancelled", "the bridge's cancel"
+        )
+        assert cancelled["params"]["requestId"] == ask["id"]
+        await driver.send(
+            {
+                "jsonrpc": "2.0",
+                "id": ask["id"],
+                "result": {"action": "accept", "content": {"name": "Late"}},
+            }
+        )
+        echo = await driver.request(10, "tools/call", {"name": "echo", "arguments": {"text": "x"}})
+        assert echo["result"]["content"][0]["text"] == "x"
+    assert driver.answers(9) == []
+    assert_one_answer_each(driver, [0, 10])
+    assert server.post_counts()["tools/call"] == 2
+    assert server.runs("who") == 0
     server.assert_modern_wire()
 
 
