@@ -11,8 +11,9 @@
 //!   `input_required` result (MRTR, §1.7): does the host get an ordinary
 //!   `elicitation/create`, and does its reply reach the tool (§4.7)?
 //! - `era_discover_legacy`: a 2026-era host's `server/discover` against the 2025-only server
-//!   of `python-tests/era/legacy_http_server.py` (SDK 1.x): `-32601`, on which dual-era
-//!   hosts fall back to `initialize` (case D, §4.4), then does that `initialize` work?
+//!   of `python-tests/era/legacy_http_server.py` (SDK 1.x): `-32601` (case D, §4.4), or any
+//!   JSON-RPC error outside the 2026 era's own `-32020…-32022`, on which every SDK client
+//!   falls back to `initialize` (§2.2); then do that `initialize` and a call work?
 //!
 //! Each cell says how many POSTs reached the server and which methods, from the servers'
 //! request log (`wire_recorder.py`). The servers run under the Python of `$E2E_ERA_PYTHON`,
@@ -49,7 +50,7 @@ pub(super) const SCENARIOS: [(&str, &str); 4] = [
     ),
     (
         "era_discover_legacy",
-        "2026-era host's `server/discover`, 2025-only server: `-32601` (falls back), then `initialize` works?",
+        "2026-era host's `server/discover`, 2025-only server: an error it falls back on (`-32601`), then `initialize` works?",
     ),
 ];
 
@@ -256,7 +257,7 @@ pub(super) fn observe(key: &str, spec: &BridgeSpec) -> Result<Cell, String> {
             drop(peer);
             let posts = server.post_summary();
             Ok(match outcome {
-                Ok(then) => Cell::good(format!("-32601; {then}; {posts}")),
+                Ok(then) => Cell::good(format!("{then}; {posts}")),
                 Err(then) => Cell::bad(format!("{then}; {posts}")),
             })
         }
@@ -310,7 +311,11 @@ fn discover_then_initialize(peer: &mut Peer) -> Result<String, String> {
         Err(ended) => lost(*ended, ANSWER_WAIT).text,
     };
     let discovered = peer.answer(&json!("d1"), wait());
-    let fell_back = matches!(&discovered, Ok(a) if a["error"]["code"] == -32601);
+    // Every SDK client falls back to `initialize` on a JSON-RPC error that is not one of
+    // the 2026 era's own (§2.2); `-32601` is what §4.4 asks for.
+    let fell_back = matches!(&discovered, Ok(a) if a["error"]["code"]
+        .as_i64()
+        .is_some_and(|code| !(-32022..=-32020).contains(&code)));
     let discovered = format!("discover: {}", got(&discovered));
     peer.send(initialize_request(0).trim_end())?;
     let initialized = peer.answer(&json!(0), wait());
@@ -325,7 +330,7 @@ fn discover_then_initialize(peer: &mut Peer) -> Result<String, String> {
     let called = peer.answer(&json!(2), wait());
     match (&called, fell_back) {
         (Ok(answer), true) if is_result(answer) => {
-            Ok("then initialize and a call answered".to_owned())
+            Ok(format!("{discovered}, then initialize and a call answered"))
         }
         _ => Err(format!(
             "{discovered}; then initialize answered, the call: {}",
