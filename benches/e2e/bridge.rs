@@ -20,6 +20,8 @@ use benches::{tree_context_switches, tree_cpu_seconds, tree_status_kib};
 pub(crate) struct BridgeSpec {
     pub(crate) name: String,
     pub(crate) words: Vec<String>,
+    /// Added to the environment (after the variables above).
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl BridgeSpec {
@@ -49,7 +51,11 @@ impl BridgeSpec {
                 .file_name()
                 .map_or_else(|| program.clone(), |n| n.to_string_lossy().into_owned())
         });
-        Ok(Self { name, words })
+        Ok(Self {
+            name,
+            words,
+            env: Vec::new(),
+        })
     }
 
     /// This command with sign-in on where its matrix command turned it off: `--auth none`
@@ -64,6 +70,7 @@ impl BridgeSpec {
         Self {
             name: self.name.clone(),
             words,
+            env: self.env.clone(),
         }
     }
 
@@ -83,6 +90,7 @@ impl BridgeSpec {
         Self {
             name: self.name.clone(),
             words,
+            env: self.env.clone(),
         }
     }
 
@@ -92,7 +100,20 @@ impl BridgeSpec {
         Self {
             name: self.name.clone(),
             words: self.words.iter().chain(extra).cloned().collect(),
+            env: self.env.clone(),
         }
+    }
+
+    /// This command under another name, with `extra` words appended and `env` added to its
+    /// environment (the e2e era case: `--protocol legacy` or `--protocol auto` and a fresh
+    /// `MCP_WRAPPER_AUTH_DIR`, so that no cached era verdict is reused).
+    pub(crate) fn variant(&self, name: String, extra: &[&str], env: &[(&str, String)]) -> Self {
+        let mut variant = self.with_words(&extra.iter().map(|&w| w.to_owned()).collect::<Vec<_>>());
+        variant.name = name;
+        variant
+            .env
+            .extend(env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        variant
     }
 
     pub(crate) fn command(&self, launch: &Launch<'_>) -> Command {
@@ -108,7 +129,8 @@ impl BridgeSpec {
             .args(words)
             .env("MCP_SERVER_URL", launch.url)
             .env("CONCURRENCY", launch.concurrency.to_string())
-            .env("MCP_WRAPPER_LOG_LEVEL", "OFF");
+            .env("MCP_WRAPPER_LOG_LEVEL", "OFF")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 }

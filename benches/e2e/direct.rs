@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use crate::bridge::{answer_id, is_error};
 
@@ -15,6 +15,8 @@ use crate::bridge::{answer_id, is_error};
 pub(crate) struct Direct {
     client: reqwest::Client,
     url: Arc<str>,
+    /// Sent on every POST besides `Content-Type` and `Accept`.
+    headers: HeaderMap,
 }
 
 impl Direct {
@@ -27,7 +29,21 @@ impl Direct {
         Ok(Self {
             client,
             url: url.into(),
+            headers: HeaderMap::new(),
         })
+    }
+
+    /// The same client with `headers` on every POST: a 2026-07-28 client's
+    /// `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` (research notes
+    /// `protocol-2026.md` §1.1), for the floor of a translated bridge.
+    pub(crate) fn with_headers(mut self, headers: &[(&'static str, &'static str)]) -> Self {
+        for (name, value) in headers {
+            self.headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        self
     }
 
     async fn send(&self, body: Bytes) -> Result<reqwest::Response, String> {
@@ -35,6 +51,7 @@ impl Direct {
             .post(&*self.url)
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream")
+            .headers(self.headers.clone())
             .body(body)
             .send()
             .await

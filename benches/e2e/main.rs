@@ -17,6 +17,15 @@
 //!   beside the floor of spawning a process that prints one line (`e2e hello`);
 //! - `latency`: sequential round trips of a small `tools/call` of `echo`, contenders taking
 //!   turns batch by batch; p50/p90/p99, the overhead over the floor, CPU per round trip;
+//! - `eras`: the same round trips, each bridge run twice with `--protocol` added: case A
+//!   (`--protocol legacy` against this server, the floor a direct 2025-era client) and
+//!   case B (`--protocol auto` against a second server, `e2e serve --modern`, that speaks
+//!   2026-07-28: the host still sends `initialize`, the bridge probes, answers it itself
+//!   and translates each call; the floor a direct client that sends the `_meta` envelope
+//!   and the 2026 headers). Each run gets a fresh `MCP_WRAPPER_AUTH_DIR`, so no cached era
+//!   verdict is used; before case B is measured, a run against an in-process recording
+//!   server checks that the bridge really translates (no `initialize` upstream). Not in
+//!   the default case list;
 //! - `throughput`: `--in-flight` requests in flight (32 tasks on one pooled client for the
 //!   floor, on a 2-worker and on a current-thread runtime; a sliding window over the pipes
 //!   for a bridge), req/s per round, CPU per request of the client and of the server;
@@ -38,6 +47,7 @@
 
 mod bridge;
 mod direct;
+mod latency;
 mod matrix;
 mod report;
 
@@ -53,9 +63,7 @@ use bytes::Bytes;
 
 use crate::bridge::{BridgeProcess, BridgeSpec, Launch};
 use crate::direct::Direct;
-use crate::report::{
-    Dist, Failure, LatencyRow, Pass, Report, StartupRow, ThroughputRow, TransferRow, cpu_delta,
-};
+use crate::report::{Failure, Pass, Report, StartupRow, ThroughputRow, TransferRow, cpu_delta};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -63,7 +71,7 @@ const MIB: usize = 1024 * KIB;
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * MIB;
 
 const USAGE: &str = "usage: e2e [--bridge NAME=COMMAND]... [--bridge-cmd COMMAND] \
-    [--cases startup,latency,throughput,stream[:EVENTSxBYTES],message[:json|sse|ndjson:BYTES]] \
+    [--cases startup,latency,eras,throughput,stream[:EVENTSxBYTES],message[:json|sse|ndjson:BYTES]] \
     [--requests N] [--warmup N] [--batch N] [--throughput-requests N] [--in-flight N] \
     [--rounds N] [--spawns N] [--server-url URL] [--json FILE] [--deadline-secs N] [--no-build]
        e2e matrix [--bridge NAME=COMMAND]... [--json FILE] [--no-build]";
@@ -102,9 +110,17 @@ fn main() -> ExitCode {
 enum Case {
     Startup,
     Latency,
+    /// Case A and case B of each bridge, each beside its direct floor.
+    Eras,
     Throughput,
-    Stream { events: u64, event_bytes: usize },
-    Message { format: String, bytes: usize },
+    Stream {
+        events: u64,
+        event_bytes: usize,
+    },
+    Message {
+        format: String,
+        bytes: usize,
+    },
 }
 
 impl Case {
@@ -114,6 +130,7 @@ impl Case {
         let case = match (parts.next(), parts.next(), parts.next()) {
             (Some("startup"), None, _) => Case::Startup,
             (Some("latency"), None, _) => Case::Latency,
+            (Some("eras"), None, _) => Case::Eras,
             (Some("throughput"), None, _) => Case::Throughput,
             (Some("stream"), None, _) => Case::Stream {
                 events: 1 << 20,
@@ -145,6 +162,9 @@ impl Case {
         match self {
             Case::Startup => "startup".to_owned(),
             Case::Latency => "latency".to_owned(),
+            Case::Eras => {
+                "eras: latency in case A (2025 server) and case B (2026-07-28)".to_owned()
+            }
             Case::Throughput => "throughput".to_owned(),
             Case::Stream {
                 events,
@@ -358,6 +378,16 @@ impl Server {
         })
     }
 
+    /// A test-server that serves the 2026-07-28 era too (`e2e serve --modern`), in a
+    /// process of its own, for case B of the `eras` case.
+    fn start_modern() -> Result<Self, String> {
+        let (child, url) = benches::spawn_server_process_with(&["--modern"])?;
+        Ok(Self {
+            url,
+            child: Some(child),
+        })
+    }
+
     fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
@@ -377,19 +407,28 @@ impl Drop for Server {
     }
 }
 
-/// `e2e serve [--record]`: a test-server until stdin closes. Prints its URL on the first
+/// `e2e serve [--record] [--modern]`: a test-server until stdin closes (with `--modern` it
+/// serves the 2026-07-28 era too: `Scenario::modern`). Prints its URL on the first
 /// line. With `--record` it keeps every request, and a line `count <method>` on stdin is
 /// answered with a line holding how many JSON-RPC messages with that method have arrived, so
 /// that a process that cannot see the server's memory can wait for its requests (other
 /// lines are ignored). Without it nothing is kept, as a benchmark's server should.
 fn serve(args: &[String]) -> Result<(), String> {
-    let record = match args {
-        [] => false,
-        [flag] if flag == "--record" => true,
-        _ => return Err(format!("usage: e2e serve [--record], not {args:?}")),
-    };
+    let (mut record, mut modern) = (false, false);
+    for arg in args {
+        match arg.as_str() {
+            "--record" => record = true,
+            "--modern" => modern = true,
+            _ => {
+                return Err(format!(
+                    "usage: e2e serve [--record] [--modern], not {args:?}"
+                ));
+            }
+        }
+    }
     let scenario = test_server::Scenario::default()
         .record_requests(record)
+        .modern(modern)
         .lifetime(Duration::from_secs(3600));
     let server =
         test_server::TestServer::start(scenario).map_err(|e| format!("test-server: {e}"))?;
@@ -446,7 +485,10 @@ fn run(options: &Options) -> Result<(), String> {
         eprintln!("e2e: case {}", case.label());
         match case {
             Case::Startup => report.startup = startup(options, &server, &mut report.failures)?,
-            Case::Latency => report.latency = latency(options, &server, &mut report.failures)?,
+            Case::Latency => {
+                report.latency = latency::latency(options, &server, &mut report.failures)?;
+            }
+            Case::Eras => report.eras = latency::eras(options, &server, &mut report.failures)?,
             Case::Throughput => {
                 report.throughput = throughput(options, &server, &mut report.failures)?;
             }
@@ -570,149 +612,6 @@ fn startup(
 /// while it runs the latency case, but for idle watchdog threads).
 fn driver_cpu_ns() -> u64 {
     benches::threads_cpu_ns("\0").unwrap_or(0)
-}
-
-/// Sequential round trips, contenders taking turns batch by batch.
-fn latency(
-    options: &Options,
-    server: &Server,
-    failures: &mut Vec<Failure>,
-) -> Result<Vec<LatencyRow>, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("runtime: {e}"))?;
-    let direct = Direct::new(&server.url, options.deadline)?;
-    let launch = options.launch(&server.url, DEFAULT_MAX_MESSAGE_BYTES);
-    let mut processes = start_bridges(options, &launch, "latency", failures);
-    let contenders = 1 + processes.len();
-    let mut next_id = 1u64;
-    let mut round_trip = |contender: usize, processes: &mut [Option<BridgeProcess>]| {
-        let id = next_id;
-        next_id += 1;
-        let request = echo_request(id);
-        if contender == 0 {
-            let body = Bytes::from(request);
-            let start = Instant::now();
-            runtime.block_on(direct.call(id, body))?;
-            Ok::<Duration, String>(start.elapsed())
-        } else {
-            let line = line(&request);
-            let process = processes[contender - 1].as_mut().ok_or("gone")?;
-            let start = Instant::now();
-            process.send(&line)?;
-            process.read_answer(id, 4)?;
-            Ok(start.elapsed())
-        }
-    };
-    // A bridge that fails is dropped (killed) and left out of the table; the floor failing
-    // ends the case.
-    let mut drop_bridge = |contender: usize,
-                           error: String,
-                           processes: &mut [Option<BridgeProcess>]|
-     -> Result<(), String> {
-        if contender == 0 {
-            return Err(error);
-        }
-        processes[contender - 1] = None;
-        fail(
-            failures,
-            "latency",
-            &options.bridges[contender - 1].name,
-            error,
-        );
-        Ok(())
-    };
-    for contender in 0..contenders {
-        for _ in 0..options.warmup {
-            if contender > 0 && processes[contender - 1].is_none() {
-                break;
-            }
-            if let Err(error) = round_trip(contender, &mut processes) {
-                drop_bridge(contender, error, &mut processes)?;
-            }
-        }
-    }
-    let mut samples = vec![Vec::with_capacity(options.requests); contenders];
-    let mut driver_ns = vec![0u64; contenders];
-    let mut switches = vec![Some(0u64); contenders];
-    let me = std::process::id();
-    let switches_of = |contender: usize, processes: &[Option<BridgeProcess>]| {
-        if contender == 0 {
-            pid_context_switches(me)
-        } else {
-            processes[contender - 1]
-                .as_ref()
-                .and_then(BridgeProcess::context_switches)
-        }
-    };
-    let cpu_before: Vec<Option<f64>> = processes
-        .iter()
-        .map(|p| p.as_ref().and_then(BridgeProcess::cpu_seconds))
-        .collect();
-    let server_before = server.cpu_seconds();
-    for batch in 0..options.requests.div_ceil(options.batch) {
-        let n = options.batch.min(options.requests - batch * options.batch);
-        for contender in 0..contenders {
-            if contender > 0 && processes[contender - 1].is_none() {
-                continue;
-            }
-            let switches_before = switches_of(contender, &processes);
-            let before = driver_cpu_ns();
-            for _ in 0..n {
-                match round_trip(contender, &mut processes) {
-                    Ok(took) => {
-                        samples[contender].push(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
-                    }
-                    Err(error) => {
-                        drop_bridge(contender, error, &mut processes)?;
-                        break;
-                    }
-                }
-            }
-            driver_ns[contender] += driver_cpu_ns().saturating_sub(before);
-            let switched = switches_of(contender, &processes)
-                .zip(switches_before)
-                .map(|(after, before)| after.saturating_sub(before));
-            switches[contender] = switches[contender].zip(switched).map(|(a, b)| a + b);
-        }
-    }
-    let server_cpu = cpu_delta(server_before, server.cpu_seconds());
-    let requests = options.requests as f64;
-    let mut rows = Vec::with_capacity(contenders);
-    for (contender, samples) in samples.into_iter().enumerate() {
-        let driver_us = driver_ns[contender] as f64 / 1e3 / requests;
-        let (name, process_us) = if contender == 0 {
-            (
-                "direct (reqwest, current_thread)".to_owned(),
-                Some(driver_us),
-            )
-        } else {
-            let Some(process) = &processes[contender - 1] else {
-                continue;
-            };
-            let cpu = cpu_delta(cpu_before[contender - 1], process.cpu_seconds());
-            (
-                options.bridges[contender - 1].name.clone(),
-                cpu.map(|s| s * 1e6 / requests),
-            )
-        };
-        rows.push(LatencyRow {
-            name,
-            dist: Dist::new(samples),
-            driver_cpu_us: driver_us,
-            process_cpu_us: process_us,
-            switches: switches[contender].map(|n| n as f64 / requests),
-        });
-    }
-    if let Some(total) = server_cpu {
-        eprintln!(
-            "e2e: latency: server CPU {:.1} µs per round trip (all contenders)",
-            total * 1e6 / (requests * contenders as f64)
-        );
-    }
-    close_bridges(processes, "latency", options, failures);
-    Ok(rows)
 }
 
 /// `in_flight` requests in flight: the floor on two runtimes, each bridge over its pipes.
@@ -840,7 +739,7 @@ fn throughput(
         .filter(|(contender, _)| live(*contender, &processes))
         .map(|(_, row)| row)
         .collect();
-    close_bridges(processes, "throughput", options, failures);
+    close_bridges(processes, "throughput", &options.bridges, failures);
     Ok(rows)
 }
 
@@ -967,10 +866,10 @@ fn start_bridges(
 fn close_bridges(
     processes: Vec<Option<BridgeProcess>>,
     case: &str,
-    options: &Options,
+    specs: &[BridgeSpec],
     failures: &mut Vec<Failure>,
 ) {
-    for (spec, process) in options.bridges.iter().zip(processes) {
+    for (spec, process) in specs.iter().zip(processes) {
         if let Some(Err(error)) = process.map(BridgeProcess::close) {
             fail(failures, &format!("{case} (exit)"), &spec.name, error);
         }

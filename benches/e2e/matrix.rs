@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use test_server::{Scenario, TestServer};
 
+mod era;
 mod oauth;
 mod reach;
 
@@ -829,8 +830,9 @@ fn observe(key: &str, spec: &BridgeSpec, options: &Options) -> Result<Cell, Stri
 pub(crate) fn run(options: &Options) -> Result<(), String> {
     let mut cells = Vec::new();
     // `E2E_MATRIX_ONLY=oauth_,ndjson`: only the rows whose key starts with one of these;
-    // `E2E_MATRIX_SKIP=oauth_,reach_legacy`: all but those (the sign-in rows need the Python
-    // of the tests, the legacy-SSE row the SDK 1.x venv).
+    // `E2E_MATRIX_SKIP=oauth_,reach_legacy,era_`: all but those (the sign-in rows need the
+    // Python of the tests, the legacy-SSE row the SDK 1.x venv, the era rows both and
+    // python-tests/era).
     let prefixes = |name: &str| {
         std::env::var(name)
             .unwrap_or_default()
@@ -849,6 +851,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
         .iter()
         .chain(oauth::SCENARIOS.iter())
         .chain(reach::SCENARIOS.iter())
+        .chain(era::SCENARIOS.iter())
         .copied()
         .filter(|(key, _)| wanted(key))
     {
@@ -859,6 +862,8 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
                 oauth::observe(key, spec)
             } else if key.starts_with("reach_") {
                 reach::observe(key, spec)
+            } else if key.starts_with("era_") {
+                era::observe(key, spec)
             } else {
                 observe(key, spec, options)
             }

@@ -94,6 +94,8 @@ impl StartupRow {
 #[derive(Debug, Clone)]
 pub(crate) struct LatencyRow {
     pub(crate) name: String,
+    /// The name of the row this one is compared with (its direct floor); `None` for a floor.
+    pub(crate) floor: Option<String>,
     pub(crate) dist: Dist,
     /// CPU of this (driver) process per round trip, µs.
     pub(crate) driver_cpu_us: f64,
@@ -217,6 +219,8 @@ pub(crate) struct Report {
     rounds: usize,
     pub(crate) startup: Vec<StartupRow>,
     pub(crate) latency: Vec<LatencyRow>,
+    /// The `eras` case: each bridge in case A and in case B, beside their floors.
+    pub(crate) eras: Vec<LatencyRow>,
     pub(crate) throughput: Vec<ThroughputRow>,
     pub(crate) transfers: Vec<TransferRow>,
     pub(crate) failures: Vec<Failure>,
@@ -284,6 +288,55 @@ fn verdict(met: bool) -> &'static str {
     if met { "**met**" } else { "**not met**" }
 }
 
+/// The overhead of `row` over its floor in `rows` at percentile `p`, µs.
+fn overhead(rows: &[LatencyRow], row: &LatencyRow, p: f64) -> Option<f64> {
+    let floor = rows.iter().find(|r| Some(&r.name) == row.floor.as_ref())?;
+    Some(row.dist.pct_us(p) - floor.dist.pct_us(p))
+}
+
+/// One latency table: every row, with its overhead over its floor.
+fn latency_table(out: &mut String, rows: &[LatencyRow]) {
+    let _ = writeln!(
+        out,
+        "| contender | p50 µs | p90 µs | p99 µs | mean µs | overhead p50 µs | overhead p99 µs | client CPU µs/rt | client context switches/rt | driver CPU µs/rt |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for row in rows {
+        let d = &row.dist;
+        let shown =
+            |p: f64| overhead(rows, row, p).map_or_else(|| "—".to_owned(), |o| format!("{o:+.1}"));
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {:.1} |",
+            row.name,
+            d.pct_us(50.0),
+            d.pct_us(90.0),
+            d.pct_us(99.0),
+            d.mean_us(),
+            shown(50.0),
+            shown(99.0),
+            opt(row.process_cpu_us, 1),
+            opt(row.switches, 1),
+            row.driver_cpu_us
+        );
+    }
+}
+
+fn latency_json(rows: &[LatencyRow]) -> Vec<Value> {
+    rows.iter()
+        .map(|r| {
+            json!({
+                "name": r.name, "floor": r.floor,
+                "p50_us": r.dist.pct_us(50.0), "p90_us": r.dist.pct_us(90.0),
+                "p99_us": r.dist.pct_us(99.0), "mean_us": r.dist.mean_us(),
+                "overhead_p50_us": overhead(rows, r, 50.0),
+                "overhead_p99_us": overhead(rows, r, 99.0),
+                "client_cpu_us": r.process_cpu_us, "driver_cpu_us": r.driver_cpu_us,
+                "client_context_switches": r.switches, "cdf_us": r.dist.cdf_us(),
+            })
+        })
+        .collect()
+}
+
 /// 40 MB (decimal, as the target says) in KiB.
 const RSS_TARGET_KIB: f64 = 40e6 / 1024.0;
 
@@ -309,6 +362,7 @@ impl Report {
             rounds: options.rounds,
             startup: Vec::new(),
             latency: Vec::new(),
+            eras: Vec::new(),
             throughput: Vec::new(),
             transfers: Vec::new(),
             failures: Vec::new(),
@@ -373,40 +427,35 @@ impl Report {
             }
         }
 
-        if let Some(floor) = self.latency.first() {
+        if !self.latency.is_empty() {
             let _ = writeln!(
                 out,
                 "\n### Sequential round trip: `tools/call` of `echo` ({} per contender after {} \
                  warm-up, batches of {} taking turns)\n",
                 self.requests, self.warmup, self.batch
             );
+            latency_table(&mut out, &self.latency);
+        }
+
+        if !self.eras.is_empty() {
             let _ = writeln!(
                 out,
-                "| contender | p50 µs | p90 µs | p99 µs | mean µs | overhead p50 µs | overhead p99 µs | client CPU µs/rt | client context switches/rt | driver CPU µs/rt |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+                "\n### Protocol eras: the same round trip in case A (2025 host and server) and \
+                 case B (2025 host, 2026-07-28 server: translated) ({} per contender after {} \
+                 warm-up, batches of {} taking turns)\n",
+                self.requests, self.warmup, self.batch
             );
-            for row in &self.latency {
-                let d = &row.dist;
-                let (o50, o99) = if std::ptr::eq(row, floor) {
-                    ("—".to_owned(), "—".to_owned())
-                } else {
-                    (
-                        format!("{:+.1}", d.pct_us(50.0) - floor.dist.pct_us(50.0)),
-                        format!("{:+.1}", d.pct_us(99.0) - floor.dist.pct_us(99.0)),
-                    )
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {o50} | {o99} | {} | {} | {:.1} |",
-                    row.name,
-                    d.pct_us(50.0),
-                    d.pct_us(90.0),
-                    d.pct_us(99.0),
-                    d.mean_us(),
-                    opt(row.process_cpu_us, 1),
-                    opt(row.switches, 1),
-                    row.driver_cpu_us
-                );
-            }
+            latency_table(&mut out, &self.eras);
+            let _ = writeln!(
+                out,
+                "\nEach overhead is over the row's own floor: case A over a direct 2025-era client \
+                 against test-server; case B over a direct client that sends what a 2026-07-28 \
+                 client sends (the `_meta` envelope, `MCP-Protocol-Version`, `Mcp-Method`, \
+                 `Mcp-Name`) to test-server `--modern`. The host of both is the same 2025-era \
+                 driver (`initialize`, then `tools/call`); in case B the bridge probed with \
+                 `server/discover` (a fresh `MCP_WRAPPER_AUTH_DIR`), answered `initialize` \
+                 itself, and splices the envelope into each call."
+            );
         }
 
         if let Some(best) = self.best_direct_rate() {
@@ -499,12 +548,17 @@ impl Report {
     fn targets(&self) -> Vec<(String, &'static str, String, bool)> {
         let mut rows = Vec::new();
         for (name, _) in &self.bridges {
-            if let (Some(floor), Some(row)) = (
-                self.latency.first(),
-                self.latency.iter().find(|r| &r.name == name),
-            ) {
-                let o50 = row.dist.pct_us(50.0) - floor.dist.pct_us(50.0);
-                let o99 = row.dist.pct_us(99.0) - floor.dist.pct_us(99.0);
+            if let Some((o50, o99)) =
+                self.latency
+                    .iter()
+                    .find(|r| &r.name == name)
+                    .and_then(|row| {
+                        Some((
+                            overhead(&self.latency, row, 50.0)?,
+                            overhead(&self.latency, row, 99.0)?,
+                        ))
+                    })
+            {
                 rows.push((
                     name.clone(),
                     "overhead p50 ≤ 50 µs",
@@ -516,6 +570,21 @@ impl Report {
                     "overhead p99 ≤ 250 µs",
                     format!("{o99:+.1} µs"),
                     o99 <= 250.0,
+                ));
+            }
+            let era = |case: &str| {
+                let prefix = format!("{name}, case {case} ");
+                self.eras
+                    .iter()
+                    .find(|r| r.name.starts_with(&prefix))
+                    .and_then(|row| overhead(&self.eras, row, 50.0))
+            };
+            if let (Some(a), Some(b)) = (era("A"), era("B")) {
+                rows.push((
+                    name.clone(),
+                    "case B overhead p50 within 20 µs of case A's",
+                    format!("{b:+.1} µs vs {a:+.1} µs ({:+.1} µs)", b - a),
+                    b - a <= 20.0,
                 ));
             }
             if let (Some(best), Some(row)) = (
@@ -579,13 +648,8 @@ impl Report {
                 "name": r.name, "median_ms": r.median(), "samples_ms": r.first_ms,
                 "exit_ms": r.exit_ms,
             })).collect::<Vec<_>>(),
-            "latency": self.latency.iter().map(|r| json!({
-                "name": r.name,
-                "p50_us": r.dist.pct_us(50.0), "p90_us": r.dist.pct_us(90.0),
-                "p99_us": r.dist.pct_us(99.0), "mean_us": r.dist.mean_us(),
-                "client_cpu_us": r.process_cpu_us, "driver_cpu_us": r.driver_cpu_us,
-                "client_context_switches": r.switches, "cdf_us": r.dist.cdf_us(),
-            })).collect::<Vec<_>>(),
+            "latency": latency_json(&self.latency),
+            "eras": latency_json(&self.eras),
             "throughput": self.throughput.iter().map(|r| json!({
                 "name": r.name, "in_flight": self.in_flight, "rates": r.rates,
                 "median_rate": r.rate(), "requests": r.requests,
@@ -607,5 +671,38 @@ impl Report {
                 "bridge": b, "target": t, "measured": v, "met": met,
             })).collect::<Vec<_>>(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, floor: Option<&str>, samples_us: &[u64]) -> LatencyRow {
+        LatencyRow {
+            name: name.to_owned(),
+            floor: floor.map(str::to_owned),
+            dist: Dist::new(samples_us.iter().map(|us| us * 1000).collect()),
+            driver_cpu_us: 0.0,
+            process_cpu_us: None,
+            switches: None,
+        }
+    }
+
+    #[test]
+    fn each_row_is_compared_with_its_own_floor() {
+        let rows = [
+            row("floor A", None, &[100]),
+            row("floor B", None, &[110]),
+            row("A", Some("floor A"), &[130]),
+            row("B", Some("floor B"), &[150]),
+        ];
+        assert_eq!(overhead(&rows, &rows[2], 50.0), Some(30.0));
+        assert_eq!(overhead(&rows, &rows[3], 50.0), Some(40.0));
+        assert_eq!(overhead(&rows, &rows[0], 50.0), None);
+        let mut out = String::new();
+        latency_table(&mut out, &rows);
+        assert!(out.contains("| B | 150.0 |"), "{out}");
+        assert!(out.contains("| +40.0 | +40.0 |"), "{out}");
     }
 }

@@ -172,6 +172,16 @@ pub fn echo_request(id: u64) -> String {
     )
 }
 
+/// [`echo_request`] as a 2026-07-28 client sends it: the `_meta` envelope (protocol
+/// version, client capabilities and info) a translating bridge splices in for the host of
+/// the e2e harness, whose `initialize` declares `elicitation` and names itself `e2e`.
+#[must_use]
+pub fn modern_echo_request(id: u64) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{"elicitation":{{}}}},"io.modelcontextprotocol/clientInfo":{{"name":"e2e","version":"0"}}}},"name":"echo","arguments":{{"text":"hello"}}}}}}"#
+    )
+}
+
 /// A `tools/call` of `echo` that asks test-server (through its `test-server/fault` `_meta`)
 /// for one `application/json` answer of exactly `message_bytes` bytes, with a
 /// `Content-Length`.
@@ -403,10 +413,20 @@ pub fn threads_cpu_ns(exclude_prefix: &str) -> Option<u64> {
 ///
 /// When the process cannot be started or prints no URL.
 pub fn spawn_server_process() -> Result<(std::process::Child, String), String> {
+    spawn_server_process_with(&[])
+}
+
+/// [`spawn_server_process`] with more arguments after `serve` (e.g. `--modern`).
+///
+/// # Errors
+///
+/// As [`spawn_server_process`].
+pub fn spawn_server_process_with(args: &[&str]) -> Result<(std::process::Child, String), String> {
     use std::io::BufRead as _;
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut child = std::process::Command::new(exe)
         .arg("serve")
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -426,6 +446,24 @@ pub fn spawn_server_process() -> Result<(std::process::Child, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_modern_echo_request_is_the_echo_request_with_the_2026_envelope() {
+        let plain: serde_json::Value = serde_json::from_str(&echo_request(3)).expect("JSON");
+        let mut modern: serde_json::Value =
+            serde_json::from_str(&modern_echo_request(3)).expect("JSON");
+        let meta = modern["params"]
+            .as_object_mut()
+            .and_then(|params| params.remove("_meta"))
+            .expect("_meta");
+        assert_eq!(
+            meta["io.modelcontextprotocol/protocolVersion"],
+            "2026-07-28"
+        );
+        assert_eq!(meta["io.modelcontextprotocol/clientInfo"]["name"], "e2e");
+        assert!(meta["io.modelcontextprotocol/clientCapabilities"].is_object());
+        assert_eq!(modern, plain);
+    }
 
     fn assert_tool_result(json: &str, id: u64) {
         let value: serde_json::Value = serde_json::from_str(json).expect("valid JSON");

@@ -42,13 +42,13 @@ const PROBE_VALUE: &str = "probe-value-123";
 const PROBE_LITERAL: &str = "${E2E_PROBE}";
 
 /// The repository root (this crate is `benches/`).
-fn root() -> PathBuf {
+pub(super) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn legacy_python() -> PathBuf {
+pub(super) fn legacy_python() -> PathBuf {
     std::env::var_os("E2E_LEGACY_PYTHON")
         .map_or_else(|| root().join(".venvs/legacy/bin/python"), PathBuf::from)
 }
@@ -169,7 +169,7 @@ impl Drop for LegacyServer {
 
 /// Sends `initialize`, `tools/list` and a `tools/call`; `Err` names the first that was not
 /// answered with a result.
-fn list_and_call(peer: &mut Peer) -> Result<(), String> {
+pub(super) fn list_and_call(peer: &mut Peer) -> Result<(), String> {
     peer.send(initialize_request(0).trim_end())?;
     match peer.answer(&json!(0), Instant::now() + Duration::from_secs(30)) {
         Ok(answer) if answer.get("result").is_some() => {}

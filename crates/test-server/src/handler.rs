@@ -23,6 +23,7 @@ use crate::conn::Killer;
 use crate::fault::{BodyFormat, ErrorBody, FAULT_META_KEY, Fault};
 use crate::listen;
 use crate::mcp::{self, Step, error, id_text, is_request};
+use crate::modern::{self, Modern};
 use crate::record::RecordedRequest;
 use crate::render::{Renderer, Segments};
 use crate::server::State;
@@ -105,11 +106,22 @@ async fn post(
     {
         return listen::answer(parts, body, message, state, killer);
     }
+    let modern = if state.scenario.modern {
+        modern::route(parts, &messages, batch)
+    } else {
+        Modern::No
+    };
+    if let Modern::Answer(status, answer) = &modern {
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST);
+        return json(status, answer);
+    }
     let initialize = messages
         .iter()
         .any(|m| is_request(m) && m["method"] == "initialize");
+    // A 2026-07-28 request has no session (§1.1).
     if state.scenario.sessions
         && !initialize
+        && matches!(modern, Modern::No)
         && let Some(rejection) = session_rejection(parts, state)
     {
         return rejection;

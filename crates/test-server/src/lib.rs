@@ -20,7 +20,11 @@
 //! `event_bytes` if given, then the result), `sleep` (`{ms}`),
 //! `fault` (its arguments are a [`Fault`] for this answer). A 2026-07-28
 //! `subscriptions/listen` request gets a scripted listen stream (see [`ListenEnd`] and
-//! [`TestServer::listen_bump`]), whatever the session settings. Notifications and client
+//! [`TestServer::listen_bump`]), whatever the session settings. [`Scenario::modern`] makes
+//! the server dual-era: a POST with `MCP-Protocol-Version: 2026-07-28` is then served as
+//! the 2026 era says (`server/discover` answered with a `DiscoverResult`, no session, the
+//! headers checked against the body, retired methods such as `initialize` and `ping`
+//! answered `404` `-32601`), one without it as before. Notifications and client
 //! responses get 202 with an empty body; answers are `application/json` unless a stream is
 //! needed. A body that is not JSON gets 400 with a `-32700` error.
 //!
@@ -57,6 +61,7 @@ mod fault;
 mod handler;
 mod listen;
 mod mcp;
+mod modern;
 mod record;
 mod render;
 mod scenario;

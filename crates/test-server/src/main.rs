@@ -2,14 +2,15 @@
 //! README demo).
 //!
 //! ```text
-//! test-server [--tls] [--mtls] [--sessions] [--listen-stream] [--lifetime-secs N]
+//! test-server [--tls] [--mtls] [--sessions] [--listen-stream] [--modern] [--lifetime-secs N]
 //!             [--cert-dir DIR]
 //! ```
 //!
 //! Prints exactly `LISTENING <port>` on stdout once ready, then serves on `127.0.0.1` until
 //! stdin reaches end of file or the lifetime (default 600 s) ends, and exits 0. `--mtls`
 //! requires client certificates (implies `--tls`). `--cert-dir` writes `ca.pem`,
-//! `client.pem` and `client-key.pem` there before `LISTENING` is printed. Logs go to stderr.
+//! `client.pem` and `client-key.pem` there before `LISTENING` is printed. `--modern` serves
+//! the 2026-07-28 era too (`Scenario::modern`). Logs go to stderr.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use std::time::Duration;
 use test_server::{Scenario, TestServer};
 
 const USAGE: &str = "usage: test-server [--tls] [--mtls] [--sessions] [--listen-stream] \
-                     [--lifetime-secs N] [--cert-dir DIR]";
+                     [--modern] [--lifetime-secs N] [--cert-dir DIR]";
 
 struct Options {
     scenario: Scenario,
@@ -39,6 +40,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--mtls" => scenario = scenario.tls(true).require_client_cert(true),
             "--sessions" => scenario = scenario.sessions(true),
             "--listen-stream" => scenario = scenario.listen_stream(true),
+            "--modern" => scenario = scenario.modern(true),
             "--lifetime-secs" => {
                 let value = args.next().ok_or("--lifetime-secs needs a value")?;
                 let secs = value

@@ -37,6 +37,7 @@ pub struct Scenario {
     pub(crate) listen_refused: bool,
     pub(crate) listen_deny_resources: bool,
     pub(crate) listen_end_after_ack: Option<ListenEnd>,
+    pub(crate) modern: bool,
 }
 
 impl Default for Scenario {
@@ -59,6 +60,7 @@ impl Default for Scenario {
             listen_refused: false,
             listen_deny_resources: false,
             listen_end_after_ack: None,
+            modern: false,
         }
     }
 }
@@ -179,6 +181,25 @@ impl Scenario {
     #[must_use]
     pub fn listen_end_after_ack(mut self, how: Option<ListenEnd>) -> Self {
         self.listen_end_after_ack = how;
+        self
+    }
+
+    /// Serve the 2026-07-28 era too (default off: a 2025-era server). A POST whose
+    /// `MCP-Protocol-Version` header is `2026-07-28` is then a modern request: it needs no
+    /// session; `server/discover` gets a `DiscoverResult`
+    /// (`{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{"listChanged":false}},
+    /// "resultType":"complete",…,"_meta":{"io.modelcontextprotocol/serverInfo":…}}`); a
+    /// retired method (`initialize`, `ping`, `logging/setLevel`, `resources/(un)subscribe`)
+    /// gets `404` with `-32601`, so that a bridge that forwards one fails visibly; a `_meta`
+    /// without the protocol version gets `400` `-32602`; a header that disagrees with the
+    /// body (the `_meta` version, `Mcp-Method`, `Mcp-Name` of a `tools/call`) gets `400`
+    /// `-32020`, before anything runs; any other request is answered as a 2025-era one.
+    /// A POST without that header is served as before, so the server is dual-era, as mcp
+    /// 2.3's is (research notes `protocol-2026.md` §1.3, §1.8, §1.10).
+    /// `subscriptions/listen` is served either way (see [`ListenEnd`]).
+    #[must_use]
+    pub fn modern(mut self, on: bool) -> Self {
+        self.modern = on;
         self
     }
 

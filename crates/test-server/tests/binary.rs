@@ -103,3 +103,34 @@ fn binary_rejects_unknown_flags_with_status_2() {
     let status = wait_exit(&mut child, Duration::from_secs(5)).expect("exits");
     assert_eq!(status.code(), Some(2));
 }
+
+#[test]
+fn binary_modern_flag_answers_server_discover() {
+    let mut child = spawn(&["--modern"]);
+    let line = first_line(&mut child);
+    let port: u16 = line
+        .strip_prefix("LISTENING ")
+        .and_then(|p| p.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST /mcp/ HTTP/1.1\r\nHost: x\r\nMCP-Protocol-Version: 2026-07-28\r\n\
+         Mcp-Method: server/discover\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains(r#""supportedVersions":["2026-07-28"]"#),
+        "{response}"
+    );
+    drop(child.stdin.take());
+    assert!(wait_exit(&mut child, Duration::from_secs(5)).is_some_and(|s| s.success()));
+}
