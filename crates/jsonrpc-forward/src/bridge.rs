@@ -47,21 +47,21 @@ use tokio_util::task::TaskTracker;
 
 use crate::budget::Charge;
 use crate::client::Client;
+use crate::era::Protocol;
+use crate::era_cache::EraCache;
 use crate::error::{Error, display_chain};
 use crate::forwarded::{Forwarded, HeaderSource};
 use crate::keepalive::{self, Activity};
 use crate::legacy::{Legacy, Transport, Transports, Via};
 use crate::message::{IdKey, JsonLine, Outgoing, OwedId, error_response};
+use crate::modern::{self, Eras, Mode, Routed};
+use crate::mrtr::is_input_required;
 use crate::peek::PeekError;
 use crate::session::Session;
 use crate::stdio::{
     Line, Output, async_stdin, async_stdout, queue_bytes, spawn_async_reader, spawn_async_writer,
     spawn_reader, spawn_writer,
 };
-use crate::era::Protocol;
-use crate::era_cache::EraCache;
-use crate::modern::{self, Eras, Mode, Routed};
-use crate::mrtr::is_input_required;
 use crate::tools::ToolFilter;
 
 /// The default number of requests in flight.
@@ -1059,7 +1059,9 @@ impl Exchange {
             && let Err(e) = &response
             && eras.needs_relist(e, &self.message)
         {
-            tracing::info!("-32020 for a tool never listed: listing the tools, then sending once more");
+            tracing::info!(
+                "-32020 for a tool never listed: listing the tools, then sending once more"
+            );
             eras.relist_tools(&ctx.client).await;
             response = eras
                 .send(&ctx.client, &self.message, &mut tally.attempts)

@@ -133,8 +133,8 @@ impl EraCache {
                 );
             }
             Some(Cached::Modern { version, discover }) => {
-                let discover = RawValue::from_string(discover.clone())
-                    .map_err(std::io::Error::other)?;
+                let discover =
+                    RawValue::from_string(discover.clone()).map_err(std::io::Error::other)?;
                 entries.insert(
                     key.to_owned(),
                     Entry {

@@ -121,7 +121,10 @@ pub(crate) fn post_headers(
     if message.protocol_version().is_some() {
         // The 2026 era checks these against the body and requires them: a value that is not
         // header-safe goes base64-encoded between the sentinels, and a long name is sent.
-        for (name, value) in [(MCP_METHOD, message.method()), (MCP_NAME, mcp_name(message))] {
+        for (name, value) in [
+            (MCP_METHOD, message.method()),
+            (MCP_NAME, mcp_name(message)),
+        ] {
             if let Some(value) = value {
                 insert_str(&mut headers, name, Some(&header_safe(value)));
             }

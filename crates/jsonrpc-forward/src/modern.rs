@@ -16,7 +16,7 @@
 //! the 2026 cancellation), and a 404 is never a session expiry.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -35,11 +35,11 @@ use crate::forwarded::{Forwarded, HeaderSource};
 use crate::headers::RequestHeaders;
 use crate::message::{JsonLine, Outgoing, error_response};
 use crate::modern_headers::modern_headers;
-use crate::mrtr::{
-    InputRequired, MAX_ROUNDS, MrtrError, host_request, is_input_required, retry_request, state_only_delay,
-    with_id,
-};
 use crate::modern_listen::{ListenFilter, Listener, MakeListen, notifications_param};
+use crate::mrtr::{
+    InputRequired, MAX_ROUNDS, MrtrError, host_request, is_input_required, retry_request,
+    state_only_delay, with_id,
+};
 use crate::probe::{initialize_result, probe};
 use crate::tool_schemas::ToolSchemas;
 
@@ -157,7 +157,7 @@ impl Eras {
                 {
                     self.open_translation(ctx, &message, discover)
                 }
-                _ => self.pass(ctx, message),
+                _ => Self::pass(ctx, message),
             },
             Some(Mode::Legacy) if is_discover(&message) => {
                 answer_legacy_discover(ctx, &message);
@@ -215,7 +215,10 @@ impl Eras {
             Cached::Legacy => ServerEra::Legacy,
             Cached::Modern { discover, .. } => ServerEra::Modern(discover.into()),
         };
-        tracing::debug!(modern = matches!(server, ServerEra::Modern(_)), "server era from the cache");
+        tracing::debug!(
+            modern = matches!(server, ServerEra::Modern(_)),
+            "server era from the cache"
+        );
         self.set_server(server.clone());
         Some(server)
     }
@@ -281,7 +284,7 @@ impl Eras {
                 _ => {
                     // A pinned 2026 host that does not probe: trust it.
                     self.set_mode(Mode::Modern);
-                    self.pass(ctx, message)
+                    Self::pass(ctx, message)
                 }
             },
         }
@@ -310,7 +313,10 @@ impl Eras {
                 self.set_mode(Mode::Modern);
             }
             ProbeVerdict::Legacy(reason) if self.protocol != Protocol::Modern => {
-                tracing::info!(?reason, "the server speaks the 2025 era; the host's server/discover gets -32601");
+                tracing::info!(
+                    ?reason,
+                    "the server speaks the 2025 era; the host's server/discover gets -32601"
+                );
                 self.remember(&ServerEra::Legacy);
                 answer_legacy_discover(ctx, &message);
                 return Routed::Done;
@@ -333,7 +339,11 @@ impl Eras {
 
     /// The server's era for a 2025 host's `initialize`: known, cached, or probed with the
     /// envelope made from that `initialize`. `Err`: the line that answers the `initialize`.
-    async fn server_era_for(&self, ctx: &Context, initialize: &Outgoing) -> Result<ServerEra, JsonLine> {
+    async fn server_era_for(
+        &self,
+        ctx: &Context,
+        initialize: &Outgoing,
+    ) -> Result<ServerEra, JsonLine> {
         if let Some(server) = self.known_server() {
             return Ok(server);
         }
@@ -403,7 +413,10 @@ impl Eras {
         });
         lock(&self.state).translation = Some(Arc::clone(&translation));
         self.set_mode(Mode::Translate);
-        tracing::info!(session = "new", "translating a 2025-era host to a 2026-07-28 server");
+        tracing::info!(
+            session = "new",
+            "translating a 2025-era host to a 2026-07-28 server"
+        );
         let result = initialize_result(&discover, version.as_deref());
         answer_result(ctx, initialize, &result);
         Routed::Done
@@ -436,7 +449,11 @@ impl Eras {
         match message.method() {
             Some("initialize") => {
                 let version = host_version(message.bytes());
-                answer_result(ctx, &message, &initialize_result(&translation.discover, version.as_deref()));
+                answer_result(
+                    ctx,
+                    &message,
+                    &initialize_result(&translation.discover, version.as_deref()),
+                );
             }
             Some("ping") => answer_result(ctx, &message, b"{}"),
             Some("logging/setLevel") => {
@@ -491,20 +508,25 @@ impl Eras {
         }
         match message.method() {
             Some("notifications/initialized") => self.refresh_listener(ctx, translation),
-            Some(method) => tracing::debug!(method, "host notification not sent: the 2026 era has none"),
+            Some(method) => {
+                tracing::debug!(method, "host notification not sent: the 2026 era has none");
+            }
             None => self.deliver_host_answer(message),
         }
     }
 
     /// Case C: one message of a 2026-era host.
-    fn pass(&self, ctx: &Context, message: Outgoing) -> Routed {
+    fn pass(ctx: &Context, message: Outgoing) -> Routed {
         if message.is_request() || message.is_batch() {
             return modern_leg(message);
         }
         if let Some(id) = message.cancels() {
             ctx.pending.cancel(id);
         } else {
-            tracing::debug!(method = message.method(), "host message not sent: a 2026-07-28 server takes no notifications or responses");
+            tracing::debug!(
+                method = message.method(),
+                "host message not sent: a 2026-07-28 server takes no notifications or responses"
+            );
         }
         Routed::Done
     }
@@ -555,13 +577,20 @@ impl Eras {
                 let bytes = splice(request.as_bytes(), &translation.envelope())
                     .unwrap_or_else(|_| Bytes::from(request));
                 let message = Outgoing::new(bytes).unwrap_or_else(|_| {
-                    Outgoing::new(Bytes::from_static(br#"{"jsonrpc":"2.0","id":0,"method":"subscriptions/listen"}"#))
-                        .unwrap_or_else(|_| unreachable!("a constant request parses"))
+                    Outgoing::new(Bytes::from_static(
+                        br#"{"jsonrpc":"2.0","id":0,"method":"subscriptions/listen"}"#,
+                    ))
+                    .unwrap_or_else(|_| unreachable!("a constant request parses"))
                 });
                 (message, reqwest::header::HeaderMap::new())
             })
         };
-        *listener = Some(Listener::spawn(ctx.client.clone(), ctx.output.clone(), make, filter));
+        *listener = Some(Listener::spawn(
+            ctx.client.clone(),
+            ctx.output.clone(),
+            make,
+            filter,
+        ));
     }
 
     /// Stops what runs in the background (the listen stream).
@@ -596,7 +625,9 @@ impl Eras {
             *attempts += 1;
             return client.forward_long_lived(message.clone(), headers).await;
         }
-        client.forward_with(message.clone(), headers, attempts).await
+        client
+            .forward_with(message.clone(), headers, attempts)
+            .await
     }
 
     /// A request to the server we took for 2026-era drew `error`: a 400, 404 or 405 with no
@@ -625,22 +656,33 @@ impl Eras {
     /// the tools: a pre-dispatch `-32020` for a tool the schema cache does not know (§1.9:
     /// the server checks before it runs anything, so the retry cannot run it twice).
     pub(crate) fn needs_relist(&self, error: &Error, message: &Outgoing) -> bool {
-        let Error::Status(status) = error else { return false };
+        let Error::Status(status) = error else {
+            return false;
+        };
         status.status.as_u16() == 400
             && message.method() == Some("tools/call")
-            && message.name().is_some_and(|name| !self.schemas.is_known(name))
+            && message
+                .name()
+                .is_some_and(|name| !self.schemas.is_known(name))
             && error_code(&status.body) == Some(-32020)
     }
 
     /// Lists every page of tools (at most 100) to fill the schema cache (case B).
     pub(crate) async fn relist_tools(&self, client: &Client) {
-        let Some(translation) = self.translation() else { return };
+        let Some(translation) = self.translation() else {
+            return;
+        };
         let mut cursor: Option<String> = None;
         for _ in 0..100 {
             let id = self.own_id("tools");
             let params = cursor
                 .as_ref()
-                .map(|cursor| format!(r#","params":{{"cursor":{}}}"#, serde_json::Value::from(cursor.as_str())))
+                .map(|cursor| {
+                    format!(
+                        r#","params":{{"cursor":{}}}"#,
+                        serde_json::Value::from(cursor.as_str())
+                    )
+                })
                 .unwrap_or_default();
             let request = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list"{params}}}"#);
             let Some(message) = splice(request.as_bytes(), &translation.envelope())
@@ -650,7 +692,9 @@ impl Eras {
                 return;
             };
             let mut attempts = 0;
-            let Ok(mut response) = self.send(client, &message, &mut attempts).await else { return };
+            let Ok(mut response) = self.send(client, &message, &mut attempts).await else {
+                return;
+            };
             let mut answer = None;
             let messages = response.messages();
             while let Some(Ok(routed)) = messages.next_routed().await {
@@ -719,8 +763,12 @@ fn answer_legacy_discover(ctx: &Context, message: &Outgoing) {
 }
 
 fn answer_error(ctx: &Context, message: &Outgoing, code: i64, text: &str) {
-    ctx.output
-        .write_small(JsonLine::new(error_response(message.id(), code, text, None)));
+    ctx.output.write_small(JsonLine::new(error_response(
+        message.id(),
+        code,
+        text,
+        None,
+    )));
 }
 
 fn answer_result(ctx: &Context, message: &Outgoing, result: &[u8]) {
@@ -765,7 +813,9 @@ fn uri_of(bytes: &[u8]) -> Option<&str> {
     struct Params<'a> {
         uri: &'a str,
     }
-    serde_json::from_slice::<Request<'_>>(bytes).ok().map(|r| r.params.uri)
+    serde_json::from_slice::<Request<'_>>(bytes)
+        .ok()
+        .map(|r| r.params.uri)
 }
 
 fn error_code(body: &[u8]) -> Option<i64> {
@@ -877,7 +927,9 @@ pub(crate) async fn input_required(
                     Err(()) => {
                         return match crate::message::readdress_error(&reply, Some(host_id)) {
                             Some(error) => JsonLine::new(error),
-                            None => fail("the host answered an input request with neither result nor error"),
+                            None => fail(
+                                "the host answered an input request with neither result nor error",
+                            ),
                         };
                     }
                 }
@@ -885,7 +937,7 @@ pub(crate) async fn input_required(
             outstanding.ids.clear();
         }
         let retry_id = eras.own_id("rt");
-        let retry = match retry_request(
+        let Some(retry) = retry_request(
             original.bytes(),
             &retry_id,
             &responses,
@@ -893,10 +945,8 @@ pub(crate) async fn input_required(
             &translation.envelope(),
         )
         .ok()
-        .and_then(|bytes| Outgoing::new(bytes).ok())
-        {
-            Some(retry) => retry,
-            None => return fail("could not build the retry of an input_required request"),
+        .and_then(|bytes| Outgoing::new(bytes).ok()) else {
+            return fail("could not build the retry of an input_required request");
         };
         let mut response = match eras.send(&ctx.client, &retry, attempts).await {
             Ok(response) => response,

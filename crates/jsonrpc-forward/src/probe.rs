@@ -99,7 +99,9 @@ pub(crate) async fn probe(client: &Client, probe: Outgoing) -> Probed {
         (None, _) => classify_probe(ProbeAnswer::Network, &id, MODERN_VERSIONS),
     };
     match &error {
-        Some(e) => tracing::info!(verdict = ?verdict, error = %display_chain(e), "server/discover probe"),
+        Some(e) => {
+            tracing::info!(verdict = ?verdict, error = %display_chain(e), "server/discover probe");
+        }
         None => tracing::info!(verdict = ?verdict, "server/discover probe"),
     }
     Probed {

@@ -42,7 +42,7 @@ fn posted_methods(server: &TestServer) -> Vec<String> {
         .requests()
         .iter()
         .filter(|r| r.method == "POST")
-        .filter_map(|r| r.json())
+        .filter_map(test_server::RecordedRequest::json)
         .map(|body| body["method"].as_str().unwrap_or("").to_owned())
         .collect()
 }
@@ -60,7 +60,10 @@ fn auto_probes_a_2025_server_once_then_trusts_the_cached_verdict() {
     w.send_json(&initialize(1));
     let answer = w.recv(T);
     assert_eq!(answer["id"], 1);
-    assert_eq!(answer["result"]["protocolVersion"], "2025-11-25", "{answer}");
+    assert_eq!(
+        answer["result"]["protocolVersion"], "2025-11-25",
+        "{answer}"
+    );
     finish(w);
     assert_eq!(posted_methods(&server), ["server/discover", "initialize"]);
     let probe = &server.requests()[0];
@@ -69,16 +72,22 @@ fn auto_probes_a_2025_server_once_then_trusts_the_cached_verdict() {
     assert!(probe.header("mcp-session-id").is_none());
     let body = probe.json().expect("json");
     let meta = &body["params"]["_meta"];
-    assert_eq!(meta["io.modelcontextprotocol/protocolVersion"], "2026-07-28");
+    assert_eq!(
+        meta["io.modelcontextprotocol/protocolVersion"],
+        "2026-07-28"
+    );
     assert_eq!(
         meta["io.modelcontextprotocol/clientCapabilities"],
         json!({"elicitation": {}})
     );
-    assert_eq!(meta["io.modelcontextprotocol/clientInfo"]["name"], "era-test");
+    assert_eq!(
+        meta["io.modelcontextprotocol/clientInfo"]["name"],
+        "era-test"
+    );
     let cache: Value =
         serde_json::from_slice(&std::fs::read(dir.join("eras.json")).expect("eras.json"))
             .expect("json");
-    let entry = &cache[format!("{}", server.url())];
+    let entry = &cache[server.url()];
     assert_eq!(entry["era"], "legacy", "{cache}");
 
     // A second start: the verdict comes from the cache, no probe.
@@ -113,10 +122,12 @@ fn a_2026_host_is_told_to_fall_back_and_then_served_as_2025() {
         let server = TestServer::start(Scenario::default()).expect("server");
         let dir = auth_dir(&format!("case-d-{protocol}"));
         let mut w = start(&server, &dir, protocol);
-        w.send_json(&json!({"jsonrpc": "2.0", "id": "d1", "method": "server/discover",
+        w.send_json(
+            &json!({"jsonrpc": "2.0", "id": "d1", "method": "server/discover",
             "params": {"_meta": {
                 "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {}}}}));
+                "io.modelcontextprotocol/clientCapabilities": {}}}}),
+        );
         let answer = w.recv(T);
         assert_eq!(answer["id"], "d1", "{protocol}: {answer}");
         assert_eq!(answer["error"]["code"], -32601, "{protocol}: {answer}");
@@ -139,7 +150,12 @@ fn a_2026_host_is_told_to_fall_back_and_then_served_as_2025() {
         assert_eq!(w.recv(T)["error"]["code"], -32601);
         finish(w);
         let expected: &[&str] = if protocol == "auto" {
-            &["server/discover", "initialize", "notifications/initialized", "tools/call"]
+            &[
+                "server/discover",
+                "initialize",
+                "notifications/initialized",
+                "tools/call",
+            ]
         } else {
             &["initialize", "notifications/initialized", "tools/call"]
         };
@@ -169,7 +185,10 @@ fn a_failed_probe_answers_initialize_with_an_error_and_caches_nothing() {
         assert_eq!(answer["id"], 1, "{status}: {answer}");
         // The error the `initialize` itself would have met (design error table).
         assert_eq!(answer["error"]["code"], -32000, "{status}: {answer}");
-        assert_eq!(answer["error"]["data"]["status"], status, "{status}: {answer}");
+        assert_eq!(
+            answer["error"]["data"]["status"], status,
+            "{status}: {answer}"
+        );
         assert!(
             answer["error"]["message"]
                 .as_str()
@@ -180,7 +199,10 @@ fn a_failed_probe_answers_initialize_with_an_error_and_caches_nothing() {
         // The host tries again: a new probe, answered normally this time.
         w.send_json(&initialize(2));
         let answer = w.recv(T);
-        assert_eq!(answer["result"]["protocolVersion"], "2025-11-25", "{answer}");
+        assert_eq!(
+            answer["result"]["protocolVersion"], "2025-11-25",
+            "{answer}"
+        );
         finish(w);
         assert_eq!(
             posted_methods(&server),
@@ -234,8 +256,14 @@ fn a_signal_during_the_probe_answers_initialize() {
     w.signal("TERM");
     let answer = w.recv(T);
     assert_eq!(answer["id"], 1, "{answer}");
-    assert_eq!(answer["error"]["message"], "Bridge shutting down", "{answer}");
+    assert_eq!(
+        answer["error"]["message"], "Bridge shutting down",
+        "{answer}"
+    );
     assert_eq!(w.wait(T), 0);
-    assert!(w.recv_all(Duration::from_millis(200)).is_empty(), "one answer only");
+    assert!(
+        w.recv_all(Duration::from_millis(200)).is_empty(),
+        "one answer only"
+    );
     assert!(!dir.join("eras.json").exists());
 }
