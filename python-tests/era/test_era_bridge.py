@@ -416,6 +416,36 @@ async def test_case_b_subscribe_and_list_changed_through_listen(
     server.assert_modern_wire()
 
 
+@pytest.mark.parametrize("gate", [False, True], ids=["dual-sse", "gated"])
+async def test_case_b_server_restart(servers: Servers, line_driver: Any, gate: bool) -> None:
+    """The server restarts on the same port: there is no session to recover, the next call
+    is answered by the new process, and the listen stream reopens there, telling the host to
+    re-list what it may have missed (§4.2.7). Nothing is re-initialized."""
+    options = ["--gate", "modern-only"] if gate else []
+    first = servers(era_server_argv(*options), "first")
+    async with line_driver(first.url) as driver:
+        await driver.initialize(0)
+        await driver.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await first.wait(lambda: bool(first.posts("subscriptions/listen")), "a listen")
+        echo = await driver.request(1, "tools/call", {"name": "echo", "arguments": {"text": "a"}})
+        assert echo["result"]["content"][0]["text"] == "a"
+        first.close()
+        second = servers(era_server_argv(*options, "--port", str(first.port)), "second")
+        await second.wait(lambda: bool(second.posts("subscriptions/listen")), "a listen again")
+        await driver.wait_line(
+            lambda m: m.get("method") == "notifications/tools/list_changed",
+            "the catch-up tools/list_changed",
+        )
+        echo = await driver.request(2, "tools/call", {"name": "echo", "arguments": {"text": "b"}})
+        assert echo["result"]["content"][0]["text"] == "b"
+    assert_one_answer_each(driver, [0, 1, 2])
+    for server in (first, second):
+        server.assert_modern_wire()
+    assert second.post_counts()["tools/call"] == 1
+    assert second.runs("echo") == 1
+    assert first.runs("echo") == 1
+
+
 async def test_case_b_sdk_host_cancel_closes_the_exchange(
     modern_server: ServerProcess, legacy_host: Any
 ) -> None:
@@ -545,6 +575,59 @@ async def test_case_c_cancel_closes_the_stream(
     counts = server.post_counts()
     assert counts["notifications/cancelled"] == 0
     assert server.runs("slowmark") == 1
+    server.assert_modern_wire()
+
+
+def enveloped(id: Any, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A 2026-07-28 request as a modern host writes it: the envelope in `params._meta`."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-modern-host", "version": "1"},
+    }
+    return {
+        "jsonrpc": "2.0",
+        "id": id,
+        "method": method,
+        "params": {**(params or {}), "_meta": meta},
+    }
+
+
+async def test_case_c_listen_passes_through_and_a_cancel_ends_it(
+    modern_server: ServerProcess, line_driver: Any
+) -> None:
+    """A modern host's own `subscriptions/listen` goes through with its id, so the server's
+    `subscriptionId` is the host's; what the server sends on it reaches the host; the host's
+    `notifications/cancelled` closes it (the server sees no notification) and it gets no
+    answer."""
+    server = modern_server
+    async with line_driver(server.url) as driver:
+        await driver.send(enveloped("d", "server/discover"))
+        assert "result" in await driver.answer("d")
+        await driver.send(
+            enveloped("L", "subscriptions/listen", {"notifications": {"toolsListChanged": True}})
+        )
+        ack = await driver.wait_line(
+            lambda m: m.get("method") == "notifications/subscriptions/acknowledged", "the ack"
+        )
+        assert ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "L"
+        await driver.send(enveloped(2, "tools/call", {"name": "bump", "arguments": {}}))
+        changed = await driver.wait_line(
+            lambda m: m.get("method") == "notifications/tools/list_changed", "list_changed"
+        )
+        assert changed["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "L"
+        await driver.answer(2)
+        await driver.send(
+            {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "L"}}
+        )
+        await driver.send(enveloped(3, "tools/call", {"name": "echo", "arguments": {"text": "x"}}))
+        assert (await driver.answer(3))["result"]["content"][0]["text"] == "x"
+    assert driver.answers("L") == []
+    assert_one_answer_each(driver, ["d", 2, 3])
+    counts = server.post_counts()
+    assert counts["server/discover"] == 1
+    assert counts["subscriptions/listen"] == 1
+    assert counts["notifications/cancelled"] == 0
     server.assert_modern_wire()
 
 
