@@ -94,8 +94,8 @@ def stub_server_argv(fault: str) -> list[str]:
     return [sys.executable, str(HERE / "stub_server.py"), "--fault", fault]
 
 
-def legacy_server_argv() -> list[str]:
-    return [str(legacy_python()), str(HERE / "legacy_http_server.py")]
+def legacy_server_argv(*options: str) -> list[str]:
+    return [str(legacy_python()), str(HERE / "legacy_http_server.py"), *options]
 
 
 class ServerProcess:
@@ -212,9 +212,10 @@ class ServerProcess:
 
     # --- what a modern server must (not) see ---------------------------------------------
 
-    def assert_modern_wire(self) -> None:
+    def assert_modern_wire(self, allow_bare: bool = False) -> None:
         """§4.2/§4.5: no retired method, GET, DELETE or session id reached the server, and every
-        POST carried the envelope with the header version equal to the `_meta` version."""
+        POST carried the envelope with the header version equal to the `_meta` version (but
+        a host's own request without one, passed through as it is, with `allow_bare`)."""
         counts = self.post_counts()
         leaked = {m: counts[m] for m in RETIRED_METHODS if counts[m]}
         assert not leaked, f"retired methods reached the modern server: {leaked}"
@@ -228,8 +229,12 @@ class ServerProcess:
             if "rpc_id" not in entry:
                 raise AssertionError(f"a notification was POSTed: {entry}")
             keys = entry.get("meta_keys", [])
-            assert all(k in keys for k in ENVELOPE_KEYS), f"no envelope: {entry}"
-            assert entry.get("mcp-protocol-version") == entry.get("meta_version") == MODERN, entry
+            if allow_bare and not keys:
+                assert entry.get("mcp-protocol-version") == MODERN, entry
+            else:
+                assert all(k in keys for k in ENVELOPE_KEYS), f"no envelope: {entry}"
+                assert entry.get("mcp-protocol-version") == entry.get("meta_version") == MODERN
+
             assert entry.get("mcp-method") == entry.get("rpc_method"), entry
 
 
@@ -332,7 +337,7 @@ class LineDriver:
                 self.lines.append(json.loads(raw))
                 self._changed.notify_all()
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: dict[str, Any] | list[dict[str, Any]]) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(message).encode() + b"\n")
         await self.proc.stdin.drain()

@@ -368,6 +368,57 @@ async def test_case_b_cancel_while_the_host_is_asked(
     server.assert_modern_wire()
 
 
+async def test_case_b_input_ends_while_the_host_is_asked(
+    modern_server: ServerProcess, line_driver: Any
+) -> None:
+    """The host closes its input while the bridge waits for its answer to an input request:
+    the call gets one error (no answer can come any more) and the bridge exits 0, instead of
+    waiting forever (review of issue 16)."""
+    server = modern_server
+    async with line_driver(server.url) as driver:
+        await driver.initialize(0)
+        await driver.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 9,
+                "method": "tools/call",
+                "params": {"name": "who", "arguments": {}},
+            }
+        )
+        await driver.wait_line(lambda m: m.get("method") == "elicitation/create", "the ask")
+        status = await driver.close()
+    assert status == 0
+    (answer,) = driver.answers(9)
+    assert answer["error"]["code"] == -32603, answer
+    assert server.runs("who") == 0
+    server.assert_modern_wire()
+
+
+async def test_case_b_batched_answers_to_input_requests(
+    modern_server: ServerProcess, line_driver: Any
+) -> None:
+    """A 2025-03-26 host may send its answers as a batch: they still reach the bridge's
+    input requests."""
+    server = modern_server
+    async with line_driver(server.url) as driver:
+        await driver.initialize(0, version="2025-03-26")
+        await driver.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 4,
+                "method": "tools/call",
+                "params": {"name": "who", "arguments": {}},
+            }
+        )
+        ask = await driver.wait_line(lambda m: m.get("method") == "elicitation/create", "ask")
+        reply = {"action": "accept", "content": {"name": "Ada"}}
+        await driver.send([{"jsonrpc": "2.0", "id": ask["id"], "result": reply}])
+        answer = await driver.answer(4)
+        assert answer["result"]["content"][0]["text"] == "hello Ada", answer
+    assert_one_answer_each(driver, [0, 4])
+    assert server.runs("who") == 1
+
+
 async def test_case_b_progress_reaches_the_host(
     modern_server: ServerProcess, legacy_host: Any
 ) -> None:
@@ -601,7 +652,8 @@ async def test_case_c_listen_passes_through_and_a_cancel_ends_it(
     `notifications/cancelled` closes it (the server sees no notification) and it gets no
     answer."""
     server = modern_server
-    async with line_driver(server.url) as driver:
+    # One slot: a listen that held it would leave every later request waiting.
+    async with line_driver(server.url, "--concurrency", "1") as driver:
         await driver.send(enveloped("d", "server/discover"))
         assert "result" in await driver.answer("d")
         await driver.send(
@@ -629,6 +681,52 @@ async def test_case_c_listen_passes_through_and_a_cancel_ends_it(
     assert counts["subscriptions/listen"] == 1
     assert counts["notifications/cancelled"] == 0
     server.assert_modern_wire()
+
+
+async def test_bare_discover_is_not_the_probe(servers: Servers, line_driver: Any) -> None:
+    """A host's `server/discover` without the envelope would draw "Missing session ID" from
+    mcp 2.3 and read as legacy (§4.5): the bridge probes with an envelope of its own, then
+    passes the host's request on (its error is the server's to give)."""
+    server = servers(era_server_argv(), "dual-sse")
+    async with line_driver(server.url) as driver:
+        answer = await driver.request("bare", "server/discover")
+        assert answer["error"]["code"] != -32601, answer
+        await driver.send(enveloped(2, "tools/call", {"name": "echo", "arguments": {"text": "x"}}))
+        assert (await driver.answer(2))["result"]["content"][0]["text"] == "x"
+    assert_one_answer_each(driver, ["bare", 2])
+    probes = server.posts("server/discover")
+    assert len(probes) == 2, probes
+    assert probes[0]["mcp-protocol-version"] == MODERN
+    assert probes[0]["rpc_id"] != "bare"
+    server.assert_modern_wire(allow_bare=True)
+
+
+async def test_a_stale_modern_verdict_is_dropped(
+    servers: Servers, line_driver: Any, auth_dir: Path
+) -> None:
+    """The cached verdict says 2026-07-28, but the server at that URL now speaks only the 2025
+    era: the first start fails (the host sees the server's errors), drops the verdict, and
+    the next start probes and works (§2.5)."""
+    modern = servers(era_server_argv(), "was-modern")
+    async with line_driver(modern.url) as driver:
+        await driver.initialize(0)
+    modern.close()
+    legacy = servers(legacy_server_argv("--port", str(modern.port)), "now-legacy")
+    async with line_driver(legacy.url) as driver:
+        init = await driver.initialize(0)
+        assert init["result"]["serverInfo"]["name"] == "era-test-server", "from the cache"
+        failed = await driver.request(1, "tools/list")
+        assert "error" in failed, failed
+    assert legacy.post_counts()["server/discover"] == 0
+    async with line_driver(legacy.url) as driver:
+        await driver.initialize(0)
+        await driver.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        echo = await driver.request(2, "tools/call", {"name": "echo", "arguments": {"text": "y"}})
+        assert echo["result"]["content"][0]["text"] == "y", echo
+    counts = legacy.post_counts()
+    assert counts["server/discover"] == 1
+    assert counts["initialize"] == 1
+    assert legacy.runs("echo") == 1
 
 
 # --- case D ---------------------------------------------------------------------------------

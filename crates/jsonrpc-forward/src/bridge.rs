@@ -271,7 +271,7 @@ impl Bridge {
         let eras = Arc::new(Eras::new(
             protocol,
             self.era_cache.clone().map(EraCache::at),
-            &self.client.url(),
+            EraCache::key(&self.client.url(), self.client.http().base_headers()),
         ));
         let ctx = Context {
             eras: Arc::clone(&eras),
@@ -314,6 +314,9 @@ impl Bridge {
                 _ = output_closed.wait_for(|closed| *closed) => break Exit::OutputClosed,
                 _ = &mut reading, if !input_done => {
                     input_done = true;
+                    // No answer from the host can come any more: what the bridge asked it
+                    // (MRTR input) ends now, so the requests waiting on it end too.
+                    eras.input_ended();
                     tasks.close();
                 }
                 () = tasks.wait(), if input_done => break Exit::Eof,
@@ -684,7 +687,7 @@ async fn launch(
             cancel: request.cancel,
             message: request.message,
             modern: request.modern,
-            _permit: permit,
+            _permit: Some(permit),
         };
         ctx.tasks.spawn(exchange.run());
     }
@@ -787,6 +790,21 @@ impl Dispatcher {
             return;
         }
         let (token, cancel) = self.ctx.pending.add(&message);
+        if modern.as_ref().is_some_and(|leg| leg.mode == Mode::Modern)
+            && modern::is_listen(&message)
+        {
+            drop(charge);
+            let exchange = Exchange {
+                ctx: self.ctx.clone(),
+                token,
+                cancel,
+                message,
+                modern,
+                _permit: None,
+            };
+            self.ctx.tasks.spawn(exchange.run());
+            return;
+        }
         // No one waiting and a permit free: start now, without a hop through the queue.
         if self.waiting.load(Ordering::Acquire) == 0
             && let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned()
@@ -798,7 +816,7 @@ impl Dispatcher {
                 cancel,
                 message,
                 modern,
-                _permit: permit,
+                _permit: Some(permit),
             };
             self.ctx.tasks.spawn(exchange.run());
             return;
@@ -921,7 +939,9 @@ struct Exchange {
     message: Outgoing,
     /// Set when the message goes to a 2026-era server (cases B and C).
     modern: Option<Box<Leg>>,
-    _permit: OwnedSemaphorePermit,
+    /// `None` for a 2026 host's `subscriptions/listen`, which lives as long as the host
+    /// wants and must not hold one of the `--concurrency` slots meanwhile.
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 /// How an exchange with a 2026-era server goes.

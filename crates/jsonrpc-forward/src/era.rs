@@ -207,6 +207,10 @@ pub enum LegacyReason {
     },
 }
 
+/// `-32603`: the server broke while answering (a crashing handler), which says nothing about
+/// its era.
+const INTERNAL_ERROR: i64 = -32603;
+
 /// The JSON-RPC error codes the 2026 spec reserves for itself and that mean "a modern server
 /// rejected this request" rather than "unknown method".
 const HEADER_MISMATCH: i64 = -32020;
@@ -255,10 +259,11 @@ struct UnsupportedVersionData {
 /// | `-32022` naming one of `ours` in `data.supported` | `Reprobe` |
 /// | `-32022` naming none | `Legacy(UnsupportedVersion)` |
 /// | `-32020` / `-32021` | `Legacy(ModernRejection)` |
-/// | any other JSON-RPC error for the probe (any status) | `Legacy(Error)` |
+/// | `-32603` (the server broke) | `Unavailable` |
+/// | any other JSON-RPC error for the probe, with a 2xx, 400, 404, 405 or 406 | `Legacy(Error)` |
 /// | 400/404/405/406 with no JSON-RPC answer | `Legacy(Status)` |
 /// | 401/403 (whatever the body) | `SignIn` |
-/// | 5xx, silence, network error, anything else | `Unavailable` |
+/// | 5xx, any other status (408, 409, 429…), silence, network error, anything else | `Unavailable` |
 ///
 /// A JSON-RPC answer counts when its id is the probe's, `null` or missing (a 2025 server that
 /// rejects a session-less POST before reading the id answers `null`). A 5xx is `Unavailable` even
@@ -291,8 +296,19 @@ pub fn classify_probe(answer: ProbeAnswer<'_>, probe_id: &str, ours: &[&str]) ->
     let Some(answer) = answer else {
         return no_answer(status);
     };
+    // Only the statuses a 2025 server gives a request it does not know say anything about
+    // the era; a 408, 409 or 429 (a gateway's rate limit with a JSON-RPC body) does not.
+    if !matches!(status, 200..=299 | 400 | 404 | 405 | 406) {
+        return ProbeVerdict::Unavailable {
+            status: Some(status),
+        };
+    }
     if let Some(error) = answer.error {
         return match error.code {
+            // The server failed to answer: an outage, not an era.
+            INTERNAL_ERROR => ProbeVerdict::Unavailable {
+                status: Some(status),
+            },
             UNSUPPORTED_VERSION => {
                 let theirs = error
                     .data
@@ -593,6 +609,30 @@ mod tests {
             response(202, ""),
             ProbeVerdict::Unavailable { status: Some(202) }
         );
+    }
+
+    // Review of issue 16: a rate-limiting gateway's 429 with a JSON-RPC body, and a
+    // `server/discover` handler that crashed, were cached as legacy for a day.
+    #[test]
+    fn rate_limits_and_server_failures_are_never_legacy() {
+        let limited = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Rate limit exceeded"}}"#;
+        for status in [408, 409, 429] {
+            assert_eq!(
+                response(status, limited),
+                ProbeVerdict::Unavailable {
+                    status: Some(status)
+                }
+            );
+        }
+        let crashed = r#"{"jsonrpc":"2.0","id":"d1","error":{"code":-32603,"message":"boom"}}"#;
+        for status in [200, 400] {
+            assert_eq!(
+                response(status, crashed),
+                ProbeVerdict::Unavailable {
+                    status: Some(status)
+                }
+            );
+        }
     }
 
     proptest! {

@@ -8,9 +8,9 @@
 //! legacy verdict is trusted for a day only, because a stale one would keep a server that
 //! moved to 2026-07-28 on the old wire forever without an error.
 //!
-//! The file is a JSON object, URL → `{"era", "version", "discover", "checked"}` (seconds
-//! since the epoch). It holds no secret (no header value, no token): URLs are stored with
-//! their query left out. A file that cannot be read or parsed is treated as empty and
+//! The file is a JSON object, server key → `{"era", "version", "discover", "checked"}`
+//! (seconds since the epoch). It holds no secret: the key is a hash of the URL and the
+//! headers ([`EraCache::key`]). A file that cannot be read or parsed is treated as empty and
 //! rewritten; a write that fails is logged and costs only the next start's probe. Two
 //! bridges writing at once each write a whole file (a new file renamed over the old), so the
 //! worst outcome is one lost verdict.
@@ -64,15 +64,30 @@ impl EraCache {
         self.dir.join(FILE_NAME)
     }
 
-    /// The key of a server: its URL without the query and fragment, which may carry a
-    /// token.
-    pub(crate) fn key(url: &url::Url) -> String {
-        let mut url = url.clone();
-        url.set_query(None);
-        url.set_fragment(None);
-        let _ = url.set_password(None);
-        let _ = url.set_username("");
-        url.to_string()
+    /// The key of a server: a SHA-256 of its URL (query included: `?server=` may pick
+    /// another backend) and the headers sent with every request (a header may pick one too),
+    /// so that the file holds neither a path nor a header value, either of which may be a
+    /// secret.
+    pub(crate) fn key(url: &url::Url, headers: &reqwest::header::HeaderMap) -> String {
+        use sha2::{Digest as _, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(url.as_str().as_bytes());
+        let mut lines: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()))
+            .collect();
+        lines.sort_unstable();
+        for (name, value) in lines {
+            hasher.update(b"\n");
+            hasher.update(name.as_bytes());
+            hasher.update(b":");
+            hasher.update(value);
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     fn read(&self) -> BTreeMap<String, Entry> {
@@ -171,8 +186,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    // No fsync: a verdict lost in a crash costs one probe at the next start.
+    file.write_all(bytes)
 }
 
 #[cfg(test)]
@@ -264,8 +279,25 @@ mod tests {
     }
 
     #[test]
-    fn keys_leave_out_query_and_credentials() {
-        let url = url::Url::parse("https://u:p@h.example:8443/mcp/?token=s3cret#x").expect("url");
-        assert_eq!(EraCache::key(&url), "https://h.example:8443/mcp/");
+    fn keys_hash_the_url_and_the_headers() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let url = url::Url::parse("https://h.example/s/t0ken/mcp/?server=a").expect("url");
+        let mut headers = HeaderMap::new();
+        let key = EraCache::key(&url, &headers);
+        assert_eq!(key.len(), 64);
+        assert!(!key.contains("t0ken"));
+        headers.insert("x-tenant", HeaderValue::from_static("b"));
+        assert_ne!(
+            EraCache::key(&url, &headers),
+            key,
+            "a header may pick another backend"
+        );
+        let other = url::Url::parse("https://h.example/s/t0ken/mcp/?server=b").expect("url");
+        assert_ne!(
+            EraCache::key(&other, &HeaderMap::new()),
+            key,
+            "so may the query"
+        );
+        assert_eq!(EraCache::key(&url, &HeaderMap::new()), key);
     }
 }

@@ -16,7 +16,7 @@
 //! the 2026 cancellation), and a 404 is never a session expiry.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -109,6 +109,8 @@ pub(crate) struct Eras {
     pub(crate) schemas: ToolSchemas,
     /// The bridge's own requests to the host (MRTR input requests), by raw id.
     host_requests: Mutex<HashMap<String, oneshot::Sender<Bytes>>>,
+    /// The host's input ended: no answer to a request of the bridge's can come any more.
+    input_ended: AtomicBool,
     next_id: AtomicU64,
     listener: Mutex<Option<Listener>>,
 }
@@ -125,11 +127,13 @@ const UNUSABLE: &str = "the server's answer to server/discover was not usable";
 pub(crate) const OWN_ID_PREFIX: &str = "mwr:";
 
 impl Eras {
-    pub(crate) fn new(protocol: Protocol, cache: Option<EraCache>, url: &url::Url) -> Self {
+    /// `key` names the server in the cache ([`EraCache::key`]).
+    pub(crate) fn new(protocol: Protocol, cache: Option<EraCache>, key: String) -> Self {
         Self {
             protocol,
             cache,
-            key: EraCache::key(url),
+            key,
+            input_ended: AtomicBool::new(false),
             mode: AtomicU8::new(MODE_UNDECIDED),
             state: Mutex::default(),
             schemas: ToolSchemas::default(),
@@ -150,21 +154,19 @@ impl Eras {
     pub(crate) async fn route(&self, ctx: &Context, message: Outgoing) -> Routed {
         match self.mode() {
             Some(Mode::Translate) => self.translate(ctx, message),
-            Some(Mode::Modern) => match self.server() {
-                // A host that probed and then sends `initialize` anyway (§3): translated.
-                Some(ServerEra::Modern(discover))
-                    if message.initialize().is_some() && !message.is_batch() =>
-                {
-                    self.open_translation(ctx, &message, discover)
-                }
-                _ => Self::pass(ctx, message),
-            },
+            // A host that probed (or sent 2026 requests) and then sends `initialize` anyway
+            // (§3): served as a 2025 host from now on.
+            Some(Mode::Modern) if message.initialize().is_some() => {
+                Box::pin(self.legacy_host(ctx, message)).await
+            }
+            Some(Mode::Modern) => Self::pass(ctx, message),
             Some(Mode::Legacy) if is_discover(&message) => {
                 answer_legacy_discover(ctx, &message);
                 Routed::Done
             }
             Some(Mode::Legacy) => Routed::Legacy(message),
-            None => self.first(ctx, message).await,
+            // Boxed: the probe's state stays out of the future of every later message.
+            None => Box::pin(self.first(ctx, message)).await,
         }
     }
 
@@ -191,10 +193,6 @@ impl Eras {
             Mode::Modern => MODE_MODERN,
         };
         self.mode.store(value, Ordering::Release);
-    }
-
-    fn server(&self) -> Option<ServerEra> {
-        lock(&self.state).server.clone()
     }
 
     fn set_server(&self, server: ServerEra) {
@@ -242,34 +240,7 @@ impl Eras {
         match era::shown_by(&message) {
             // Nothing shown yet (a `ping` before `initialize`): the usual path.
             None => Routed::Legacy(message),
-            Some(Era::Legacy) => {
-                if self.protocol == Protocol::Legacy || message.is_batch() {
-                    self.set_mode(Mode::Legacy);
-                    return Routed::Legacy(message);
-                }
-                match self.server_era_for(ctx, &message).await {
-                    Ok(ServerEra::Modern(discover)) => {
-                        self.open_translation(ctx, &message, discover)
-                    }
-                    Ok(ServerEra::Legacy) if self.protocol == Protocol::Modern => {
-                        answer_error(
-                            ctx,
-                            &message,
-                            -32603,
-                            "the server does not speak MCP 2026-07-28 (--protocol modern)",
-                        );
-                        Routed::Done
-                    }
-                    Ok(ServerEra::Legacy) => {
-                        self.set_mode(Mode::Legacy);
-                        Routed::Legacy(message)
-                    }
-                    Err(line) => {
-                        ctx.output.write_small(line);
-                        Routed::Done
-                    }
-                }
-            }
+            Some(Era::Legacy) => self.legacy_host(ctx, message).await,
             Some(Era::Modern) if is_discover(&message) => self.host_probe(ctx, message).await,
             Some(Era::Modern) => match self.known_server() {
                 Some(ServerEra::Legacy) => {
@@ -290,6 +261,35 @@ impl Eras {
         }
     }
 
+    /// A 2025-era host's `initialize` (or a batch with one): the server's era decides
+    /// between case A (forwarded) and case B (answered here, then translated).
+    async fn legacy_host(&self, ctx: &Context, message: Outgoing) -> Routed {
+        if self.protocol == Protocol::Legacy || message.is_batch() {
+            self.set_mode(Mode::Legacy);
+            return Routed::Legacy(message);
+        }
+        match self.server_era_for(ctx, &message).await {
+            Ok(ServerEra::Modern(discover)) => self.open_translation(ctx, &message, discover),
+            Ok(ServerEra::Legacy) if self.protocol == Protocol::Modern => {
+                answer_error(
+                    ctx,
+                    &message,
+                    -32603,
+                    "the server does not speak MCP 2026-07-28 (--protocol modern)",
+                );
+                Routed::Done
+            }
+            Ok(ServerEra::Legacy) => {
+                self.set_mode(Mode::Legacy);
+                Routed::Legacy(message)
+            }
+            Err(line) => {
+                ctx.output.write_small(line);
+                Routed::Done
+            }
+        }
+    }
+
     /// A 2026 host's `server/discover` while the server's era is unknown: the host's own
     /// request is the probe; its answer is passed on (modern) or replaced by `-32601`
     /// (legacy: case D).
@@ -304,6 +304,24 @@ impl Eras {
                 return modern_leg(message);
             }
             None => {}
+        }
+        if message.protocol_version().is_none() {
+            // A probe without the envelope is misread (§4.5): the bridge probes with one of
+            // its own (no capabilities), then treats the host's request by the verdict.
+            return match self.server_era_for(ctx, &message).await {
+                Ok(ServerEra::Modern(_)) => {
+                    self.set_mode(Mode::Modern);
+                    modern_leg(message)
+                }
+                Ok(ServerEra::Legacy) => {
+                    answer_legacy_discover(ctx, &message);
+                    Routed::Done
+                }
+                Err(line) => {
+                    ctx.output.write_small(line);
+                    Routed::Done
+                }
+            };
         }
         let probed = probe(&ctx.client, message.clone()).await;
         match probed.verdict {
@@ -324,7 +342,10 @@ impl Eras {
             _ => {}
         }
         let line = match (probed.answer, probed.error) {
-            (Some(answer), _) => JsonLine::new(answer),
+            // An error for a `null` id (the server could not tell) goes to the host's id.
+            (Some(answer), _) => JsonLine::new(
+                crate::message::readdress_error(&answer, message.id()).unwrap_or(answer),
+            ),
             (None, Some(e)) => JsonLine::error(&e, message.id()),
             (None, None) => JsonLine::new(error_response(
                 message.id(),
@@ -432,6 +453,12 @@ impl Eras {
             return Routed::Legacy(message);
         };
         if message.is_batch() {
+            // A 2025-03-26 host may batch its answers to the bridge's input requests.
+            for element in batch_elements(message.bytes()) {
+                if element.id().is_some() && element.method().is_none() {
+                    self.deliver_host_answer(&element);
+                }
+            }
             for id in message.owed() {
                 ctx.output.write_small(JsonLine::new(error_response(
                     Some(id.raw()),
@@ -542,11 +569,23 @@ impl Eras {
         }
     }
 
-    /// Registers a bridge request to the host; its answer arrives on the receiver.
+    /// Registers a bridge request to the host; its answer arrives on the receiver (which
+    /// fails once the host's input has ended).
     pub(crate) fn await_host(&self, id: &str) -> oneshot::Receiver<Bytes> {
         let (tx, rx) = oneshot::channel();
-        lock(&self.host_requests).insert(id.to_owned(), tx);
+        let mut waiting = lock(&self.host_requests);
+        if !self.input_ended.load(Ordering::Acquire) {
+            waiting.insert(id.to_owned(), tx);
+        }
         rx
+    }
+
+    /// The host's input ended: every request of the bridge's to the host fails now, so the
+    /// host requests they serve get their one answer (an error) and the bridge can exit.
+    pub(crate) fn input_ended(&self) {
+        let mut waiting = lock(&self.host_requests);
+        self.input_ended.store(true, Ordering::Release);
+        waiting.clear();
     }
 
     /// Forgets a bridge request to the host (answered, or given up).
@@ -636,9 +675,7 @@ impl Eras {
     /// keeps its road: the host sees the errors, and a restart of the host fixes it.
     pub(crate) fn doubt(&self, error: &Error) {
         let Error::Status(status) = error else { return };
-        if !matches!(status.status.as_u16(), 400 | 404 | 405)
-            || crate::message::readdress_error(&status.body, None).is_some()
-        {
+        if !matches!(status.status.as_u16(), 400 | 404 | 405) || is_modern_rejection(&status.body) {
             return;
         }
         if let Some(cache) = &self.cache
@@ -746,6 +783,16 @@ fn is_discover(message: &Outgoing) -> bool {
     message.is_request() && message.method() == Some(DISCOVER)
 }
 
+/// The messages of a batch, each peeked on its own; elements that are not messages are
+/// skipped (the batch's requests are answered all the same).
+fn batch_elements(bytes: &[u8]) -> Vec<Outgoing> {
+    serde_json::from_slice::<Vec<&RawValue>>(bytes)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|raw| Outgoing::new(Bytes::copy_from_slice(raw.get().as_bytes())).ok())
+        .collect()
+}
+
 /// Case D: a 2026-era host's `server/discover` against a 2025-era server gets `-32601`, on
 /// which every dual-era client falls back to `initialize` (§4.4; not `-32022` with a legacy
 /// list, on which rmcp errors instead).
@@ -818,6 +865,16 @@ fn uri_of(bytes: &[u8]) -> Option<&str> {
         .map(|r| r.params.uri)
 }
 
+/// Whether an error body is one a 2026 server gives (§1.8): a header, capability, version or
+/// `_meta` rejection, or an unknown method, for the request's own id. A 2025 server refusing
+/// a session-less request answers otherwise ("Missing session ID", `-32600` or `-32000`,
+/// often with a null id), or with no JSON-RPC at all.
+fn is_modern_rejection(body: &[u8]) -> bool {
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let code = value["error"]["code"].as_i64();
+    !value["id"].is_null() && matches!(code, Some(-32022..=-32020 | -32602 | -32601))
+}
+
 fn error_code(body: &[u8]) -> Option<i64> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     value["error"]["code"].as_i64()
@@ -885,7 +942,7 @@ pub(crate) async fn input_required(
         if !is_input_required(answer.bytes()) {
             return match with_id(answer.bytes(), host_id) {
                 Ok(line) => JsonLine::new(line),
-                Err(_) => answer,
+                Err(_) => fail("the server's final answer could not be re-addressed"),
             };
         }
         if round > MAX_ROUNDS {
