@@ -143,8 +143,8 @@ const OTHER_SUBSCHEMAS: &[&str] = &[
 /// The `x-mcp-header` annotations of a tool's `inputSchema`, in schema order.
 ///
 /// An annotation counts on a property reached from the root through `properties` alone, at
-/// any depth (an object argument's own properties included) [i: the notes say "reachable only
-/// through `properties`"].
+/// any depth (an object argument's own properties included); our reading of the notes'
+/// "reachable only through `properties`".
 ///
 /// # Errors
 ///
@@ -291,7 +291,7 @@ pub enum ModernHeadersError {
 ///
 /// Values go through [`header_safe`]. Arguments render as the notes say: strings as they
 /// are, integers in decimal, booleans `true`/`false`. An argument of another JSON type
-/// (a fraction, an object: invalid for its schema) gets no header [i]; the server then
+/// (a fraction, an object: invalid for its schema) gets no header (an inference: the notes leave it open); the server then
 /// rejects the call before dispatch, as it would reject the argument.
 ///
 /// Unlike the 2025 era, a long `Mcp-Name` is not left out: the header is required here.

@@ -23,7 +23,7 @@
 //!   is followed by a synthetic
 //!   `notifications/{tools,prompts,resources}/list_changed` (for what the filter asks) and
 //!   `notifications/resources/updated` for each subscribed URI, so that the host re-lists
-//!   and re-reads what it may have missed while no stream was open [i].
+//!   and re-reads what it may have missed while no stream was open (our inference).
 //! - A server that refuses the listen (a JSON-RPC error before any ack, or a 4xx) is logged
 //!   once and not asked again: retrying would only repeat the refusal.
 //! - The stream has no idle timeout and no total timeout: a quiet server is not a broken one,
