@@ -1038,12 +1038,9 @@ impl Exchange {
         while let Some(item) = messages.next_routed().await {
             match item {
                 Ok(routed) if routed.answers.is_empty() => {
-                    let len = routed.line.len();
-                    if !ctx.output.write(routed.line).await {
-                        tally.outcome = "output closed";
+                    if !self.pass_on(routed.line, tally).await {
                         return;
                     }
-                    tally.bytes += len;
                 }
                 Ok(routed) => {
                     ctx.session
@@ -1099,12 +1096,9 @@ impl Exchange {
         while let Some(item) = messages.next_routed().await {
             match item {
                 Ok(routed) if routed.answers.is_empty() => {
-                    let len = routed.line.len();
-                    if !ctx.output.write(routed.line).await {
-                        tally.outcome = "output closed";
+                    if !self.pass_on(routed.line, tally).await {
                         return;
                     }
-                    tally.bytes += len;
                 }
                 Ok(routed) => {
                     let mut line = routed.line;
@@ -1146,6 +1140,18 @@ impl Exchange {
             }
         }
         tally.outcome = "answered";
+    }
+
+    /// Writes a message of the server's that answers nothing (a notification, a request of
+    /// its own) to the host; false when stdout is gone.
+    async fn pass_on(&self, line: JsonLine, tally: &mut Tally) -> bool {
+        let len = line.len();
+        if !self.ctx.output.write(line).await {
+            tally.outcome = "output closed";
+            return false;
+        }
+        tally.bytes += len;
+        true
     }
 
     /// `line` without the tools the filter hides, if it answers a `tools/list` of the host
