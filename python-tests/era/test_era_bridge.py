@@ -166,6 +166,31 @@ async def test_case_b_param_header_for_annotated_argument(
     server.assert_modern_wire()
 
 
+async def test_tools_with_invalid_header_annotations_are_dropped(
+    servers: Servers, line_driver: Any, bridge_logs: Path
+) -> None:
+    """The TS server lists `badheader`, whose `x-mcp-header` sits on a `number` (§1.9): the
+    bridge, the HTTP client, drops it from the list a 2025 host (case B) and a 2026 host
+    (case C) see, and says so in its log, naming the tool."""
+    server = servers(ts_server_argv(), "ts")
+    async with line_driver(server.url) as driver:
+        await driver.initialize(0)
+        listed = await driver.request(1, "tools/list")
+        names = {tool["name"] for tool in listed["result"]["tools"]}
+        assert "echo" in names
+        assert "badheader" not in names
+    async with line_driver(server.url) as driver:
+        await driver.send(enveloped(1, "tools/list"))
+        listed = await driver.answer(1)
+        names = {tool["name"] for tool in listed["result"]["tools"]}
+        assert "echo" in names
+        assert "badheader" not in names
+    logs = "".join(log.read_text(encoding="utf-8") for log in bridge_logs.glob("*.log"))  # noqa: ASYNC240
+    assert logs.count("badheader") >= 2, logs[-2000:]
+    assert server.post_counts()["tools/list"] == 2
+    server.assert_modern_wire()
+
+
 async def test_case_b_unlisted_annotated_tool_is_sent_once_more_after_32020(
     modern_server: ServerProcess, line_driver: Any
 ) -> None:

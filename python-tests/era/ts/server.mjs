@@ -5,7 +5,8 @@
 //
 // `createMcpHandler(factory, { legacy: 'reject' })` (a web-standard `fetch` handler) behind
 // node's http server on 127.0.0.1, endpoint /mcp/ (the path the bridge normalises URLs to);
-// prints exactly `READY <port>` once it listens. Tools: `echo` (returns `text`) and `bump`
+// prints exactly `READY <port>` once it listens. Tools: `echo` (returns `text`), `badheader`
+// (an invalid `x-mcp-header` annotation, on a number: HTTP clients must drop it) and `bump`
 // (tools list changed + `file:///x.txt` updated, on `subscriptions/listen` streams). With
 // `--request-log`, the Python servers' wire record (wire_recorder.py): for each HTTP request one
 // JSON line with `phase` "arrived" once its body is read and one with `phase` "answered" and the
@@ -27,6 +28,16 @@ const handler = createMcpHandler(
       'echo',
       { description: 'Returns its argument.', inputSchema: z.object({ text: z.string() }) },
       async ({ text }) => ({ content: [{ type: 'text', text }] }),
+    );
+    // An invalid `x-mcp-header` annotation (on a `number`, §1.9): an HTTP client must drop
+    // this tool from `tools/list`.
+    server.registerTool(
+      'badheader',
+      {
+        description: 'Carries an invalid x-mcp-header annotation.',
+        inputSchema: z.object({ size: z.number().meta({ 'x-mcp-header': 'Size' }) }),
+      },
+      async ({ size }) => ({ content: [{ type: 'text', text: `size=${size}` }] }),
     );
     server.registerTool('bump', { description: 'Announces changes.' }, async () => {
       handler.notify.toolsChanged();
