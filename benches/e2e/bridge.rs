@@ -130,9 +130,19 @@ impl BridgeSpec {
             .env("MCP_SERVER_URL", launch.url)
             .env("CONCURRENCY", launch.concurrency.to_string())
             .env("MCP_WRAPPER_LOG_LEVEL", "OFF")
+            // Our bridges keep server-era verdicts (and sign-ins) in a directory of this run's
+            // own, never the user's: a verdict for one loopback port would outlive the server
+            // the run started there. A spec's own env (a fresh directory) wins.
+            .env("MCP_WRAPPER_AUTH_DIR", run_auth_dir())
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
+}
+
+/// The credentials and era-cache directory of this harness process (see
+/// [`BridgeSpec::command`]).
+fn run_auth_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("e2e-mcp-wrapper-auth-{}", std::process::id()))
 }
 
 impl fmt::Display for BridgeSpec {

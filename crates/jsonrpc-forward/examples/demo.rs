@@ -34,8 +34,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         server.url()
     );
 
+    // The server-era verdict (`--protocol auto`) goes to a directory of the demo's own, not
+    // the user's credentials directory: test-server's port is a new one each run.
+    let auth_dir = std::env::temp_dir().join(format!("mcp-wrapper-demo-{}", std::process::id()));
     let mut child = Command::new(&bridge_path)
         .args(["--url", &server.url(), "--log-level", "OFF"])
+        .env("MCP_WRAPPER_AUTH_DIR", &auth_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
@@ -127,6 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(stdin);
     let status = child.wait()?;
+    let _ = std::fs::remove_dir_all(&auth_dir);
     println!("\nstdin closed: the bridge exited with {status}");
     let posts: Vec<_> = server
         .requests()
@@ -137,9 +142,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .filter(|r| r.header("mcp-session-id").is_some())
         .count();
+    let methods: Vec<String> = posts
+        .iter()
+        .filter_map(test_server::RecordedRequest::json)
+        .map(|body| body["method"].as_str().unwrap_or("?").to_owned())
+        .collect();
     println!(
-        "test-server received {} POSTs; {with_session} carried the session id it gave at initialize",
-        posts.len()
+        "test-server received {} POSTs ({}); {with_session} carried the session id it gave at initialize",
+        posts.len(),
+        methods.join(", ")
+    );
+    println!(
+        "(the first, server/discover, is the protocol-era probe: test-server speaks the 2025 era, \
+         so the bridge forwarded initialize and kept the session)"
     );
     Ok(())
 }

@@ -311,6 +311,7 @@ fn run_on(
     std::process::Command::new(common::wrapper::BIN)
         .args(["--url", url])
         .env("MCP_WRAPPER_LOG_LEVEL", "OFF")
+        .env("MCP_WRAPPER_AUTH_DIR", common::wrapper::scratch_auth_dir())
         .envs(env.iter().copied())
         .stdin(stdin)
         .stdout(stdout)

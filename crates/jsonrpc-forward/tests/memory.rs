@@ -32,6 +32,7 @@ fn slow_stdout_reader_holds_the_server_back_instead_of_filling_memory() {
     let mut child = Command::new(common::wrapper::BIN)
         .args(["--url", &server.url(), "--max-message-bytes", "1100000"])
         .env("MCP_WRAPPER_LOG_LEVEL", "debug")
+        .env("MCP_WRAPPER_AUTH_DIR", common::wrapper::scratch_auth_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
