@@ -51,6 +51,14 @@ MODERN_SERVERS = {
 }
 
 
+async def send_call(
+    driver: LineDriver, id: Any, name: str, arguments: dict[str, Any] | None = None
+) -> None:
+    """Sends a 2025-style `tools/call` of `name` without waiting for its answer."""
+    params = {"name": name, "arguments": arguments or {}}
+    await driver.send({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+
+
 @pytest.fixture(params=["dual-sse", "gated"])
 def modern_server(request: pytest.FixtureRequest, servers: Servers) -> ServerProcess:
     """An mcp 2.3 server that serves 2026-07-28 (dual-era, or modern-only behind the gate)."""
@@ -278,14 +286,7 @@ async def test_case_b_input_requests_go_to_the_host_at_once(
     server = modern_server
     async with line_driver(server.url) as driver:
         await driver.initialize(0)
-        await driver.send(
-            {
-                "jsonrpc": "2.0",
-                "id": 7,
-                "method": "tools/call",
-                "params": {"name": "pair", "arguments": {}},
-            }
-        )
+        await send_call(driver, 7, "pair")
 
         def asked() -> list[dict[str, Any]]:
             return [m for m in driver.lines if m.get("method") == "elicitation/create"]
@@ -328,14 +329,7 @@ async def test_case_b_host_error_to_an_input_request_ends_the_call(
     server = modern_server
     async with line_driver(server.url) as driver:
         await driver.initialize(0)
-        await driver.send(
-            {
-                "jsonrpc": "2.0",
-                "id": 8,
-                "method": "tools/call",
-                "params": {"name": "who", "arguments": {}},
-            }
-        )
+        await send_call(driver, 8, "who")
         ask = await driver.wait_line(lambda m: m.get("method") == "elicitation/create", "ask")
         await driver.send(
             {
@@ -361,14 +355,7 @@ async def test_case_b_cancel_while_the_host_is_asked(
     server = modern_server
     async with line_driver(server.url) as driver:
         await driver.initialize(0)
-        await driver.send(
-            {
-                "jsonrpc": "2.0",
-                "id": 9,
-                "method": "tools/call",
-                "params": {"name": "who", "arguments": {}},
-            }
-        )
+        await send_call(driver, 9, "who")
         ask = await driver.wait_line(lambda m: m.get("method") == "elicitation/create", "ask")
         await driver.send(
             {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}}
@@ -402,14 +389,7 @@ async def test_case_b_input_ends_while_the_host_is_asked(
     server = modern_server
     async with line_driver(server.url) as driver:
         await driver.initialize(0)
-        await driver.send(
-            {
-                "jsonrpc": "2.0",
-                "id": 9,
-                "method": "tools/call",
-                "params": {"name": "who", "arguments": {}},
-            }
-        )
+        await send_call(driver, 9, "who")
         await driver.wait_line(lambda m: m.get("method") == "elicitation/create", "the ask")
         status = await driver.close()
     assert status == 0
@@ -427,14 +407,7 @@ async def test_case_b_batched_answers_to_input_requests(
     server = modern_server
     async with line_driver(server.url) as driver:
         await driver.initialize(0, version="2025-03-26")
-        await driver.send(
-            {
-                "jsonrpc": "2.0",
-                "id": 4,
-                "method": "tools/call",
-                "params": {"name": "who", "arguments": {}},
-            }
-        )
+        await send_call(driver, 4, "who")
         ask = await driver.wait_line(lambda m: m.get("method") == "elicitation/create", "ask")
         reply = {"action": "accept", "content": {"name": "Ada"}}
         await driver.send([{"jsonrpc": "2.0", "id": ask["id"], "result": reply}])
